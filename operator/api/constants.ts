@@ -1,0 +1,52 @@
+// Names the operator owns on the objects it writes, and the fixed reasons it reports.
+
+export const MANAGER_NAME = 'ecr-credential-sync';
+export const FIELD_MANAGER = 'ecr-credential-sync';
+
+export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
+export const LABEL_SYNC = 'ecrsync.io/sync';
+
+export const ANNOTATION_EXPIRES_AT = 'ecrsync.io/token-expires-at';
+export const ANNOTATION_DATA_HASH = 'ecrsync.io/data-hash';
+export const ANNOTATION_REGISTRIES = 'ecrsync.io/registries';
+
+export const FINALIZER = 'ecrsync.io/cleanup';
+
+export const DEFAULT_SECRET_NAME = 'regcred';
+export const DEFAULT_SCHEDULE = '0 */6 * * *';
+export const DEFAULT_REFRESH_BEFORE = '1h';
+export const DEFAULT_AUDIENCE = 'sts.amazonaws.com';
+export const DEFAULT_SESSION_NAME = 'ecr-credential-sync';
+export const ROLE_ARN_ANNOTATION = 'eks.amazonaws.com/role-arn';
+
+/** ECR authorization tokens live 12 hours. */
+export const TOKEN_LIFETIME_MS = 12 * 60 * 60 * 1000;
+
+export const ConditionType = {
+  Ready: 'Ready',
+  TokenExpiryTrusted: 'TokenExpiryTrusted',
+} as const;
+
+export const Reason = {
+  Synced: 'Synced',
+  TokenFetchFailed: 'TokenFetchFailed',
+  SecretConflict: 'SecretConflict',
+  SecretWriteFailed: 'SecretWriteFailed',
+  InvalidSpec: 'InvalidSpec',
+  NoTargetNamespaces: 'NoTargetNamespaces',
+  Suspended: 'Suspended',
+  ExpiryAsReported: 'ExpiryAsReported',
+  ExpiryInPast: 'ExpiryInPast',
+  ExpiryTooFar: 'ExpiryTooFar',
+} as const;
+export type Reason = (typeof Reason)[keyof typeof Reason];
+
+export const EventReason = {
+  TokenRefreshed: 'TokenRefreshed',
+  TokenFetchFailed: 'TokenFetchFailed',
+  SecretsSynced: 'SecretsSynced',
+  SecretConflict: 'SecretConflict',
+  SecretWriteFailed: 'SecretWriteFailed',
+  InvalidSpec: 'InvalidSpec',
+  SecretsRemoved: 'SecretsRemoved',
+} as const;

@@ -1,0 +1,125 @@
+// The EcrCredentialSync API (ecrsync.io/v1alpha1), as the CRD in crds/ defines it.
+
+export const GROUP = 'ecrsync.io';
+export const VERSION = 'v1alpha1';
+export const KIND = 'EcrCredentialSync';
+export const PLURAL = 'ecrcredentialsyncs';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export interface AssumeRoleSpec {
+  roleArn: string;
+  externalId?: string;
+  sessionName?: string;
+}
+
+export interface RegistrySpec {
+  accountId: string;
+  region: string;
+  hostnames?: string[];
+  assumeRole?: AssumeRoleSpec;
+}
+
+export interface LabelSelectorRequirement {
+  key: string;
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
+  values?: string[];
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: LabelSelectorRequirement[];
+}
+
+export interface NamespaceSelection {
+  names?: string[];
+  selector?: LabelSelector;
+  exclude?: string[];
+}
+
+export interface WebIdentitySpec {
+  roleArn: string;
+  tokenFile?: string;
+}
+
+export interface ServiceAccountRefSpec {
+  namespace: string;
+  name: string;
+  audience?: string;
+  roleArn?: string;
+}
+
+export interface IdentitySpec {
+  webIdentity?: WebIdentitySpec;
+  serviceAccountRef?: ServiceAccountRefSpec;
+  assumeRole?: AssumeRoleSpec;
+}
+
+export interface SecretTemplate {
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface EcrCredentialSyncSpec {
+  registries: RegistrySpec[];
+  namespaces: NamespaceSelection;
+  secretName?: string;
+  secretTemplate?: SecretTemplate;
+  identity?: IdentitySpec;
+  serviceAccounts?: string[];
+  schedule?: string;
+  refreshBefore?: string;
+  suspend?: boolean;
+}
+
+export type ConditionStatus = 'True' | 'False' | 'Unknown';
+
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+export interface TokenStatus {
+  region: string;
+  identity: string;
+  expiresAt: string;
+}
+
+export interface NamespaceFailure {
+  namespace: string;
+  reason: string;
+  message: string;
+}
+
+export interface EcrCredentialSyncStatus {
+  observedGeneration?: number;
+  conditions?: Condition[];
+  lastRefreshTime?: string;
+  tokenExpiresAt?: string;
+  nextRefreshTime?: string;
+  tokens?: TokenStatus[];
+  namespaces?: { targeted: number; synced: number; failed: number };
+  failures?: NamespaceFailure[];
+}
+
+export interface ObjectMeta {
+  name: string;
+  uid?: string;
+  generation?: number;
+  resourceVersion?: string;
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export interface EcrCredentialSync {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: ObjectMeta;
+  spec: EcrCredentialSyncSpec;
+  status?: EcrCredentialSyncStatus;
+}

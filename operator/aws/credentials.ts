@@ -1,0 +1,175 @@
+// Credential providers for an identity chain, from the AWS SDK: web identity first
+// (the pod's token file, or a ServiceAccount token from TokenRequest), then an optional
+// sts:AssumeRole sourced from it. Each provider is memoized until shortly before expiry.
+import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
+import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-provider-web-identity';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import { DEFAULT_SESSION_NAME } from '../api/constants.ts';
+import type { BaseIdentity, IdentityChain } from '../core/identity.ts';
+import { type ServiceAccountTokens, TokenFetchError } from './token-source.ts';
+
+export type AwsCallRecorder = (api: string, result: 'success' | 'error') => void;
+
+const EARLY_REFRESH_MS = 5 * 60_000;
+
+/** Caches credentials until EARLY_REFRESH_MS before they expire; concurrent callers share one fetch. */
+export function memoize(provider: AwsCredentialIdentityProvider, now: () => number = Date.now): AwsCredentialIdentityProvider {
+  let cached: AwsCredentialIdentity | undefined;
+  let inflight: Promise<AwsCredentialIdentity> | undefined;
+  return async () => {
+    if (cached && (!cached.expiration || cached.expiration.getTime() - EARLY_REFRESH_MS > now())) return cached;
+    inflight ??= provider().then(
+      (creds) => {
+        cached = creds;
+        inflight = undefined;
+        return creds;
+      },
+      (error: unknown) => {
+        inflight = undefined;
+        throw error;
+      },
+    );
+    return inflight;
+  };
+}
+
+export function classifyAwsError(api: string, error: unknown): TokenFetchError {
+  if (error instanceof TokenFetchError) return error;
+  const e = error as { name?: string; message?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; code?: string };
+  const status = e.$metadata?.httpStatusCode;
+  const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error');
+  const retryable =
+    Boolean(e.$retryable) ||
+    status === undefined ||
+    status >= 500 ||
+    status === 429 ||
+    /Throttl|TooManyRequests|RequestLimitExceeded|Timeout|NetworkingError|ECONNREFUSED|ECONNRESET|ENOTFOUND|EPIPE|IDPCommunicationError/i.test(code);
+  const where = status ? ` (HTTP ${status})` : '';
+  return new TokenFetchError(api, code, `${api} failed: ${code}${where}: ${e.message ?? String(error)}`, retryable, { cause: error });
+}
+
+function recorded(api: string, provider: AwsCredentialIdentityProvider, record: AwsCallRecorder): AwsCredentialIdentityProvider {
+  return async () => {
+    try {
+      const creds = await provider();
+      record(api, 'success');
+      return creds;
+    } catch (error) {
+      record(api, 'error');
+      throw classifyAwsError(api, error);
+    }
+  };
+}
+
+export interface CredentialFactoryOptions {
+  env: NodeJS.ProcessEnv;
+  stsRegion: string;
+  serviceAccountTokens?: ServiceAccountTokens;
+  record: AwsCallRecorder;
+}
+
+export class CredentialFactory {
+  private readonly options: CredentialFactoryOptions;
+  private readonly providers = new Map<string, AwsCredentialIdentityProvider>();
+
+  constructor(options: CredentialFactoryOptions) {
+    this.options = options;
+  }
+
+  /** One memoized provider per distinct chain, so every region of a chain shares its credentials. */
+  forChain(chain: IdentityChain, key: string): AwsCredentialIdentityProvider {
+    let provider = this.providers.get(key);
+    if (!provider) {
+      provider = memoize(this.build(chain));
+      this.providers.set(key, provider);
+    }
+    return provider;
+  }
+
+  private build(chain: IdentityChain): AwsCredentialIdentityProvider {
+    const base = memoize(this.base(chain.base));
+    if (!chain.assumeRole) return base;
+    const role = chain.assumeRole;
+    const sts = new STSClient({ region: this.options.stsRegion, credentials: base });
+    return recorded(
+      'AssumeRole',
+      async () => {
+        const out = await sts.send(
+          new AssumeRoleCommand({
+            RoleArn: role.roleArn,
+            RoleSessionName: role.sessionName ?? DEFAULT_SESSION_NAME,
+            ...(role.externalId ? { ExternalId: role.externalId } : {}),
+          }),
+        );
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new TokenFetchError('AssumeRole', 'NoCredentials', 'AssumeRole returned no credentials', true);
+        return {
+          accessKeyId: c.AccessKeyId,
+          secretAccessKey: c.SecretAccessKey,
+          ...(c.SessionToken ? { sessionToken: c.SessionToken } : {}),
+          ...(c.Expiration ? { expiration: c.Expiration } : {}),
+        };
+      },
+      this.options.record,
+    );
+  }
+
+  private base(identity: BaseIdentity): AwsCredentialIdentityProvider {
+    const { env, stsRegion, record } = this.options;
+    const clientConfig = { region: stsRegion };
+    const sessionName = env.AWS_ROLE_SESSION_NAME || DEFAULT_SESSION_NAME;
+    switch (identity.kind) {
+      case 'environment': {
+        if (!env.AWS_ROLE_ARN || !env.AWS_WEB_IDENTITY_TOKEN_FILE) {
+          return async () => {
+            throw new TokenFetchError(
+              'AssumeRoleWithWebIdentity',
+              'NoWebIdentity',
+              'the operator has no web identity: AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set (annotate its ServiceAccount with eks.amazonaws.com/role-arn, or set spec.identity)',
+              false,
+            );
+          };
+        }
+        return recorded(
+          'AssumeRoleWithWebIdentity',
+          fromTokenFile({ roleArn: env.AWS_ROLE_ARN, webIdentityTokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE, roleSessionName: sessionName, clientConfig }),
+          record,
+        );
+      }
+      case 'webIdentity': {
+        const tokenFile = identity.tokenFile ?? env.AWS_WEB_IDENTITY_TOKEN_FILE;
+        if (!tokenFile) {
+          return async () => {
+            throw new TokenFetchError('AssumeRoleWithWebIdentity', 'NoTokenFile', 'identity.webIdentity has no tokenFile and AWS_WEB_IDENTITY_TOKEN_FILE is not set', false);
+          };
+        }
+        return recorded(
+          'AssumeRoleWithWebIdentity',
+          fromTokenFile({ roleArn: identity.roleArn, webIdentityTokenFile: tokenFile, roleSessionName: sessionName, clientConfig }),
+          record,
+        );
+      }
+      case 'serviceAccount': {
+        const tokens = this.options.serviceAccountTokens;
+        return recorded(
+          'AssumeRoleWithWebIdentity',
+          async () => {
+            if (!tokens) throw new TokenFetchError('TokenRequest', 'Unavailable', 'ServiceAccount identities need the Kubernetes API', false);
+            const minted = await tokens.mint(identity.namespace, identity.name, identity.audience);
+            const roleArn = identity.roleArn ?? minted.roleArn;
+            if (!roleArn) {
+              throw new TokenFetchError(
+                'TokenRequest',
+                'NoRoleArn',
+                `ServiceAccount ${identity.namespace}/${identity.name} has no eks.amazonaws.com/role-arn annotation and serviceAccountRef.roleArn is not set`,
+                false,
+              );
+            }
+            return fromWebToken({ roleArn, webIdentityToken: minted.token, roleSessionName: sessionName, clientConfig })();
+          },
+          record,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,37 @@
+// The one thing the operator asks of AWS: an ECR authorization token for an identity in a region.
+import type { Credential } from '../core/dockerconfig.ts';
+import type { IdentityChain } from '../core/identity.ts';
+
+export interface EcrToken {
+  credential: Credential;
+  expiresAt: Date;
+  proxyEndpoint?: string;
+}
+
+export interface TokenRequest {
+  chain: IdentityChain;
+  region: string;
+}
+
+export interface EcrTokenSource {
+  fetchToken(request: TokenRequest, signal?: AbortSignal): Promise<EcrToken>;
+}
+
+/** A failed token fetch, with the AWS call that failed and whether trying again can help. */
+export class TokenFetchError extends Error {
+  readonly api: string;
+  readonly retryable: boolean;
+  readonly code: string;
+  constructor(api: string, code: string, message: string, retryable: boolean, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TokenFetchError';
+    this.api = api;
+    this.code = code;
+    this.retryable = retryable;
+  }
+}
+
+/** Mints web-identity tokens for a ServiceAccount (TokenRequest) and reads its role annotation. */
+export interface ServiceAccountTokens {
+  mint(namespace: string, name: string, audience: string, signal?: AbortSignal): Promise<{ token: string; roleArn?: string }>;
+}

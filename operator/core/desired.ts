@@ -1,0 +1,118 @@
+// What every target namespace should hold: one dockerconfigjson secret whose content is
+// the same everywhere, built from the tokens of the sync's token groups.
+import type { EcrCredentialSync } from '../api/types.ts';
+import {
+  ANNOTATION_DATA_HASH,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_REGISTRIES,
+  DEFAULT_SECRET_NAME,
+  LABEL_MANAGED_BY,
+  LABEL_SYNC,
+  MANAGER_NAME,
+} from '../api/constants.ts';
+import { type Credential, dockerConfigJson, registryHosts } from './dockerconfig.ts';
+import { sha256Hex } from './hash.ts';
+import { tokenGroups } from './identity.ts';
+
+export const SECRET_TYPE = 'kubernetes.io/dockerconfigjson';
+export const DOCKER_CONFIG_KEY = '.dockerconfigjson';
+
+export interface GroupToken {
+  credential: Credential;
+  expiresAt: Date;
+}
+
+export interface SecretContent {
+  type: string;
+  /** Base64 values, as the API carries them. */
+  data: Record<string, string>;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Hash of everything above that the operator owns; equal hash, nothing to write. */
+  hash: string;
+}
+
+export interface DesiredState {
+  syncName: string;
+  secretName: string;
+  namespaces: readonly string[];
+  /** Undefined when some token group has no usable token: write nothing new then. */
+  content?: SecretContent;
+  /** Token groups that had no token. */
+  missingGroups: string[];
+}
+
+export interface SecretShape {
+  type?: string;
+  data?: Record<string, string>;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/**
+ * Hash of a secret as far as the operator owns it: its type and whole data, and the values
+ * of the label and annotation keys the operator sets. Keys others add are not ours to judge.
+ */
+export function contentHash(shape: SecretShape, ownedLabels: readonly string[], ownedAnnotations: readonly string[]): string {
+  const pick = (map: Record<string, string> | undefined, keys: readonly string[]) =>
+    keys.map((k) => [k, map?.[k] ?? null] as const);
+  const data = Object.entries(shape.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
+  return sha256Hex(
+    JSON.stringify([
+      shape.type ?? '',
+      data,
+      pick(shape.labels, ownedLabels),
+      pick(shape.annotations, ownedAnnotations.filter((k) => k !== ANNOTATION_DATA_HASH)),
+    ]),
+  );
+}
+
+export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<string, GroupToken>): SecretContent | undefined {
+  const entries = new Map<string, Credential>();
+  let earliest: Date | undefined;
+  for (const group of tokenGroups(sync.spec)) {
+    const token = tokens.get(group.key);
+    if (!token) return undefined;
+    if (!earliest || token.expiresAt < earliest) earliest = token.expiresAt;
+    for (const registry of group.registries) {
+      for (const host of registryHosts(registry)) entries.set(host, token.credential);
+    }
+  }
+  const json = dockerConfigJson(entries);
+  const labels: Record<string, string> = {
+    ...(sync.spec.secretTemplate?.labels ?? {}),
+    [LABEL_MANAGED_BY]: MANAGER_NAME,
+    [LABEL_SYNC]: sync.metadata.name,
+  };
+  const annotations: Record<string, string> = {
+    ...(sync.spec.secretTemplate?.annotations ?? {}),
+    [ANNOTATION_EXPIRES_AT]: earliest ? earliest.toISOString() : '',
+    [ANNOTATION_REGISTRIES]: [...entries.keys()].sort().join(','),
+    [ANNOTATION_DATA_HASH]: sha256Hex(json),
+  };
+  const content = {
+    type: SECRET_TYPE,
+    data: { [DOCKER_CONFIG_KEY]: Buffer.from(json).toString('base64') },
+    labels,
+    annotations,
+  };
+  return { ...content, hash: contentHash(content, Object.keys(labels), Object.keys(annotations)) };
+}
+
+export function desiredSecrets(
+  sync: EcrCredentialSync,
+  tokens: ReadonlyMap<string, GroupToken>,
+  namespaces: readonly string[],
+): DesiredState {
+  const missingGroups = tokenGroups(sync.spec)
+    .filter((g) => !tokens.has(g.key))
+    .map((g) => g.key);
+  const content = missingGroups.length === 0 ? secretContent(sync, tokens) : undefined;
+  return {
+    syncName: sync.metadata.name,
+    secretName: sync.spec.secretName ?? DEFAULT_SECRET_NAME,
+    namespaces,
+    ...(content ? { content } : {}),
+    missingGroups,
+  };
+}

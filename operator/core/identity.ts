@@ -1,0 +1,78 @@
+// Identity chains and token groups: one GetAuthorizationToken call per distinct
+// (identity chain, region), shared by every registry of that region.
+import type { AssumeRoleSpec, EcrCredentialSyncSpec, RegistrySpec } from '../api/types.ts';
+import { DEFAULT_AUDIENCE } from '../api/constants.ts';
+
+export type BaseIdentity =
+  | { kind: 'environment' }
+  | { kind: 'webIdentity'; roleArn: string; tokenFile?: string }
+  | { kind: 'serviceAccount'; namespace: string; name: string; audience: string; roleArn?: string };
+
+export interface IdentityChain {
+  base: BaseIdentity;
+  assumeRole?: AssumeRoleSpec;
+}
+
+export interface TokenGroup {
+  /** Stable key of (chain, region); the unit of token caching and of AWS calls. */
+  key: string;
+  chain: IdentityChain;
+  region: string;
+  registries: RegistrySpec[];
+}
+
+export function baseIdentity(spec: EcrCredentialSyncSpec): BaseIdentity {
+  const id = spec.identity;
+  if (id?.serviceAccountRef) {
+    const ref = id.serviceAccountRef;
+    return {
+      kind: 'serviceAccount',
+      namespace: ref.namespace,
+      name: ref.name,
+      audience: ref.audience ?? DEFAULT_AUDIENCE,
+      ...(ref.roleArn ? { roleArn: ref.roleArn } : {}),
+    };
+  }
+  if (id?.webIdentity) {
+    return { kind: 'webIdentity', roleArn: id.webIdentity.roleArn, ...(id.webIdentity.tokenFile ? { tokenFile: id.webIdentity.tokenFile } : {}) };
+  }
+  return { kind: 'environment' };
+}
+
+export function chainKey(chain: IdentityChain): string {
+  const b = chain.base;
+  const base =
+    b.kind === 'environment'
+      ? 'env'
+      : b.kind === 'webIdentity'
+        ? `web:${b.roleArn}:${b.tokenFile ?? ''}`
+        : `sa:${b.namespace}/${b.name}:${b.audience}:${b.roleArn ?? ''}`;
+  const ar = chain.assumeRole;
+  return ar ? `${base}>${ar.roleArn}:${ar.externalId ?? ''}:${ar.sessionName ?? ''}` : base;
+}
+
+/** A readable chain for status and logs: role ARNs joined by ' -> '. Holds no secrets. */
+export function describeChain(chain: IdentityChain): string {
+  const b = chain.base;
+  const first =
+    b.kind === 'environment'
+      ? 'operator web identity'
+      : b.kind === 'webIdentity'
+        ? b.roleArn
+        : `serviceaccount ${b.namespace}/${b.name}${b.roleArn ? ` (${b.roleArn})` : ''}`;
+  return chain.assumeRole ? `${first} -> ${chain.assumeRole.roleArn}` : first;
+}
+
+export function tokenGroups(spec: EcrCredentialSyncSpec): TokenGroup[] {
+  const base = baseIdentity(spec);
+  const groups = new Map<string, TokenGroup>();
+  for (const registry of spec.registries) {
+    const assumeRole = registry.assumeRole ?? spec.identity?.assumeRole;
+    const chain: IdentityChain = assumeRole ? { base, assumeRole } : { base };
+    const key = `${chainKey(chain)}@${registry.region}`;
+    const group = groups.get(key);
+    if (group) group.registries.push(registry);
+    else groups.set(key, { key, chain, region: registry.region, registries: [registry] });
+  }
+  return [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}

@@ -1,0 +1,63 @@
+// Which namespaces a sync targets: names ∪ selector matches, minus exclusions.
+import type { LabelSelector, NamespaceSelection } from '../api/types.ts';
+
+export interface NamespaceInfo {
+  name: string;
+  labels: Record<string, string>;
+  /** Namespaces being deleted take no new secrets. */
+  terminating?: boolean;
+}
+
+export function matchesSelector(selector: LabelSelector, labels: Record<string, string>): boolean {
+  for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+    if (labels[key] !== value) return false;
+  }
+  for (const req of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, req.key);
+    const value = labels[req.key];
+    switch (req.operator) {
+      case 'In':
+        if (!has || !(req.values ?? []).includes(value!)) return false;
+        break;
+      case 'NotIn':
+        if (has && (req.values ?? []).includes(value!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+const globCache = new Map<string, RegExp>();
+
+export function globMatch(pattern: string, name: string): boolean {
+  let re = globCache.get(pattern);
+  if (!re) {
+    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    re = new RegExp(`^${body}$`);
+    if (globCache.size > 1000) globCache.clear();
+    globCache.set(pattern, re);
+  }
+  return re.test(name);
+}
+
+export function isTargeted(selection: NamespaceSelection, ns: NamespaceInfo): boolean {
+  if (ns.terminating) return false;
+  if ((selection.exclude ?? []).some((pattern) => globMatch(pattern, ns.name))) return false;
+  if (selection.names?.includes(ns.name)) return true;
+  return selection.selector !== undefined && matchesSelector(selection.selector, ns.labels);
+}
+
+/** Target namespace names, sorted. Only namespaces that exist are returned. */
+export function targetNamespaces(selection: NamespaceSelection, namespaces: Iterable<NamespaceInfo>): string[] {
+  const out: string[] = [];
+  for (const ns of namespaces) if (isTargeted(selection, ns)) out.push(ns.name);
+  return out.sort();
+}

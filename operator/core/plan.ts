@@ -1,0 +1,69 @@
+// From desired and actual secrets to the writes that converge them. Touches only what it owns.
+import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
+import { contentHash, type DesiredState, type SecretContent } from './desired.ts';
+
+export interface ActualSecret {
+  namespace: string;
+  name: string;
+  uid?: string;
+  resourceVersion?: string;
+  type?: string;
+  data?: Record<string, string>;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+export type Action =
+  | { kind: 'create'; namespace: string; name: string; content: SecretContent }
+  | { kind: 'update'; namespace: string; name: string; content: SecretContent; actual: ActualSecret }
+  | { kind: 'unchanged'; namespace: string; name: string }
+  /** No token to write and no secret of ours yet: the namespace waits. */
+  | { kind: 'pending'; namespace: string; name: string }
+  /** No token to write; the secret already there is kept as it is. */
+  | { kind: 'keep'; namespace: string; name: string }
+  | { kind: 'conflict'; namespace: string; name: string; message: string }
+  | { kind: 'delete'; namespace: string; name: string; actual: ActualSecret };
+
+export function ownership(secret: ActualSecret, syncName: string): 'ours' | 'other-sync' | 'foreign' {
+  if (secret.labels?.[LABEL_MANAGED_BY] !== MANAGER_NAME) return 'foreign';
+  return secret.labels?.[LABEL_SYNC] === syncName ? 'ours' : 'other-sync';
+}
+
+export function upToDate(content: SecretContent, actual: ActualSecret): boolean {
+  return contentHash(actual, Object.keys(content.labels), Object.keys(content.annotations)) === content.hash;
+}
+
+const key = (namespace: string, name: string) => `${namespace}/${name}`;
+
+/**
+ * `actual` holds this sync's secrets plus any other secret found at a target name.
+ * Deletes only secrets of this sync that are no longer wanted (namespace dropped, name changed).
+ */
+export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Action[] {
+  const byKey = new Map(actual.map((s) => [key(s.namespace, s.name), s]));
+  const wanted = new Set<string>();
+  const actions: Action[] = [];
+  for (const namespace of desired.namespaces) {
+    const name = desired.secretName;
+    wanted.add(key(namespace, name));
+    const current = byKey.get(key(namespace, name));
+    if (current && ownership(current, desired.syncName) !== 'ours') {
+      const owner = ownership(current, desired.syncName) === 'other-sync' ? `EcrCredentialSync ${current.labels?.[LABEL_SYNC]}` : 'something else';
+      actions.push({ kind: 'conflict', namespace, name, message: `secret ${namespace}/${name} exists and is managed by ${owner}; left untouched` });
+    } else if (!desired.content) {
+      actions.push(current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name });
+    } else if (!current) {
+      actions.push({ kind: 'create', namespace, name, content: desired.content });
+    } else if (upToDate(desired.content, current)) {
+      actions.push({ kind: 'unchanged', namespace, name });
+    } else {
+      actions.push({ kind: 'update', namespace, name, content: desired.content, actual: current });
+    }
+  }
+  for (const secret of actual) {
+    if (ownership(secret, desired.syncName) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {
+      actions.push({ kind: 'delete', namespace: secret.namespace, name: secret.name, actual: secret });
+    }
+  }
+  return actions;
+}

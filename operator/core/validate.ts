@@ -1,0 +1,95 @@
+// Checks the operator makes itself: what CEL cannot say (cron ranges as node-cron reads them),
+// and everything again for objects that reached it without the CRD's schema.
+import type { AssumeRoleSpec, EcrCredentialSyncSpec } from '../api/types.ts';
+import { DEFAULT_REFRESH_BEFORE, DEFAULT_SCHEDULE } from '../api/constants.ts';
+import { parseCron } from './cron.ts';
+import { parseDuration } from './duration.ts';
+
+const ACCOUNT = /^[0-9]{12}$/;
+const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$/;
+const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role\/[A-Za-z0-9+=,.@_/-]{1,512}$/;
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const HOST = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+const MIN_REFRESH_BEFORE_MS = 60_000;
+const MAX_REFRESH_BEFORE_MS = 11 * 3_600_000;
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function checkRole(where: string, role: AssumeRoleSpec | undefined, problems: string[]): void {
+  if (role === undefined) return;
+  if (!isRecord(role) || !isString(role.roleArn) || !ROLE_ARN.test(role.roleArn)) {
+    problems.push(`${where}.roleArn must be an IAM role ARN`);
+  }
+}
+
+/** Human-readable problems; empty when the spec can be acted on. */
+export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] {
+  const problems: string[] = [];
+  if (!isRecord(spec)) return ['spec is missing'];
+  const registries = spec.registries as unknown;
+  if (!Array.isArray(registries) || registries.length === 0) {
+    problems.push('registries must list at least one registry');
+  } else {
+    const seen = new Set<string>();
+    registries.forEach((r: unknown, i) => {
+      if (!isRecord(r)) return problems.push(`registries[${i}] must be an object`);
+      if (!isString(r.accountId) || !ACCOUNT.test(r.accountId)) problems.push(`registries[${i}].accountId must be exactly 12 digits`);
+      if (!isString(r.region) || !REGION.test(r.region)) problems.push(`registries[${i}].region must be an AWS region code such as us-east-1`);
+      const id = `${String(r.accountId)}/${String(r.region)}`;
+      if (seen.has(id)) problems.push(`registries[${i}] repeats accountId ${String(r.accountId)} in ${String(r.region)}`);
+      seen.add(id);
+      const hostnames = r.hostnames as unknown;
+      if (hostnames !== undefined && (!Array.isArray(hostnames) || !hostnames.every((h) => isString(h) && HOST.test(h)))) {
+        problems.push(`registries[${i}].hostnames must be host or host:port entries`);
+      }
+      checkRole(`registries[${i}].assumeRole`, r.assumeRole as AssumeRoleSpec | undefined, problems);
+      return undefined;
+    });
+  }
+  const ns = spec.namespaces as unknown;
+  if (!isRecord(ns) || (ns.names === undefined && ns.selector === undefined)) {
+    problems.push('namespaces needs names, a selector, or both');
+  } else {
+    if (ns.names !== undefined && (!Array.isArray(ns.names) || !ns.names.every((n) => isString(n) && DNS_LABEL.test(n)))) {
+      problems.push('namespaces.names must be namespace names');
+    }
+    if (ns.selector !== undefined && !isRecord(ns.selector)) problems.push('namespaces.selector must be a label selector');
+    if (ns.exclude !== undefined && (!Array.isArray(ns.exclude) || !ns.exclude.every(isString))) {
+      problems.push('namespaces.exclude must be a list of names or globs');
+    }
+  }
+  const secretName = spec.secretName as unknown;
+  if (secretName !== undefined && (!isString(secretName) || secretName.length > 253 || !DNS_SUBDOMAIN.test(secretName))) {
+    problems.push('secretName must be a DNS subdomain name such as regcred');
+  }
+  const schedule = (spec.schedule as unknown) ?? DEFAULT_SCHEDULE;
+  if (!isString(schedule)) problems.push('schedule must be a cron expression');
+  else {
+    const cron = parseCron(schedule);
+    if (!cron.ok) problems.push(cron.message);
+  }
+  const refreshBefore = (spec.refreshBefore as unknown) ?? DEFAULT_REFRESH_BEFORE;
+  const ms = isString(refreshBefore) ? parseDuration(refreshBefore) : undefined;
+  if (ms === undefined) problems.push('refreshBefore must be a positive duration such as 1h or 30m');
+  else if (ms < MIN_REFRESH_BEFORE_MS || ms > MAX_REFRESH_BEFORE_MS) problems.push('refreshBefore must be between 1m and 11h');
+  const identity = spec.identity as unknown;
+  if (identity !== undefined) {
+    if (!isRecord(identity)) problems.push('identity must be an object');
+    else {
+      if (identity.webIdentity && identity.serviceAccountRef) problems.push('identity: set webIdentity or serviceAccountRef, not both');
+      if (identity.webIdentity !== undefined) checkRole('identity.webIdentity', identity.webIdentity as AssumeRoleSpec, problems);
+      const sa = identity.serviceAccountRef as unknown;
+      if (sa !== undefined && (!isRecord(sa) || !isString(sa.namespace) || !isString(sa.name))) {
+        problems.push('identity.serviceAccountRef needs namespace and name');
+      }
+      checkRole('identity.assumeRole', identity.assumeRole as AssumeRoleSpec | undefined, problems);
+    }
+  }
+  const serviceAccounts = spec.serviceAccounts as unknown;
+  if (serviceAccounts !== undefined && (!Array.isArray(serviceAccounts) || !serviceAccounts.every((s) => isString(s) && (s === '*' || DNS_SUBDOMAIN.test(s))))) {
+    problems.push('serviceAccounts must list ServiceAccount names or "*"');
+  }
+  return problems;
+}

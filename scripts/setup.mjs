@@ -1,0 +1,32 @@
+// Runs before every npm script that needs dependencies. Plain JavaScript, so the machine's
+// own (older) Node can run it: it installs node_modules, which brings Node 24 for the rest.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const marker = join(root, 'node_modules', '.package-lock.json');
+const lock = join(root, 'package-lock.json');
+
+function stale() {
+  if (!existsSync(marker)) return true;
+  if (!existsSync(join(root, 'node_modules', '.bin', 'node'))) return true;
+  return existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs;
+}
+
+if (stale()) {
+  process.stderr.write('[setup] installing npm dependencies\n');
+  const args = existsSync(lock) ? ['ci'] : ['install'];
+  execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+}
+
+if (process.argv.includes('--build')) {
+  const main = join(root, 'dist', 'operator', 'main.js');
+  const sources = readdirSync(join(root, 'operator'), { recursive: true }).map((f) => join(root, 'operator', f));
+  const newest = Math.max(0, ...sources.map((file) => statSync(file).mtimeMs));
+  if (!existsSync(main) || newest > statSync(main).mtimeMs) {
+    process.stderr.write('[setup] building the operator\n');
+    execFileSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+  }
+}

@@ -1,0 +1,80 @@
+// Per-stack PKI made with openssl: one CA, a serving cert for 127.0.0.1/localhost,
+// an admin client cert in system:masters, and the service-account signing key pair.
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runOk } from './run.ts';
+
+export interface Pki {
+  caCert: string;
+  caKey: string;
+  servingCert: string;
+  servingKey: string;
+  adminCert: string;
+  adminKey: string;
+  saKey: string;
+  saPub: string;
+}
+
+export function pkiPaths(dir: string): Pki {
+  const p = (name: string) => join(dir, 'pki', name);
+  return {
+    caCert: p('ca.crt'),
+    caKey: p('ca.key'),
+    servingCert: p('serving.crt'),
+    servingKey: p('serving.key'),
+    adminCert: p('admin.crt'),
+    adminKey: p('admin.key'),
+    saKey: p('sa.key'),
+    saPub: p('sa.pub'),
+  };
+}
+
+async function ecKey(path: string): Promise<void> {
+  await runOk('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path]);
+}
+
+async function signed(pki: Pki, name: string, subject: string, extensions: string): Promise<void> {
+  const dir = join(pki.caCert, '..');
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const ext = join(dir, `${name}.ext`);
+  await ecKey(key);
+  await runOk('openssl', ['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
+  writeFileSync(ext, extensions);
+  await runOk('openssl', [
+    'x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial',
+    '-days', '365', '-sha256', '-extfile', ext, '-out', join(dir, `${name}.crt`),
+  ]);
+}
+
+export async function ensurePki(dir: string): Promise<Pki> {
+  const pki = pkiPaths(dir);
+  if (Object.values(pki).every((file) => existsSync(file))) return pki;
+  mkdirSync(join(dir, 'pki'), { recursive: true });
+  await ecKey(pki.caKey);
+  await runOk('openssl', [
+    'req', '-x509', '-new', '-key', pki.caKey, '-subj', '/CN=ecr-credential-sync-stack-ca',
+    '-days', '365', '-sha256', '-out', pki.caCert,
+  ]);
+  await signed(
+    pki,
+    'serving',
+    '/CN=kube-apiserver',
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=critical,digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+      '',
+    ].join('\n'),
+  );
+  await signed(
+    pki,
+    'admin',
+    '/O=system:masters/CN=stack-admin',
+    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n'),
+  );
+  await ecKey(pki.saKey);
+  await runOk('openssl', ['pkey', '-in', pki.saKey, '-pubout', '-out', pki.saPub]);
+  return pki;
+}

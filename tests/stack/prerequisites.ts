@@ -1,0 +1,55 @@
+// Installs what the stack needs where it is missing: Debian packages, moto, and the
+// Kubernetes binaries built from the Go module proxy (cached by version).
+import { spawn } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, runOk } from './run.ts';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+async function has(command: string): Promise<boolean> {
+  return (await run('sh', ['-c', `command -v ${command}`])).code === 0;
+}
+
+async function aptInstall(packages: string[], log: (line: string) => void): Promise<void> {
+  log(`installing Debian packages: ${packages.join(' ')}`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  await runOk('apt-get', ['update', '-qq'], { env });
+  await runOk('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
+}
+
+export async function ensureTools(log: (line: string) => void): Promise<void> {
+  const wanted: Array<[string, string]> = [
+    ['skopeo', 'skopeo'],
+    ['docker-registry', 'docker-registry'],
+    ['htpasswd', 'apache2-utils'],
+    ['openssl', 'openssl'],
+  ];
+  const missing: string[] = [];
+  for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
+  if (missing.length > 0) await aptInstall(missing, log);
+  if (!(await has('moto_server'))) {
+    log('installing moto[server] with pip');
+    await runOk('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]']);
+  }
+  if (!(await has('go'))) throw new Error('Go is required to build the Kubernetes binaries; it was not found on PATH');
+}
+
+/** Builds (or finds cached) etcd, kube-apiserver and kube-controller-manager; returns their directory. */
+export function ensureBinaries(log: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [join(here, 'build-binaries.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      for (const line of d.toString().split('\n')) if (line.startsWith('[build]')) log(line.slice(8));
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out.trim().split('\n').pop()!);
+      else reject(new Error(`building the Kubernetes binaries failed (exit ${code}):\n${err.split('\n').slice(-30).join('\n')}`));
+    });
+  });
+}

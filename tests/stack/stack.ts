@@ -1,0 +1,264 @@
+// The local stack: etcd, kube-apiserver, kube-controller-manager, moto and a registry,
+// started from one state folder. `up` is idempotent; `down` stops what `up` started.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { components, type Component, type Layout, type Ports } from './components.ts';
+import { ensureTestImage } from './image.ts';
+import { ensurePki, pkiPaths } from './pki.ts';
+import { ensureBinaries, ensureTools } from './prerequisites.ts';
+import { freePort, isAlive, logFile, readPid, startProcess, stopProcess, tail, waitFor } from './processes.ts';
+import { runOk } from './run.ts';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const DEFAULT_STACK_DIR = join(PROJECT_ROOT, '.stack');
+
+/** The AWS accounts the stack plays: the cluster's own account and a central registry account. */
+export const WORKLOAD_ACCOUNT = '222222222222';
+export const CENTRAL_ACCOUNT = '111111111111';
+export const WORKLOAD_ROLE_ARN = `arn:aws:iam::${WORKLOAD_ACCOUNT}:role/ecr-credential-sync`;
+export const CENTRAL_ROLE_ARN = `arn:aws:iam::${CENTRAL_ACCOUNT}:role/CentralECRPullRole`;
+export const STACK_REGION = 'us-east-1';
+export const TEST_IMAGE_PATH = 'stack/hello:1.0';
+
+/** moto's GetAuthorizationToken password for a caller account. */
+export function motoPassword(account: string): string {
+  return `${account}-auth-token`;
+}
+
+interface State {
+  ports: Ports;
+  binDir: string;
+}
+
+export class StackError extends Error {
+  readonly component: string;
+  constructor(component: string, message: string) {
+    super(message);
+    this.component = component;
+  }
+}
+
+type Log = (line: string) => void;
+const defaultLog: Log = (line) => process.stderr.write(`[stack] ${line}\n`);
+
+function readState(dir: string): State | undefined {
+  const file = join(dir, 'state.json');
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : undefined;
+}
+
+async function newPorts(): Promise<Ports> {
+  const taken = new Set<number>();
+  const pick = async () => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  return {
+    etcd: await pick(),
+    etcdPeer: await pick(),
+    apiserver: await pick(),
+    controllerManager: await pick(),
+    moto: await pick(),
+    registry: await pick(),
+  };
+}
+
+function writeKubeconfig(layout: Layout): string {
+  const file = join(layout.dir, 'kubeconfig');
+  const { pki, ports } = layout;
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: stack
+  cluster:
+    server: https://127.0.0.1:${ports.apiserver}
+    certificate-authority: ${pki.caCert}
+users:
+- name: stack-admin
+  user:
+    client-certificate: ${pki.adminCert}
+    client-key: ${pki.adminKey}
+contexts:
+- name: stack
+  context: {cluster: stack, user: stack-admin}
+current-context: stack
+`,
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+async function writeRegistryConfig(layout: Layout): Promise<void> {
+  const dir = join(layout.dir, 'registry');
+  mkdirSync(join(dir, 'data'), { recursive: true });
+  const htpasswd = await runOk('htpasswd', ['-nbB', 'AWS', motoPassword(WORKLOAD_ACCOUNT)]);
+  writeFileSync(join(dir, 'htpasswd'), htpasswd.trim() + '\n');
+  writeFileSync(
+    join(dir, 'config.yml'),
+    `version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: ${join(dir, 'data')}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:${layout.ports.registry}
+auth:
+  htpasswd:
+    realm: stack-registry
+    path: ${join(dir, 'htpasswd')}
+`,
+  );
+}
+
+function writeWebIdentityToken(dir: string): string {
+  const file = join(dir, 'aws', 'token');
+  mkdirSync(dirname(file), { recursive: true });
+  // moto accepts any web-identity token; this one is shaped like a projected SA token.
+  const b64 = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const token = `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'system:serviceaccount:ecr-credential-sync:ecr-credential-sync', aud: ['sts.amazonaws.com'] })}.`;
+  writeFileSync(file, token, { mode: 0o600 });
+  return file;
+}
+
+export function envFile(dir: string): string {
+  return join(dir, 'env');
+}
+
+function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
+  const registry = `127.0.0.1:${layout.ports.registry}`;
+  const env: Record<string, string> = {
+    STACK_DIR: layout.dir,
+    STACK_KUBE_VERSION: kubeVersion,
+    STACK_BIN_DIR: layout.binDir,
+    KUBECONFIG: join(layout.dir, 'kubeconfig'),
+    AWS_ENDPOINT_URL: `http://127.0.0.1:${layout.ports.moto}`,
+    AWS_REGION: STACK_REGION,
+    AWS_ROLE_ARN: WORKLOAD_ROLE_ARN,
+    AWS_ROLE_SESSION_NAME: 'ecr-credential-sync',
+    AWS_WEB_IDENTITY_TOKEN_FILE: join(layout.dir, 'aws', 'token'),
+    // Nothing on this machine answers as instance metadata; fail fast instead of probing it.
+    AWS_EC2_METADATA_DISABLED: 'true',
+    STACK_CENTRAL_ROLE_ARN: CENTRAL_ROLE_ARN,
+    STACK_REGISTRY: registry,
+    STACK_IMAGE: `${registry}/${TEST_IMAGE_PATH}`,
+    STACK_REGISTRY_PASSWORD: motoPassword(WORKLOAD_ACCOUNT),
+    STACK_CA_FILE: layout.pki.caCert,
+    STACK_SA_SIGNING_KEY: layout.pki.saKey,
+  };
+  const body = Object.entries(env)
+    .map(([key, value]) => `export ${key}=${shellQuote(value)}`)
+    .join('\n');
+  writeFileSync(envFile(layout.dir), `# Written by npm run stack:up. Source it: . ${envFile(layout.dir)}\n${body}\n`);
+  return env;
+}
+
+function shellQuote(value: string): string {
+  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+export function kubeVersion(): string {
+  const versions = readFileSync(join(PROJECT_ROOT, 'tests/stack/versions.env'), 'utf8');
+  const match = /^KUBE_VERSION=(\S+)$/m.exec(versions);
+  if (!match) throw new Error('tests/stack/versions.env has no KUBE_VERSION');
+  return match[1]!;
+}
+
+async function ensureComponent(layout: Layout, component: Component, log: Log): Promise<void> {
+  const pid = readPid(layout.dir, component.name);
+  if (isAlive(pid) && (await component.healthy().catch(() => false))) return;
+  if (isAlive(pid)) {
+    // Alive but not answering: give it a moment (it may be starting) before replacing it.
+    try {
+      await waitFor(component.name, component.healthy, 10_000, () => isAlive(pid));
+      return;
+    } catch {
+      await stopProcess(layout.dir, component.name);
+    }
+  }
+  log(`starting ${component.name}`);
+  const started = startProcess(layout.dir, component.name, component.command, component.args, component.env);
+  try {
+    await waitFor(component.name, component.healthy, component.startTimeout * 1000, () => isAlive(started));
+  } catch (error) {
+    const logPath = logFile(layout.dir, component.name);
+    throw new StackError(
+      component.name,
+      `${component.name} failed to become healthy: ${(error as Error).message}\n--- last lines of ${logPath} ---\n${tail(logPath)}`,
+    );
+  }
+}
+
+export interface StackUpOptions {
+  dir?: string;
+  log?: Log;
+}
+
+/** Brings the stack up (or repairs it) and returns the variables written to `<dir>/env`. */
+export async function up(options: StackUpOptions = {}): Promise<Record<string, string>> {
+  const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
+  const log = options.log ?? defaultLog;
+  for (const sub of ['run', 'logs']) mkdirSync(join(dir, sub), { recursive: true });
+  await ensureTools(log);
+  const binDir = await ensureBinaries(log);
+  const previous = readState(dir);
+  const state: State = { ports: previous?.ports ?? (await newPorts()), binDir };
+  writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
+  const pki = await ensurePki(dir);
+  const layout: Layout = { dir, binDir, ports: state.ports, pki };
+  writeKubeconfig(layout);
+  writeWebIdentityToken(dir);
+  await writeRegistryConfig(layout);
+  for (const component of components(layout)) await ensureComponent(layout, component, log);
+  const env = writeEnv(layout, kubeVersion());
+  try {
+    await ensureTestImage(dir, env.STACK_IMAGE!, motoPassword(WORKLOAD_ACCOUNT));
+  } catch (error) {
+    throw new StackError('registry', `pushing the test image failed: ${(error as Error).message}`);
+  }
+  log(`ready: . ${envFile(dir)}`);
+  return env;
+}
+
+export function componentNames(): string[] {
+  const fake = { dir: '', binDir: '', ports: {} as Ports, pki: pkiPaths('') };
+  return components(fake).map((c) => c.name);
+}
+
+/** Stops exactly the processes the stack recorded, newest first, and removes its state. */
+export async function down(options: { dir?: string; log?: Log; keepState?: boolean } = {}): Promise<void> {
+  const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
+  const log = options.log ?? defaultLog;
+  for (const name of componentNames().reverse()) {
+    if (await stopProcess(dir, name)) log(`stopped ${name}`);
+  }
+  if (!options.keepState) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Stops one component and starts it again on the same port (for fault tests). */
+export async function restart(name: string, options: { dir?: string; downMs?: number } = {}): Promise<void> {
+  const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
+  const state = readState(dir);
+  if (!state) throw new Error(`no stack state in ${dir}`);
+  const layout: Layout = { dir, binDir: state.binDir, ports: state.ports, pki: pkiPaths(dir) };
+  const component = components(layout).find((c) => c.name === name);
+  if (!component) throw new Error(`unknown component ${name}`);
+  await stopProcess(dir, name);
+  if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
+  await ensureComponent(layout, component, () => {});
+}
+
+/** Stops one component and leaves it down. */
+export async function stop(name: string, options: { dir?: string } = {}): Promise<void> {
+  const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
+  await stopProcess(dir, name);
+}
