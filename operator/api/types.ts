@@ -110,7 +110,7 @@ export interface ObjectMeta {
   uid?: string;
   generation?: number;
   resourceVersion?: string;
-  deletionTimestamp?: string;
+  deletionTimestamp?: string | Date;
   finalizers?: string[];
   labels?: Record<string, string>;
   annotations?: Record<string, string>;

@@ -5,7 +5,7 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-provider-web-identity';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { DEFAULT_SESSION_NAME } from '../api/constants.ts';
-import type { BaseIdentity, IdentityChain } from '../core/identity.ts';
+import { type BaseIdentity, chainKey, type IdentityChain } from '../core/identity.ts';
 import { type ServiceAccountTokens, TokenFetchError } from './token-source.ts';
 
 export type AwsCallRecorder = (api: string, result: 'success' | 'error') => void;
@@ -87,7 +87,7 @@ export class CredentialFactory {
   }
 
   private build(chain: IdentityChain): AwsCredentialIdentityProvider {
-    const base = memoize(this.base(chain.base));
+    const base = this.forChain({ base: chain.base }, chainKey({ base: chain.base }));
     if (!chain.assumeRole) return base;
     const role = chain.assumeRole;
     const sts = new STSClient({ region: this.options.stsRegion, credentials: base });

@@ -1,0 +1,102 @@
+// Watches syncs, namespaces and the operator's own secrets, and turns every change into a
+// reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { GROUP, PLURAL, VERSION } from '../api/types.ts';
+import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
+import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
+import type { Logger } from '../runtime/log.ts';
+import { WorkQueue } from './queue.ts';
+import type { Reconciler } from './reconciler.ts';
+
+export interface ManagerOptions {
+  reconcileConcurrency?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+export class Manager {
+  readonly queue: WorkQueue;
+  readonly syncs: RestartingInformer<KubernetesObject>;
+  readonly namespaces: RestartingInformer<V1Namespace>;
+  readonly secrets: RestartingInformer<V1Secret>;
+  private readonly log: Logger;
+  private readonly signal: AbortSignal;
+  private readonly concurrency: number;
+  private running: Promise<void> | undefined;
+
+  constructor(kubeConfig: KubeConfig, log: Logger, signal: AbortSignal, options: ManagerOptions = {}) {
+    this.log = log;
+    this.signal = signal;
+    this.concurrency = options.reconcileConcurrency ?? 4;
+    this.queue = new WorkQueue({ baseDelayMs: options.baseBackoffMs ?? 1000, maxDelayMs: options.maxBackoffMs ?? 5 * 60_000 });
+    const core = kubeConfig.makeApiClient(CoreV1Api);
+    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    const common = { log, signal };
+    this.syncs = restartingInformer<KubernetesObject>(
+      kubeConfig,
+      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
+      async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<KubernetesObject>,
+      { ...common, name: 'ecrcredentialsyncs' },
+    );
+    this.namespaces = restartingInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { ...common, name: 'namespaces' });
+    const selector = `${LABEL_MANAGED_BY}=${MANAGER_NAME}`;
+    this.secrets = restartingInformer<V1Secret>(
+      kubeConfig,
+      '/api/v1/secrets',
+      () => core.listSecretForAllNamespaces({ labelSelector: selector }),
+      { ...common, name: 'secrets', labelSelector: selector },
+    );
+    this.wire();
+  }
+
+  private enqueueAll(): void {
+    for (const sync of this.syncs.informer.list()) this.queue.add(sync.metadata!.name!);
+  }
+
+  private wire(): void {
+    const syncs = this.syncs.informer;
+    const bySync = (s: KubernetesObject) => this.queue.add(s.metadata!.name!);
+    syncs.on('add', bySync);
+    syncs.on('update', bySync);
+    syncs.on('delete', bySync);
+    const namespaces = this.namespaces.informer;
+    namespaces.on('add', () => this.enqueueAll());
+    namespaces.on('update', () => this.enqueueAll());
+    namespaces.on('delete', () => this.enqueueAll());
+    const secrets = this.secrets.informer;
+    const bySecret = (s: V1Secret) => {
+      const owner = s.metadata?.labels?.[LABEL_SYNC];
+      if (owner) this.queue.add(owner);
+    };
+    secrets.on('add', bySecret);
+    secrets.on('update', bySecret);
+    secrets.on('delete', bySecret);
+  }
+
+  /** Lists and starts watching; resolves when every cache has synced once. */
+  async startInformers(): Promise<void> {
+    await Promise.all([this.namespaces.start(), this.secrets.start(), this.syncs.start()]);
+  }
+
+  informersSynced(): boolean {
+    return this.syncs.synced() && this.namespaces.synced() && this.secrets.synced();
+  }
+
+  /** Runs reconciles until the signal fires; resolves when in-flight reconciles have finished. */
+  run(reconciler: Reconciler): Promise<void> {
+    this.signal.addEventListener('abort', () => this.queue.close(), { once: true });
+    this.enqueueAll();
+    this.running = this.queue.run(async (name) => {
+      const outcome = await reconciler.reconcile(name, this.signal);
+      if (outcome.error) {
+        const retryable = (outcome.error as { retryable?: boolean }).retryable ?? true;
+        const delay = this.queue.addRateLimited(name, retryable);
+        this.log.warn({ sync: name, err: outcome.error.message, retryable, retryInMs: delay }, 'reconcile failed');
+      } else {
+        this.queue.forget(name);
+        if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(name, outcome.requeueAfterMs);
+      }
+    }, this.concurrency);
+    return this.running;
+  }
+}

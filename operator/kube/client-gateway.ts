@@ -1,0 +1,265 @@
+// KubeGateway on @kubernetes/client-node. Lists come from informer caches when given.
+import {
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  type KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Namespace,
+  type V1Secret,
+  type V1ServiceAccount,
+} from '@kubernetes/client-node';
+import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncStatus, GROUP, KIND, PLURAL, VERSION } from '../api/types.ts';
+import { FIELD_MANAGER, LABEL_SYNC } from '../api/constants.ts';
+import type { SecretContent } from '../core/desired.ts';
+import type { NamespaceInfo } from '../core/namespaces.ts';
+import type { ActualSecret } from '../core/plan.ts';
+import { type EventType, KubeError, type KubeGateway, type ServiceAccountInfo } from './gateway.ts';
+
+export interface ListSource<T> {
+  list(): readonly T[];
+}
+
+export interface GatewayCaches {
+  namespaces?: ListSource<V1Namespace>;
+  secrets?: ListSource<V1Secret>;
+}
+
+const EVENT_NAMESPACE = 'default';
+const EVENT_DEDUPE_MS = 5 * 60_000;
+const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures'] as const;
+
+export async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (error instanceof ApiException) {
+      let detail = '';
+      try {
+        detail = (typeof error.body === 'string' ? JSON.parse(error.body) : error.body)?.message ?? '';
+      } catch {
+        /* body was not JSON */
+      }
+      throw new KubeError(op, error.code, `${op}: HTTP ${error.code}${detail ? `: ${detail}` : ''}`, { cause: error });
+    }
+    throw new KubeError(op, 0, `${op}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+export function namespaceInfo(ns: V1Namespace): NamespaceInfo {
+  return {
+    name: ns.metadata!.name!,
+    labels: ns.metadata?.labels ?? {},
+    terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
+  };
+}
+
+export function actualSecret(s: V1Secret): ActualSecret {
+  return {
+    namespace: s.metadata!.namespace!,
+    name: s.metadata!.name!,
+    ...(s.metadata?.uid ? { uid: s.metadata.uid } : {}),
+    ...(s.metadata?.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
+    ...(s.type ? { type: s.type } : {}),
+    data: s.data ?? {},
+    labels: s.metadata?.labels ?? {},
+    annotations: s.metadata?.annotations ?? {},
+  };
+}
+
+function serviceAccountInfo(sa: V1ServiceAccount): ServiceAccountInfo {
+  return {
+    namespace: sa.metadata!.namespace!,
+    name: sa.metadata!.name!,
+    imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => r.name ?? '').filter(Boolean),
+    ...(sa.metadata?.resourceVersion ? { resourceVersion: sa.metadata.resourceVersion } : {}),
+  };
+}
+
+export class ClientGateway implements KubeGateway {
+  private readonly core: CoreV1Api;
+  private readonly custom: CustomObjectsApi;
+  private readonly caches: GatewayCaches;
+  private readonly recentEvents = new Map<string, number>();
+  private readonly dryRun: boolean;
+
+  constructor(kubeConfig: KubeConfig, caches: GatewayCaches = {}, options: { dryRun?: boolean } = {}) {
+    this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.caches = caches;
+    this.dryRun = options.dryRun ?? false;
+  }
+
+  private get dryRunParam(): { dryRun?: string } {
+    return this.dryRun ? { dryRun: 'All' } : {};
+  }
+
+  async getSync(name: string): Promise<EcrCredentialSync | undefined> {
+    try {
+      return (await call('get EcrCredentialSync', () =>
+        this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name }),
+      )) as EcrCredentialSync;
+    } catch (error) {
+      if (error instanceof KubeError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async listNamespaces(): Promise<NamespaceInfo[]> {
+    const items = this.caches.namespaces?.list() ?? (await call('list namespaces', () => this.core.listNamespace())).items;
+    return items.map(namespaceInfo);
+  }
+
+  async listSyncSecrets(syncName: string): Promise<ActualSecret[]> {
+    if (this.caches.secrets) {
+      return this.caches.secrets.list().filter((s) => s.metadata?.labels?.[LABEL_SYNC] === syncName).map(actualSecret);
+    }
+    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces({ labelSelector: `${LABEL_SYNC}=${syncName}` }));
+    return list.items.map(actualSecret);
+  }
+
+  async getSecret(namespace: string, name: string): Promise<ActualSecret | undefined> {
+    try {
+      return actualSecret(await call('get secret', () => this.core.readNamespacedSecret({ namespace, name })));
+    } catch (error) {
+      if (error instanceof KubeError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  async createSecret(namespace: string, name: string, content: SecretContent): Promise<void> {
+    await call(`create secret ${namespace}/${name}`, () =>
+      this.core.createNamespacedSecret({
+        namespace,
+        fieldManager: FIELD_MANAGER,
+        ...this.dryRunParam,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name, namespace, labels: content.labels, annotations: content.annotations },
+          type: content.type,
+          data: content.data,
+        },
+      }),
+    );
+  }
+
+  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<void> {
+    await call(`update secret ${actual.namespace}/${actual.name}`, () =>
+      this.core.replaceNamespacedSecret({
+        namespace: actual.namespace,
+        name: actual.name,
+        fieldManager: FIELD_MANAGER,
+        ...this.dryRunParam,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: {
+            name: actual.name,
+            namespace: actual.namespace,
+            ...(actual.resourceVersion ? { resourceVersion: actual.resourceVersion } : {}),
+            labels: { ...actual.labels, ...content.labels },
+            annotations: { ...actual.annotations, ...content.annotations },
+          },
+          type: content.type,
+          data: content.data,
+        },
+      }),
+    );
+  }
+
+  async deleteSecret(actual: ActualSecret): Promise<void> {
+    await call(`delete secret ${actual.namespace}/${actual.name}`, () =>
+      this.core.deleteNamespacedSecret({
+        namespace: actual.namespace,
+        name: actual.name,
+        ...this.dryRunParam,
+        body: { preconditions: { ...(actual.uid ? { uid: actual.uid } : {}), ...(actual.resourceVersion ? { resourceVersion: actual.resourceVersion } : {}) } },
+      }),
+    );
+  }
+
+  async patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void> {
+    if (this.dryRun) return;
+    // A merge patch keeps keys it does not name; name every key, null where absent.
+    const body: Record<string, unknown> = {};
+    for (const key of STATUS_KEYS) body[key] = status[key] ?? null;
+    await call(`patch EcrCredentialSync ${name} status`, () =>
+      this.custom.patchClusterCustomObjectStatus(
+        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status: body }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void> {
+    if (this.dryRun) return;
+    await call(`patch EcrCredentialSync ${sync.metadata.name} finalizers`, () =>
+      this.custom.patchClusterCustomObject(
+        {
+          group: GROUP,
+          version: VERSION,
+          plural: PLURAL,
+          name: sync.metadata.name,
+          body: { metadata: { finalizers, resourceVersion: sync.metadata.resourceVersion } },
+          fieldManager: FIELD_MANAGER,
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+
+  async recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void> {
+    if (this.dryRun) return;
+    const key = `${sync.metadata.uid}/${type}/${reason}/${message}`;
+    const now = Date.now();
+    const last = this.recentEvents.get(key);
+    if (last !== undefined && now - last < EVENT_DEDUPE_MS) return;
+    this.recentEvents.set(key, now);
+    if (this.recentEvents.size > 5000) this.recentEvents.clear();
+    const time = new Date(now);
+    await call('create event', () =>
+      this.core.createNamespacedEvent({
+        namespace: EVENT_NAMESPACE,
+        body: {
+          metadata: { generateName: `${sync.metadata.name}.`, namespace: EVENT_NAMESPACE },
+          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: sync.metadata.name, ...(sync.metadata.uid ? { uid: sync.metadata.uid } : {}) },
+          type,
+          reason,
+          message: message.slice(0, 1024),
+          source: { component: FIELD_MANAGER },
+          reportingComponent: FIELD_MANAGER,
+          reportingInstance: process.env.POD_NAME ?? FIELD_MANAGER,
+          firstTimestamp: time,
+          lastTimestamp: time,
+          count: 1,
+        },
+      }),
+    );
+  }
+
+  async listServiceAccounts(namespace: string): Promise<ServiceAccountInfo[]> {
+    const list = await call('list serviceaccounts', () => this.core.listNamespacedServiceAccount({ namespace }));
+    return list.items.map(serviceAccountInfo);
+  }
+
+  async setImagePullSecrets(account: ServiceAccountInfo, names: string[]): Promise<void> {
+    // A JSON patch with a test on resourceVersion: a concurrent edit makes it fail, not vanish.
+    await call(`patch serviceaccount ${account.namespace}/${account.name}`, () =>
+      this.core.patchNamespacedServiceAccount(
+        {
+          namespace: account.namespace,
+          name: account.name,
+          fieldManager: FIELD_MANAGER,
+          ...this.dryRunParam,
+          body: [
+            { op: 'test', path: '/metadata/resourceVersion', value: account.resourceVersion },
+            { op: 'add', path: '/imagePullSecrets', value: names.map((name) => ({ name })) },
+          ],
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+      ),
+    );
+  }
+}

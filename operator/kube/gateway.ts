@@ -1,0 +1,49 @@
+// What the reconciler needs from Kubernetes, as one small interface.
+import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts';
+import type { SecretContent } from '../core/desired.ts';
+import type { NamespaceInfo } from '../core/namespaces.ts';
+import type { ActualSecret } from '../core/plan.ts';
+
+export type EventType = 'Normal' | 'Warning';
+
+export interface ServiceAccountInfo {
+  namespace: string;
+  name: string;
+  imagePullSecrets: string[];
+  resourceVersion?: string;
+}
+
+export interface KubeGateway {
+  getSync(name: string): Promise<EcrCredentialSync | undefined>;
+  listNamespaces(): Promise<NamespaceInfo[]>;
+  /** Secrets labelled as this sync's. */
+  listSyncSecrets(syncName: string): Promise<ActualSecret[]>;
+  getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
+  createSecret(namespace: string, name: string, content: SecretContent): Promise<void>;
+  /** Replaces data and the operator's labels and annotations; keeps what others added. Fails with 409 if `actual` is stale. */
+  updateSecret(actual: ActualSecret, content: SecretContent): Promise<void>;
+  /** Deletes only the exact object seen (uid and resourceVersion preconditions). */
+  deleteSecret(actual: ActualSecret): Promise<void>;
+  patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;
+  setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void>;
+  recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void>;
+  listServiceAccounts(namespace: string): Promise<ServiceAccountInfo[]>;
+  setImagePullSecrets(account: ServiceAccountInfo, names: string[]): Promise<void>;
+}
+
+/** A failed Kubernetes call, by HTTP status. */
+export class KubeError extends Error {
+  readonly status: number;
+  readonly op: string;
+  constructor(op: string, status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'KubeError';
+    this.op = op;
+    this.status = status;
+  }
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 409 || this.status === 429 || this.status >= 500;
+  }
+}
+
+export const isStatus = (error: unknown, status: number): boolean => error instanceof KubeError && error.status === status;

@@ -1,0 +1,67 @@
+// Informers (list + watch into a cache) that restart themselves after an error, with backoff,
+// until the shutdown signal fires. client-node's informer stops for good on errors other than
+// 410 Gone and timeouts, so every stop schedules a restart here.
+import { type KubeConfig, type KubernetesObject, makeInformer, type Informer, type ObjectCache, type ListPromise } from '@kubernetes/client-node';
+import type { Logger } from '../runtime/log.ts';
+
+export type WatchedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+
+export interface RestartingInformer<T extends KubernetesObject> {
+  informer: WatchedInformer<T>;
+  /** Resolves once a first list has filled the cache. */
+  start(): Promise<void>;
+  synced(): boolean;
+  restarts(): number;
+}
+
+const MIN_DELAY_MS = 250;
+const MAX_DELAY_MS = 30_000;
+
+export function restartingInformer<T extends KubernetesObject>(
+  kubeConfig: KubeConfig,
+  path: string,
+  list: ListPromise<T>,
+  options: { labelSelector?: string; log: Logger; signal: AbortSignal; name: string },
+): RestartingInformer<T> {
+  let synced = false;
+  let markSynced!: () => void;
+  const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
+  const listed: ListPromise<T> = async () => {
+    const result = await list();
+    synced = true;
+    delayMs = MIN_DELAY_MS;
+    markSynced();
+    return result;
+  };
+  const informer = makeInformer<T>(kubeConfig, path, listed, options.labelSelector);
+  let restarts = 0;
+  let delayMs = MIN_DELAY_MS;
+  let timer: NodeJS.Timeout | undefined;
+
+  const schedule = (why: unknown) => {
+    if (options.signal.aborted) return;
+    restarts++;
+    options.log.warn({ informer: options.name, err: (why as Error)?.message ?? String(why), retryInMs: delayMs }, 'watch stopped; restarting');
+    clearTimeout(timer);
+    timer = setTimeout(run, delayMs);
+    delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+  };
+  const run = () => {
+    if (options.signal.aborted) return;
+    informer.start().catch(schedule);
+  };
+  informer.on('error', schedule);
+  options.signal.addEventListener('abort', () => {
+    clearTimeout(timer);
+    void informer.stop();
+  });
+  return {
+    informer,
+    start: async () => {
+      run();
+      await firstSync;
+    },
+    synced: () => synced,
+    restarts: () => restarts,
+  };
+}

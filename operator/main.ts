@@ -1,0 +1,127 @@
+// The only place real clients are built. Everything else takes them as interfaces.
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from './api/types.ts';
+import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
+import { Manager } from './controller/manager.ts';
+import { Reconciler } from './controller/reconciler.ts';
+import { ClientGateway } from './kube/client-gateway.ts';
+import { KubeServiceAccountTokens } from './kube/service-account-tokens.ts';
+import { systemClock } from './runtime/clock.ts';
+import { FlagError, type Flags, parseFlags, USAGE } from './runtime/flags.ts';
+import { serveMetrics, serveProbes } from './runtime/http.ts';
+import { LeaderElector } from './runtime/leader.ts';
+import { createLogger, type Logger } from './runtime/log.ts';
+import { PromMetrics } from './runtime/metrics.ts';
+
+async function runOnce(flags: Flags, kubeConfig: KubeConfig, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: EcrCredentialSync[] };
+  let failures = 0;
+  for (const sync of list.items) {
+    const outcome = await reconciler.reconcile(sync.metadata.name, signal);
+    const after = flags.dryRun ? sync : await reconcilerView(custom, sync.metadata.name);
+    const ready = after?.status?.conditions?.find((c) => c.type === 'Ready');
+    const ok = !outcome.error && (flags.dryRun || ready?.status === 'True');
+    if (!ok) failures++;
+    log.info({ sync: sync.metadata.name, ok, reason: ready?.reason, err: outcome.error?.message }, 'reconciled once');
+  }
+  return failures === 0 ? 0 : 1;
+}
+
+async function reconcilerView(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync | undefined> {
+  try {
+    return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
+  } catch {
+    return undefined;
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let flags: Flags | 'help';
+  try {
+    flags = parseFlags(argv);
+  } catch (error) {
+    if (error instanceof FlagError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  if (flags === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const log = createLogger(flags.logLevel);
+  const shutdown = new AbortController();
+  const { signal } = shutdown;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      log.info({ signal: sig }, 'shutting down');
+      shutdown.abort();
+    });
+  }
+
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromDefault();
+  const metrics = new PromMetrics();
+  const tokens = new SdkEcrTokenSource({ record: (api, result) => metrics.awsCall(api, result), serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig) });
+  const reconcilerOptions = { minRefreshIntervalMs: flags.minRefreshIntervalMs, writeConcurrency: flags.writeConcurrency };
+  log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');
+
+  if (flags.once) {
+    const kube = new ClientGateway(kubeConfig, {}, { dryRun: flags.dryRun });
+    const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
+    return runOnce(flags, kubeConfig, reconciler, log, signal);
+  }
+
+  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency });
+  const kube = new ClientGateway(kubeConfig, { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer }, { dryRun: flags.dryRun });
+  const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
+  const elector = flags.leaderElect
+    ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log)
+    : undefined;
+  metrics.leader(!elector);
+
+  const servers = await Promise.all([
+    serveMetrics(metrics.registry, flags.metricsBindAddress),
+    serveProbes(
+      {
+        healthy: () => true,
+        ready: () => {
+          if (!manager.informersSynced()) return { ok: false, detail: 'caches not synced' };
+          if (elector && !elector.isLeader()) return { ok: false, detail: 'standby: not the leader' };
+          return { ok: true, detail: 'ok' };
+        },
+      },
+      flags.healthProbeBindAddress,
+    ),
+  ]);
+  log.info({ metricsPort: servers[0]?.port, probePort: servers[1]?.port }, 'serving metrics and probes');
+
+  let exitCode = 0;
+  if (elector) {
+    const leading = await elector.acquire(signal, () => {
+      exitCode = 1;
+      shutdown.abort();
+    });
+    if (leading) metrics.leader(true);
+  }
+  if (!signal.aborted) {
+    const started = performance.now();
+    await manager.startInformers();
+    log.info({ ms: Math.round(performance.now() - started) }, 'caches synced; reconciling');
+    await manager.run(reconciler);
+  }
+  await elector?.release();
+  await Promise.all(servers.map((s) => s && new Promise((resolve) => s.server.close(resolve))));
+  log.info('stopped');
+  return exitCode;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`fatal: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,87 @@
+// Command-line flags, named as controller-runtime names them.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../core/duration.ts';
+
+export interface Flags {
+  metricsBindAddress: string;
+  healthProbeBindAddress: string;
+  leaderElect: boolean;
+  leaderElectionNamespace: string;
+  leaderElectionId: string;
+  leaderElectionIdentity: string;
+  logLevel: string;
+  once: boolean;
+  dryRun: boolean;
+  minRefreshIntervalMs: number;
+  writeConcurrency: number;
+  reconcileConcurrency: number;
+}
+
+export const USAGE = `Usage: ecr-credential-sync [flags]
+
+  --metrics-bind-address ADDR       serve /metrics here (default ":8080"; "0" disables)
+  --health-probe-bind-address ADDR  serve /healthz and /readyz here (default ":8081"; "0" disables)
+  --leader-elect                    run as one of several replicas, leading by a Lease
+  --leader-election-namespace NS    the Lease's namespace (default: POD_NAMESPACE or ecr-credential-sync)
+  --leader-election-id NAME         the Lease's name (default "ecr-credential-sync")
+  --log-level LEVEL                 trace, debug, info, warn, error (default "info")
+  --once                            reconcile every EcrCredentialSync once, then exit (non-zero on failure)
+  --dry-run                         compute and report, write nothing (server-side dry run)
+  --min-refresh-interval DURATION   floor between token refreshes when an expiry is past or too near (default "5m")
+  --write-concurrency N             secret writes in flight per sync (default 16)
+  --reconcile-concurrency N         syncs reconciled at once (default 4)
+  --help                            this text
+`;
+
+export class FlagError extends Error {}
+
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        'metrics-bind-address': { type: 'string', default: ':8080' },
+        'health-probe-bind-address': { type: 'string', default: ':8081' },
+        'leader-elect': { type: 'boolean', default: false },
+        'leader-election-namespace': { type: 'string', default: env.POD_NAMESPACE ?? 'ecr-credential-sync' },
+        'leader-election-id': { type: 'string', default: 'ecr-credential-sync' },
+        'log-level': { type: 'string', default: 'info' },
+        once: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        'min-refresh-interval': { type: 'string', default: '5m' },
+        'write-concurrency': { type: 'string', default: '16' },
+        'reconcile-concurrency': { type: 'string', default: '4' },
+        help: { type: 'boolean', default: false },
+      },
+    }).values;
+  } catch (error) {
+    throw new FlagError((error as Error).message);
+  }
+  if (parsed.help) return 'help';
+  const level = parsed['log-level']!;
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new FlagError(`--log-level: unknown level "${level}"`);
+  const minRefresh = parseDuration(parsed['min-refresh-interval']!);
+  if (minRefresh === undefined || minRefresh < 1000) throw new FlagError('--min-refresh-interval must be a duration of at least 1s, such as 5m');
+  const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
+    const n = Number(parsed[name]);
+    if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
+    return n;
+  };
+  return {
+    metricsBindAddress: parsed['metrics-bind-address']!,
+    healthProbeBindAddress: parsed['health-probe-bind-address']!,
+    leaderElect: parsed['leader-elect']!,
+    leaderElectionNamespace: parsed['leader-election-namespace']!,
+    leaderElectionId: parsed['leader-election-id']!,
+    leaderElectionIdentity: `${env.POD_NAME ?? hostname()}_${process.pid}`,
+    logLevel: level,
+    once: parsed.once!,
+    dryRun: parsed['dry-run']!,
+    minRefreshIntervalMs: minRefresh,
+    writeConcurrency: positive('write-concurrency'),
+    reconcileConcurrency: positive('reconcile-concurrency'),
+  };
+}

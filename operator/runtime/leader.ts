@@ -1,0 +1,142 @@
+// Leader election on a coordination.k8s.io/v1 Lease, in the manner of client-go's:
+// acquire when the lease is free or expired, renew well within its duration, and give up
+// (stop leading) if renewal fails for longer than the renew deadline.
+import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
+import { call } from '../kube/client-gateway.ts';
+import { isStatus } from '../kube/gateway.ts';
+import type { Logger } from './log.ts';
+
+export interface LeaderElectionOptions {
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+}
+
+export class LeaderElector {
+  private readonly api: CoordinationV1Api;
+  private readonly options: Required<LeaderElectionOptions>;
+  private readonly log: Logger;
+  private leading = false;
+
+  constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger) {
+    this.api = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
+    this.log = log.child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
+  }
+
+  isLeader(): boolean {
+    return this.leading;
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity, leaseDurationMs } = this.options;
+    const now = new V1MicroTime();
+    let lease: V1Lease | undefined;
+    try {
+      lease = await call('get lease', () => this.api.readNamespacedLease({ namespace, name }));
+    } catch (error) {
+      if (!isStatus(error, 404)) throw error;
+    }
+    const spec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+      renewTime: now,
+    };
+    if (!lease) {
+      await call('create lease', () =>
+        this.api.createNamespacedLease({
+          namespace,
+          body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } },
+        }),
+      );
+      return true;
+    }
+    const holder = lease.spec?.holderIdentity;
+    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+    const duration = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
+    const held = holder && holder !== identity && renewed + duration > Date.now();
+    if (held) return false;
+    const takeover = holder !== identity;
+    await call('update lease', () =>
+      this.api.replaceNamespacedLease({
+        namespace,
+        name,
+        body: {
+          metadata: { ...lease.metadata, name, namespace },
+          spec: {
+            ...lease.spec,
+            ...spec,
+            ...(takeover ? { acquireTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 } : {}),
+          },
+        },
+      }),
+    );
+    return true;
+  }
+
+  /**
+   * Resolves once this replica leads. Keeps renewing afterwards; calls `onLost` if leadership
+   * cannot be kept. Returns early (false) when the signal fires first.
+   */
+  async acquire(signal: AbortSignal, onLost: () => void): Promise<boolean> {
+    const { retryPeriodMs, renewDeadlineMs } = this.options;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+      });
+    while (!signal.aborted) {
+      try {
+        if (await this.tryAcquireOrRenew()) break;
+      } catch (error) {
+        this.log.debug({ err: (error as Error).message }, 'lease not acquired');
+      }
+      await sleep(retryPeriodMs);
+    }
+    if (signal.aborted) return false;
+    this.leading = true;
+    this.log.info('became leader');
+    void (async () => {
+      let lastRenew = Date.now();
+      while (!signal.aborted) {
+        await sleep(retryPeriodMs);
+        if (signal.aborted) break;
+        try {
+          if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
+          else throw new Error('lease taken by another replica');
+        } catch (error) {
+          if (Date.now() - lastRenew > renewDeadlineMs) {
+            this.leading = false;
+            this.log.error({ err: (error as Error).message }, 'lost leadership');
+            onLost();
+            return;
+          }
+        }
+      }
+    })();
+    return true;
+  }
+
+  /** Frees the lease on a clean shutdown, so a standby takes over at once. */
+  async release(): Promise<void> {
+    if (!this.leading) return;
+    this.leading = false;
+    const { namespace, name, identity } = this.options;
+    try {
+      const lease = await call('get lease', () => this.api.readNamespacedLease({ namespace, name }));
+      if (lease.spec?.holderIdentity !== identity) return;
+      await call('release lease', () =>
+        this.api.replaceNamespacedLease({
+          namespace,
+          name,
+          body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() } },
+        }),
+      );
+    } catch (error) {
+      this.log.warn({ err: (error as Error).message }, 'could not release lease');
+    }
+  }
+}

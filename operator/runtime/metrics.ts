@@ -1,0 +1,148 @@
+// Prometheus metrics on a private registry, exposed as domain methods.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export interface Metrics {
+  tokenFetched(sync: string, region: string, expiresAt: Date, fetchedAt: Date): void;
+  refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void;
+  awsCall(api: string, result: 'success' | 'error'): void;
+  secretsObserved(sync: string, managed: number, failed: number): void;
+  secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void;
+  reconciled(result: 'success' | 'error', seconds: number): void;
+  syncForgotten(sync: string): void;
+  leader(isLeader: boolean): void;
+}
+
+export class PromMetrics implements Metrics {
+  readonly registry = new Registry();
+  private readonly fetchedAt = new Map<string, { sync: string; region: string; at: number }>();
+  private readonly tokenExpiry: Gauge;
+  private readonly tokenAge: Gauge;
+  private readonly refreshes: Counter;
+  private readonly refreshDuration: Histogram;
+  private readonly awsCalls: Counter;
+  private readonly secretsManaged: Gauge;
+  private readonly secretsFailed: Gauge;
+  private readonly secretWrites: Counter;
+  private readonly reconciles: Counter;
+  private readonly reconcileDuration: Histogram;
+  private readonly isLeader: Gauge;
+
+  constructor(options: { now?: () => number; defaultMetrics?: boolean } = {}) {
+    const now = options.now ?? Date.now;
+    const registers = [this.registry];
+    const fetchedAt = this.fetchedAt;
+    this.tokenExpiry = new Gauge({
+      name: 'ecrsync_token_expiry_timestamp_seconds',
+      help: 'When the current ECR token expires, as ECR reported it (Unix seconds).',
+      labelNames: ['sync', 'region'],
+      registers,
+    });
+    this.tokenAge = new Gauge({
+      name: 'ecrsync_token_age_seconds',
+      help: 'Seconds since the current ECR token was fetched.',
+      labelNames: ['sync', 'region'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { sync, region, at } of fetchedAt.values()) this.set({ sync, region }, (now() - at) / 1000);
+      },
+    });
+    this.refreshes = new Counter({
+      name: 'ecrsync_refresh_total',
+      help: 'Token refreshes by result.',
+      labelNames: ['sync', 'result'],
+      registers,
+    });
+    this.refreshDuration = new Histogram({
+      name: 'ecrsync_refresh_duration_seconds',
+      help: 'Time to fetch a sync\'s tokens and write its secrets.',
+      labelNames: ['sync'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers,
+    });
+    this.awsCalls = new Counter({
+      name: 'ecrsync_aws_api_calls_total',
+      help: 'Calls to AWS APIs by API and result.',
+      labelNames: ['api', 'result'],
+      registers,
+    });
+    this.secretsManaged = new Gauge({
+      name: 'ecrsync_secrets_managed',
+      help: 'Secrets that hold the current token, per sync.',
+      labelNames: ['sync'],
+      registers,
+    });
+    this.secretsFailed = new Gauge({
+      name: 'ecrsync_secrets_failed',
+      help: 'Target namespaces whose secret could not be written, per sync.',
+      labelNames: ['sync'],
+      registers,
+    });
+    this.secretWrites = new Counter({
+      name: 'ecrsync_secret_writes_total',
+      help: 'Secret writes to the Kubernetes API by verb and result.',
+      labelNames: ['verb', 'result'],
+      registers,
+    });
+    this.reconciles = new Counter({
+      name: 'ecrsync_reconcile_total',
+      help: 'Reconciles by result.',
+      labelNames: ['result'],
+      registers,
+    });
+    this.reconcileDuration = new Histogram({
+      name: 'ecrsync_reconcile_duration_seconds',
+      help: 'Reconcile duration.',
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30],
+      registers,
+    });
+    this.isLeader = new Gauge({
+      name: 'ecrsync_leader',
+      help: '1 when this replica holds the leader lease (or runs without leader election).',
+      registers,
+    });
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ecrsync_' });
+  }
+
+  tokenFetched(sync: string, region: string, expiresAt: Date, fetchedAt: Date): void {
+    if (!Number.isNaN(expiresAt.getTime())) this.tokenExpiry.set({ sync, region }, expiresAt.getTime() / 1000);
+    this.fetchedAt.set(`${sync}\0${region}`, { sync, region, at: fetchedAt.getTime() });
+  }
+
+  refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void {
+    this.refreshes.inc({ sync, result });
+    this.refreshDuration.observe({ sync }, seconds);
+  }
+
+  awsCall(api: string, result: 'success' | 'error'): void {
+    this.awsCalls.inc({ api, result });
+  }
+
+  secretsObserved(sync: string, managed: number, failed: number): void {
+    this.secretsManaged.set({ sync }, managed);
+    this.secretsFailed.set({ sync }, failed);
+  }
+
+  secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void {
+    this.secretWrites.inc({ verb, result });
+  }
+
+  reconciled(result: 'success' | 'error', seconds: number): void {
+    this.reconciles.inc({ result });
+    this.reconcileDuration.observe(seconds);
+  }
+
+  syncForgotten(sync: string): void {
+    for (const [key, entry] of this.fetchedAt) {
+      if (entry.sync !== sync) continue;
+      this.fetchedAt.delete(key);
+      this.tokenExpiry.remove({ sync, region: entry.region });
+    }
+    this.secretsManaged.remove({ sync });
+    this.secretsFailed.remove({ sync });
+  }
+
+  leader(isLeader: boolean): void {
+    this.isLeader.set(isLeader ? 1 : 0);
+  }
+}
