@@ -87,8 +87,9 @@ export class CredentialFactory {
   }
 
   private build(chain: IdentityChain): AwsCredentialIdentityProvider {
+    if (!chain.assumeRole) return this.base(chain.base);
+    // Chains that differ only in the role they assume share one web-identity session.
     const base = this.forChain({ base: chain.base }, chainKey({ base: chain.base }));
-    if (!chain.assumeRole) return base;
     const role = chain.assumeRole;
     const sts = new STSClient({ region: this.options.stsRegion, credentials: base });
     return recorded(
