@@ -1,16 +1,33 @@
 /** @type {import('jest').Config} */
-export default {
+const common = {
   preset: 'ts-jest/presets/default-esm',
+  // TypeScript rewrites our relative '.ts' imports to '.js'; resolve them back to the sources.
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testEnvironment: 'node',
-  roots: ['<rootDir>/operator', '<rootDir>/tests'],
-  testMatch: ['**/*.test.ts'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, diagnostics: false }],
+    '^.+\\.ts$': ['ts-jest', { useESM: true, diagnostics: false }],
   },
-  globalSetup: '<rootDir>/tests/stack/global-setup.ts',
-  globalTeardown: '<rootDir>/tests/stack/global-teardown.ts',
-  // End-to-end suites share one API server; run files one after another.
+};
+
+export default {
+  // End-to-end suites share one API server; files run one after another.
   maxWorkers: 1,
-  testTimeout: 60_000,
+  testTimeout: 120_000,
   verbose: true,
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: ['<rootDir>/operator', '<rootDir>/tests/unit'],
+      testMatch: ['**/*.test.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      roots: ['<rootDir>/tests/e2e'],
+      testMatch: ['**/*.test.ts'],
+      globalSetup: '<rootDir>/tests/stack/global-setup.mjs',
+      globalTeardown: '<rootDir>/tests/stack/global-teardown.mjs',
+    },
+  ],
 };

@@ -1,0 +1,143 @@
+// The local stack is real: each test exercises a behaviour that only the real component has.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { ApiextensionsV1Api, KubernetesObjectApi, VersionApi, Watch, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
+import { ROOT, createNamespace, eventually, kube, skopeoInspect, stackEnv, uniqueName } from './support.ts';
+
+const { kc, core, custom } = kube();
+
+describe('the local stack', () => {
+  it('serves the Kubernetes version that was built', async () => {
+    const version = await kc.makeApiClient(VersionApi).getCode();
+    expect(version.gitVersion).toBe(stackEnv('STACK_KUBE_VERSION'));
+  });
+
+  it('serves the CRD from crds/ and rejects an object its schema forbids', async () => {
+    const docs = loadAllYaml(readFileSync(join(ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'), 'utf8')) as Array<V1CustomResourceDefinition & { metadata: { name: string } }>;
+    const objects = KubernetesObjectApi.makeApiClient(kc);
+    for (const doc of docs) {
+      try {
+        await objects.create(doc);
+      } catch (error) {
+        if ((error as { code?: number }).code !== 409) throw error;
+        const existing = await objects.read(doc);
+        await objects.replace({ ...doc, metadata: { ...doc.metadata, resourceVersion: existing.metadata?.resourceVersion } });
+      }
+    }
+    const ext = kc.makeApiClient(ApiextensionsV1Api);
+    await eventually('CRD established', async () => {
+      const crd = await ext.readCustomResourceDefinition({ name: 'ecrcredentialsyncs.ecrsync.io' });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    });
+    await expect(
+      custom.createClusterCustomObject({
+        group: 'ecrsync.io',
+        version: 'v1alpha1',
+        plural: 'ecrcredentialsyncs',
+        body: { apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', metadata: { name: uniqueName('bad') }, spec: { registries: 'nope' } },
+      }),
+    ).rejects.toMatchObject({ code: 422 });
+  });
+
+  it('lets a watch see an object being created', async () => {
+    const name = uniqueName('watched');
+    const seen = new Promise<string>((resolve, reject) => {
+      void new Watch(kc)
+        .watch('/api/v1/namespaces', {}, (type, obj: { metadata?: { name?: string } }) => {
+          if (type === 'ADDED' && obj.metadata?.name === name) resolve(name);
+        }, (err) => err && reject(err))
+        .then((req) => seen.finally(() => req.abort()));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    await createNamespace(core, name);
+    await expect(seen).resolves.toBe(name);
+  });
+
+  it('mints a ServiceAccount token with TokenRequest', async () => {
+    const ns = uniqueName('tokens');
+    await createNamespace(core, ns);
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'robot' } } });
+    const review = await core.createNamespacedServiceAccountToken({
+      namespace: ns,
+      name: 'robot',
+      body: { spec: { audiences: ['sts.amazonaws.com'], expirationSeconds: 600 } },
+    });
+    const token = review.status?.token ?? '';
+    const claims = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString());
+    expect(claims.sub).toBe(`system:serviceaccount:${ns}:robot`);
+    expect(claims.aud).toEqual(['sts.amazonaws.com']);
+  });
+
+  it('gives each new namespace its default ServiceAccount, and finishes deleting a namespace', async () => {
+    const ns = uniqueName('short-lived');
+    await createNamespace(core, ns);
+    await eventually('default ServiceAccount', async () => (await core.listNamespacedServiceAccount({ namespace: ns })).items.some((s) => s.metadata?.name === 'default'));
+    await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'content' }, data: { a: 'b' } } });
+    await core.deleteNamespace({ name: ns });
+    await eventually('namespace gone', async () => {
+      try {
+        await core.readNamespace({ name: ns });
+        return false;
+      } catch (error) {
+        return (error as { code?: number }).code === 404;
+      }
+    }, 60_000);
+  });
+
+  it('collects an object whose owner was deleted', async () => {
+    const ns = uniqueName('gc');
+    await createNamespace(core, ns);
+    const owner = await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'owner' } } });
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: {
+        metadata: {
+          name: 'dependent',
+          ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata!.uid! }],
+        },
+      },
+    });
+    await core.deleteNamespacedConfigMap({ namespace: ns, name: 'owner' });
+    await eventually('dependent collected', async () => {
+      try {
+        await core.readNamespacedConfigMap({ namespace: ns, name: 'dependent' });
+        return false;
+      } catch (error) {
+        return (error as { code?: number }).code === 404;
+      }
+    }, 60_000);
+  });
+
+  it('answers STS and ECR through the AWS SDK, configured only by .stack/env', async () => {
+    const sts = new STSClient({});
+    const assumed = await sts.send(
+      new AssumeRoleWithWebIdentityCommand({
+        RoleArn: stackEnv('AWS_ROLE_ARN'),
+        RoleSessionName: 'stack-test',
+        WebIdentityToken: readFileSync(stackEnv('AWS_WEB_IDENTITY_TOKEN_FILE'), 'utf8'),
+      }),
+    );
+    expect(assumed.AssumedRoleUser?.Arn).toContain('222222222222');
+    // The default chain picks up AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ENDPOINT_URL.
+    const ecr = new ECRClient({});
+    const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+    const token = Buffer.from(out.authorizationData![0]!.authorizationToken!, 'base64').toString();
+    expect(token).toBe(`AWS:${stackEnv('STACK_REGISTRY_PASSWORD')}`);
+    expect(out.authorizationData![0]!.proxyEndpoint).toBe('https://222222222222.dkr.ecr.us-east-1.amazonaws.com');
+  });
+
+  it('lets skopeo inspect the test image with a good auth file and refuses a bad one', async () => {
+    const image = stackEnv('STACK_IMAGE');
+    const registry = stackEnv('STACK_REGISTRY');
+    const config = (password: string) =>
+      JSON.stringify({ auths: { [registry]: { auth: Buffer.from(`AWS:${password}`).toString('base64') } } });
+    const good = await skopeoInspect(image, config(stackEnv('STACK_REGISTRY_PASSWORD')));
+    expect(good.stderr).toBe('');
+    expect(JSON.parse(good.stdout).Digest).toMatch(/^sha256:/);
+    const bad = await skopeoInspect(image, config('wrong-password'));
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/unauthorized|authentication required/i);
+  });
+});

@@ -1,0 +1,154 @@
+// Helpers for end-to-end tests on the real stack that the jest global setup started.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
+import { run } from '../stack/run.ts';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export function stackEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: the jest global setup should have started the stack`);
+  return value;
+}
+
+export function kube(): { kc: KubeConfig; core: CoreV1Api; custom: CustomObjectsApi } {
+  const kc = new KubeConfig();
+  kc.loadFromFile(stackEnv('KUBECONFIG'));
+  return { kc, core: kc.makeApiClient(CoreV1Api), custom: kc.makeApiClient(CustomObjectsApi) };
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(3).toString('hex')}`;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await fn();
+      if (value !== undefined && value !== false) return value as T;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await sleep(everyMs);
+  }
+}
+
+export async function createNamespace(core: CoreV1Api, name: string, labels: Record<string, string> = {}): Promise<void> {
+  await core.createNamespace({ body: { metadata: { name, labels } } });
+}
+
+export async function applySync(custom: CustomObjectsApi, name: string, spec: EcrCredentialSyncSpec): Promise<EcrCredentialSync> {
+  return (await custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
+  })) as EcrCredentialSync;
+}
+
+export async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync | undefined> {
+  try {
+    return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+export async function deleteSync(custom: CustomObjectsApi, name: string): Promise<void> {
+  try {
+    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name });
+  } catch (error) {
+    if ((error as { code?: number }).code !== 404) throw error;
+  }
+}
+
+export async function readSecret(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
+  try {
+    return await core.readNamespacedSecret({ namespace, name });
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+export function dockerConfig(secret: V1Secret): { auths: Record<string, { username: string; password: string; auth: string }> } {
+  return JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8'));
+}
+
+export function readyCondition(sync: EcrCredentialSync | undefined) {
+  return sync?.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+/** skopeo inspect with a docker config file; returns its exit code and output. */
+export async function skopeoInspect(image: string, dockerConfigJson: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'authfile-'));
+  const file = join(dir, 'auth.json');
+  writeFileSync(file, dockerConfigJson);
+  return run('skopeo', ['inspect', '--tls-verify=false', '--authfile', file, `docker://${image}`]);
+}
+
+export interface OperatorProcess {
+  child: ChildProcess;
+  logs: () => string;
+  metricsPort: () => Promise<number>;
+  probePort: () => Promise<number>;
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Runs the operator as its own process, as `npm start` would, against the test stack. */
+export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
+    { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const port = (key: 'metricsPort' | 'probePort') =>
+    eventually(`operator ${key}`, async () => {
+      const line = output.split('\n').find((l) => l.includes(`"${key}"`));
+      return line ? (JSON.parse(line)[key] as number) : undefined;
+    }, 30_000, 50);
+  return {
+    child,
+    logs: () => output,
+    metricsPort: () => port('metricsPort'),
+    probePort: () => port('probePort'),
+    exited,
+    stop: async (signal: NodeJS.Signals = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function httpGet(url: string): Promise<{ status: number; body: string }> {
+  const res = await fetch(url);
+  return { status: res.status, body: await res.text() };
+}
+
+/** A sync spec for the stack's registry account, with the local registry as an extra host. */
+export function stackSpec(namespaces: string[], extra: Partial<EcrCredentialSyncSpec> = {}): EcrCredentialSyncSpec {
+  return {
+    registries: [{ accountId: '222222222222', region: 'us-east-1', hostnames: [stackEnv('STACK_REGISTRY')] }],
+    namespaces: { names: namespaces },
+    ...extra,
+  };
+}
