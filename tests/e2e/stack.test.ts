@@ -1,10 +1,9 @@
 // The local stack is real: each test exercises a behaviour that only the real component has.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
-import { ApiextensionsV1Api, KubernetesObjectApi, VersionApi, Watch, loadAllYaml, type V1CustomResourceDefinition } from '@kubernetes/client-node';
-import { ROOT, createNamespace, eventually, kube, skopeoInspect, stackEnv, uniqueName } from './support.ts';
+import { VersionApi, Watch } from '@kubernetes/client-node';
+import { createNamespace, eventually, installCrds, kube, skopeoInspect, stackEnv, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 
@@ -15,22 +14,7 @@ describe('the local stack', () => {
   });
 
   it('serves the CRD from crds/ and rejects an object its schema forbids', async () => {
-    const docs = loadAllYaml(readFileSync(join(ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'), 'utf8')) as Array<V1CustomResourceDefinition & { metadata: { name: string } }>;
-    const objects = KubernetesObjectApi.makeApiClient(kc);
-    for (const doc of docs) {
-      try {
-        await objects.create(doc);
-      } catch (error) {
-        if ((error as { code?: number }).code !== 409) throw error;
-        const existing = await objects.read(doc);
-        await objects.replace({ ...doc, metadata: { ...doc.metadata, resourceVersion: existing.metadata?.resourceVersion } });
-      }
-    }
-    const ext = kc.makeApiClient(ApiextensionsV1Api);
-    await eventually('CRD established', async () => {
-      const crd = await ext.readCustomResourceDefinition({ name: 'ecrcredentialsyncs.ecrsync.io' });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    });
+    await installCrds(kc);
     await expect(
       custom.createClusterCustomObject({
         group: 'ecrsync.io',

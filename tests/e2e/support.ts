@@ -5,7 +5,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { run } from '../stack/run.ts';
 
@@ -151,4 +152,30 @@ export function stackSpec(namespaces: string[], extra: Partial<EcrCredentialSync
     namespaces: { names: namespaces },
     ...extra,
   };
+}
+
+/** Creates or replaces every object in a YAML file, like `kubectl apply` without the merge. */
+export async function applyFile(kc: KubeConfig, file: string): Promise<KubernetesObject[]> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const docs = loadAllYaml(readFileSync(file, 'utf8')) as Array<KubernetesObject & { metadata: { name: string } }>;
+  const applied: KubernetesObject[] = [];
+  for (const doc of docs.filter(Boolean)) {
+    try {
+      applied.push(await objects.create(doc));
+    } catch (error) {
+      if ((error as { code?: number }).code !== 409) throw error;
+      const existing = await objects.read(doc);
+      applied.push(await objects.replace({ ...doc, metadata: { ...doc.metadata, resourceVersion: existing.metadata?.resourceVersion } }));
+    }
+  }
+  return applied;
+}
+
+export async function installCrds(kc: KubeConfig): Promise<void> {
+  await applyFile(kc, join(ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'));
+  const ext = kc.makeApiClient(ApiextensionsV1Api);
+  await eventually('CRD established', async () => {
+    const crd = await ext.readCustomResourceDefinition({ name: 'ecrcredentialsyncs.ecrsync.io' });
+    return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+  });
 }
