@@ -69,7 +69,6 @@ const rejected: Array<[string, unknown, RegExp]> = [
   ['webIdentity and serviceAccountRef together', { ...base, identity: { webIdentity: { roleArn: role }, serviceAccountRef: { namespace: 'a', name: 'b' } } }, /set webIdentity or serviceAccountRef, not both/],
   ['a relative token file', { ...base, identity: { webIdentity: { roleArn: role, tokenFile: 'token' } } }, /tokenFile must be an absolute path/],
   ['suspend given as a string', { ...base, suspend: 'yes' }, /suspend.*boolean/],
-  ['an unknown field', { ...base, registry: registry }, /unknown field "spec.registry"/],
 ];
 
 describe('admission', () => {
@@ -89,6 +88,12 @@ describe('admission', () => {
     ['a ROSA ServiceAccount identity with a chained role', { ...base, identity: { serviceAccountRef: { namespace: 'ecr', name: 'puller', audience: 'openshift' }, assumeRole: { roleArn: role, externalId: 'abc-123', sessionName: 'rosa' } } }],
   ])('accepts %s', async (_title, spec) => {
     expect(await create(spec)).toEqual({ message: 'accepted' });
+  });
+
+  it('rejects an unknown field, as kubectl asks it to (strict field validation)', async () => {
+    const result = await create({ ...base, registry });
+    expect(result.code).toBe(400);
+    expect(result.message).toMatch(/unknown field "spec.registry"/);
   });
 
   it('fills in the defaults', async () => {
