@@ -11,7 +11,7 @@ it('--dry-run --once plans the secrets but writes none', async () => {
   const name = uniqueName('dry');
   await applySync(custom, name, stackSpec([ns]));
   try {
-    const dry = startOperator(['--dry-run', '--once']);
+    const dry = await startOperator(['--dry-run', '--once']);
     expect(await dry.exited).toBe(0);
     expect(dry.logs()).toMatch(new RegExp(`"sync":"${name}".*"created":1`));
     expect(await readSecret(core, ns, 'regcred')).toBeUndefined();

@@ -26,7 +26,7 @@ const syncs: string[] = [];
 
 beforeAll(async () => {
   await installCrds(kc);
-  operator = startOperator();
+  operator = await startOperator();
   await operator.probePort();
 });
 
@@ -192,7 +192,7 @@ describe('npm start -- --once', () => {
     const others = all.map((s) => s.metadata.name).filter((n) => n !== name);
     await Promise.all(others.map((n) => deleteSync(custom, n)));
     await eventually('others gone', async () => (await Promise.all(others.map((n) => getSync(custom, n)))).every((s) => !s));
-    const once = startOperator(['--once']);
+    const once = await startOperator(['--once']);
     expect(await once.exited).toBe(0);
   });
 
@@ -200,7 +200,7 @@ describe('npm start -- --once', () => {
     const ns = uniqueName('once-bad');
     await createNamespace(core, ns);
     const name = await newSync('once-bad', stackSpec([ns], { identity: { webIdentity: { roleArn: 'arn:aws:iam::222222222222:role/x', tokenFile: '/nonexistent/token' } } }));
-    const once = startOperator(['--once']);
+    const once = await startOperator(['--once']);
     expect(await once.exited).toBe(1);
     expect(once.logs()).toContain(name);
     await deleteSync(custom, name);

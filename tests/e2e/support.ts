@@ -111,12 +111,49 @@ export interface OperatorProcess {
   exited: Promise<number | null>;
 }
 
-/** Runs the operator as its own process, as `npm start` would, against the test stack. */
-export function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}): OperatorProcess {
+export const OPERATOR_NAMESPACE = 'ecr-credential-sync';
+export const OPERATOR_SERVICE_ACCOUNT = 'ecr-credential-sync';
+let operatorKubeconfigFile: string | undefined;
+
+/**
+ * A kubeconfig for the operator's own ServiceAccount, bound to the ClusterRole in manifests/,
+ * with a token from TokenRequest: the operator never runs as cluster admin in these tests,
+ * so missing or excess RBAC shows up.
+ */
+export async function operatorKubeconfig(): Promise<string> {
+  if (operatorKubeconfigFile) return operatorKubeconfigFile;
+  const { kc, core } = kube();
+  for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml']) await applyFile(kc, join(ROOT, 'manifests', file));
+  const review = await core.createNamespacedServiceAccountToken({
+    namespace: OPERATOR_NAMESPACE,
+    name: OPERATOR_SERVICE_ACCOUNT,
+    body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } },
+  });
+  const cluster = kc.getCurrentCluster()!;
+  const file = join(mkdtempSync(join(tmpdir(), 'operator-kubeconfig-')), 'kubeconfig');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'stack', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
+      users: [{ name: 'operator', user: { token: review.status!.token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'stack', user: 'operator' } }],
+      'current-context': 'operator',
+    }),
+    { mode: 0o600 },
+  );
+  operatorKubeconfigFile = file;
+  return file;
+}
+
+/** Runs the operator as its own process, as `npm start` would, against the test stack, as its own ServiceAccount. */
+export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<OperatorProcess> {
+  const kubeconfig = await operatorKubeconfig();
   const child = spawn(
     process.execPath,
     [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
-    { env: { ...process.env, NODE_OPTIONS: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: kubeconfig, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));

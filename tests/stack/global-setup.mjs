@@ -9,5 +9,6 @@ export default async function globalSetup() {
   const started = Date.now();
   const env = await up({ dir, log: (line) => process.stderr.write(`[stack] ${line}\n`) });
   Object.assign(process.env, env);
+  process.env.PATH = `${env.STACK_BIN_DIR}:${process.env.PATH}`;
   process.stderr.write(`[stack] up in ${((Date.now() - started) / 1000).toFixed(1)}s (Kubernetes ${env.STACK_KUBE_VERSION})\n`);
 }

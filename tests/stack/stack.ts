@@ -158,7 +158,9 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
   const body = Object.entries(env)
     .map(([key, value]) => `export ${key}=${shellQuote(value)}`)
     .join('\n');
-  writeFileSync(envFile(layout.dir), `# Written by npm run stack:up. Source it: . ${envFile(layout.dir)}\n${body}\n`);
+  // The kubectl built with the stack matches its API server; put it first.
+  const path = `export PATH="$STACK_BIN_DIR:$PATH"`;
+  writeFileSync(envFile(layout.dir), `# Written by npm run stack:up. Source it: . ${envFile(layout.dir)}\n${body}\n${path}\n`);
   return env;
 }
 
