@@ -22,6 +22,11 @@ export function parseCron(expression: string): CronParse {
     return { ok: false, message: `schedule "${expression}" is not a valid cron expression: ${why}` };
   }
   const f = checked.fields;
+  // node-cron also accepts L-n, nW, LW, n#k and nL; nextCronTime cannot evaluate them, so they would never fire.
+  const unsupported = [...f.dayOfMonth.filter((v) => typeof v === 'string' && v !== 'L'), ...f.dayOfWeek.filter((v) => typeof v === 'string')];
+  if (unsupported.length > 0) {
+    return { ok: false, message: `schedule "${expression}" is not a valid cron expression: ${unsupported.join(', ')} is not supported` };
+  }
   const numbers = (values: (number | string)[]) => new Set(values.filter((v): v is number => typeof v === 'number'));
   const daysOfMonth = numbers(f.dayOfMonth);
   const lastDayOfMonth = f.dayOfMonth.includes('L');

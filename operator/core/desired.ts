@@ -73,7 +73,8 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
   for (const group of tokenGroups(sync.spec)) {
     const token = tokens.get(group.key);
     if (!token) return undefined;
-    if (!earliest || token.expiresAt < earliest) earliest = token.expiresAt;
+    // An expiry ECR did not report is an Invalid Date; toISOString() would throw on it.
+    if (!Number.isNaN(token.expiresAt.getTime()) && (!earliest || token.expiresAt < earliest)) earliest = token.expiresAt;
     for (const registry of group.registries) {
       for (const host of registryHosts(registry)) entries.set(host, token.credential);
     }

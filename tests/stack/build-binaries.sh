@@ -19,6 +19,13 @@ if have_all; then echo "$bin"; exit 0; fi
 command -v go >/dev/null || { log "go is not installed; install Go (>= the version k8s.io/kubernetes $KUBE_VERSION asks for)"; exit 1; }
 mkdir -p "$bin" "$cache/build"
 work="$cache/build"
+# One build at a time per cache: a second caller waits, then finds the binaries.
+exec 9>"$cache/build.lock"
+if ! flock -n 9; then
+  log "another build is running; waiting for it"
+  flock 9
+fi
+if have_all; then echo "$bin"; exit 0; fi
 
 build_etcd() {
   [ -x "$bin/etcd" ] && return 0
