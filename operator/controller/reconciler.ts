@@ -7,7 +7,7 @@ import { TokenFetchError } from '../aws/token-source.ts';
 import { desiredSecrets, type GroupToken, type SecretContent } from '../core/desired.ts';
 import { describeChain, tokenGroups, type TokenGroup } from '../core/identity.ts';
 import { targetNamespaces } from '../core/namespaces.ts';
-import { type Action, type ActualSecret, ownership, plan, upToDate } from '../core/plan.ts';
+import { type Action, type ActualSecret, conflictMessage, ownership, plan, upToDate } from '../core/plan.ts';
 import { assessExpiry, DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
@@ -170,7 +170,11 @@ export class Reconciler {
     this.rememberConflicts(name, perNamespace);
 
     // Status, events, metrics.
-    const earliest = [...tokenMap.values()].map((t) => t.expiresAt).sort((a, b) => a.getTime() - b.getTime())[0];
+    // An expiry ECR did not report (Invalid Date) must not sort first and hide the others.
+    const earliest = [...tokenMap.values()]
+      .map((t) => t.expiresAt)
+      .filter((d) => !Number.isNaN(d.getTime()))
+      .sort((a, b) => a.getTime() - b.getTime())[0];
     const refresh = lastRefreshTime
       ? nextRefreshAt(sync.spec, { lastRefreshTime }, earliest, now, { minIntervalMs: this.minRefreshIntervalMs, jitterKey: name })
       : undefined;
@@ -321,9 +325,8 @@ export class Reconciler {
     attempt: number,
   ): Promise<NamespaceOutcome | undefined> | NamespaceOutcome {
     const owner = ownership(existing, sync.metadata.name);
-    if (owner !== 'ours') {
-      return conflict(`secret ${existing.namespace}/${existing.name} exists and is not managed by this EcrCredentialSync; left untouched`);
-    }
+    // Word it as plan() does, so the next reconcile, which finds the conflict there, reports the same status.
+    if (owner !== 'ours') return conflict(conflictMessage(existing, sync.metadata.name));
     if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
     return this.update(sync, existing, content, conflict, attempt);
   }

@@ -35,6 +35,12 @@ export function upToDate(content: SecretContent, actual: ActualSecret): boolean 
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
+/** Why a secret that is not this sync's is left alone; the same words wherever it is found. */
+export function conflictMessage(secret: ActualSecret, syncName: string): string {
+  const owner = ownership(secret, syncName) === 'other-sync' ? `EcrCredentialSync ${secret.labels?.[LABEL_SYNC]}` : 'something else';
+  return `secret ${secret.namespace}/${secret.name} exists and is managed by ${owner}; left untouched`;
+}
+
 /**
  * `actual` holds this sync's secrets plus any other secret found at a target name.
  * Deletes only secrets of this sync that are no longer wanted (namespace dropped, name changed).
@@ -48,8 +54,7 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
     wanted.add(key(namespace, name));
     const current = byKey.get(key(namespace, name));
     if (current && ownership(current, desired.syncName) !== 'ours') {
-      const owner = ownership(current, desired.syncName) === 'other-sync' ? `EcrCredentialSync ${current.labels?.[LABEL_SYNC]}` : 'something else';
-      actions.push({ kind: 'conflict', namespace, name, message: `secret ${namespace}/${name} exists and is managed by ${owner}; left untouched` });
+      actions.push({ kind: 'conflict', namespace, name, message: conflictMessage(current, desired.syncName) });
     } else if (!desired.content) {
       actions.push(current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name });
     } else if (!current) {

@@ -17,6 +17,22 @@ const MAX_REFRESH_BEFORE_MS = 11 * 3_600_000;
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+const OPERATORS: readonly unknown[] = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+
+/** A label selector that matchesSelector can evaluate: string labels, and well-formed expressions. */
+function isLabelSelector(v: unknown): boolean {
+  if (!isRecord(v)) return false;
+  const { matchLabels, matchExpressions } = v;
+  if (matchLabels !== undefined && (!isRecord(matchLabels) || !Object.values(matchLabels).every(isString))) return false;
+  if (matchExpressions === undefined) return true;
+  return (
+    Array.isArray(matchExpressions) &&
+    matchExpressions.every(
+      (r) => isRecord(r) && isString(r.key) && OPERATORS.includes(r.operator) && (r.values === undefined || (Array.isArray(r.values) && r.values.every(isString))),
+    )
+  );
+}
+
 function checkRole(where: string, role: AssumeRoleSpec | undefined, problems: string[]): void {
   if (role === undefined) return;
   if (!isRecord(role) || !isString(role.roleArn) || !ROLE_ARN.test(role.roleArn)) {
@@ -55,7 +71,7 @@ export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] 
     if (ns.names !== undefined && (!Array.isArray(ns.names) || !ns.names.every((n) => isString(n) && DNS_LABEL.test(n)))) {
       problems.push('namespaces.names must be namespace names');
     }
-    if (ns.selector !== undefined && !isRecord(ns.selector)) problems.push('namespaces.selector must be a label selector');
+    if (ns.selector !== undefined && !isLabelSelector(ns.selector)) problems.push('namespaces.selector must be a label selector');
     if (ns.exclude !== undefined && (!Array.isArray(ns.exclude) || !ns.exclude.every(isString))) {
       problems.push('namespaces.exclude must be a list of names or globs');
     }

@@ -1,0 +1,120 @@
+import { DEFAULT_REFRESH_BEFORE, DEFAULT_SCHEDULE } from '../api/constants.ts';
+import type { EcrCredentialSyncSpec } from '../api/types.ts';
+import { validateSpec } from './validate.ts';
+
+const ROLE = 'arn:aws:iam::111111111111:role/ecr-pull';
+const VALID: EcrCredentialSyncSpec = {
+  registries: [{ accountId: '111111111111', region: 'us-east-1' }],
+  namespaces: { names: ['default'] },
+};
+
+/** VALID with some fields replaced by anything at all, as an object without the CRD's schema may be. */
+const withSpec = (change: Record<string, unknown>) => ({ ...VALID, ...change }) as unknown as EcrCredentialSyncSpec;
+const withRegistry = (change: Record<string, unknown>) => withSpec({ registries: [{ ...VALID.registries[0], ...change }] });
+
+describe('validateSpec', () => {
+  it.each<[string, EcrCredentialSyncSpec]>([
+    ['the smallest spec', VALID],
+    ['the defaults, written out', withSpec({ schedule: DEFAULT_SCHEDULE, refreshBefore: DEFAULT_REFRESH_BEFORE, secretName: 'regcred' })],
+    [
+      'every field in use',
+      withSpec({
+        registries: [
+          { accountId: '111111111111', region: 'us-east-1', hostnames: ['mirror.example.com', 'registry.local:5000'], assumeRole: { roleArn: ROLE, externalId: 'x', sessionName: 's' } },
+          { accountId: '111111111111', region: 'eu-west-1' },
+          { accountId: '222222222222', region: 'cn-north-1' },
+          { accountId: '333333333333', region: 'us-gov-west-1' },
+        ],
+        namespaces: {
+          names: ['default', 'team-a'],
+          selector: { matchLabels: { env: 'prod' }, matchExpressions: [{ key: 'team', operator: 'In', values: ['a'] }, { key: 'x', operator: 'Exists' }] },
+          exclude: ['kube-*'],
+        },
+        secretName: 'ecr.pull-secret',
+        secretTemplate: { labels: { a: 'b' }, annotations: { c: 'd' } },
+        identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' }, assumeRole: { roleArn: ROLE } },
+        serviceAccounts: ['default', '*'],
+        schedule: '@daily',
+        refreshBefore: '11h',
+        suspend: false,
+      }),
+    ],
+    ['a web identity', withSpec({ identity: { webIdentity: { roleArn: ROLE, tokenFile: '/var/run/token' } } })],
+    ['a GovCloud role ARN', withSpec({ identity: { assumeRole: { roleArn: 'arn:aws-us-gov:iam::111111111111:role/path/ecr' } } })],
+    ['a China role ARN', withSpec({ identity: { assumeRole: { roleArn: 'arn:aws-cn:iam::111111111111:role/ecr' } } })],
+    ['a selector alone', withSpec({ namespaces: { selector: {} } })],
+    ['a six-field schedule', withSpec({ schedule: '0 0 */6 * * *' })],
+    ['refreshBefore at its lower bound', withSpec({ refreshBefore: '1m' })],
+  ])('accepts %s', (_name, spec) => {
+    expect(validateSpec(spec)).toEqual([]);
+  });
+
+  it.each<[string, EcrCredentialSyncSpec | undefined, string]>([
+    ['a missing spec', undefined, 'spec is missing'],
+    ['a spec that is not an object', 'spec' as unknown as EcrCredentialSyncSpec, 'spec is missing'],
+    ['a spec that is an array', [] as unknown as EcrCredentialSyncSpec, 'spec is missing'],
+    ['no registries', withSpec({ registries: [] }), 'registries must list at least one registry'],
+    ['registries that are not a list', withSpec({ registries: { accountId: '111111111111' } }), 'registries must list at least one registry'],
+    ['a registry that is not an object', withSpec({ registries: ['111111111111'] }), 'registries[0] must be an object'],
+    ['an account ID of 11 digits', withRegistry({ accountId: '11111111111' }), 'registries[0].accountId must be exactly 12 digits'],
+    ['an account ID given as a number', withRegistry({ accountId: 111111111111 }), 'registries[0].accountId must be exactly 12 digits'],
+    ['a region that is not a region code', withRegistry({ region: 'US East' }), 'registries[0].region must be an AWS region code such as us-east-1'],
+    ['a missing region', withRegistry({ region: undefined }), 'registries[0].region must be an AWS region code such as us-east-1'],
+    [
+      'the same account and region twice',
+      withSpec({ registries: [VALID.registries[0], { ...VALID.registries[0], hostnames: ['x.example.com'] }] }),
+      'registries[1] repeats accountId 111111111111 in us-east-1',
+    ],
+    ['a hostname with a scheme', withRegistry({ hostnames: ['https://mirror.example.com'] }), 'registries[0].hostnames must be host or host:port entries'],
+    ['hostnames that are not a list', withRegistry({ hostnames: 'mirror.example.com' }), 'registries[0].hostnames must be host or host:port entries'],
+    ['a registry assumeRole that is not a role ARN', withRegistry({ assumeRole: { roleArn: 'arn:aws:iam::111111111111:user/bob' } }), 'registries[0].assumeRole.roleArn must be an IAM role ARN'],
+    ['a registry assumeRole that is a string', withRegistry({ assumeRole: ROLE }), 'registries[0].assumeRole.roleArn must be an IAM role ARN'],
+    ['no namespaces', withSpec({ namespaces: undefined }), 'namespaces needs names, a selector, or both'],
+    ['namespaces with only an exclude', withSpec({ namespaces: { exclude: ['x'] } }), 'namespaces needs names, a selector, or both'],
+    ['a namespace name in capitals', withSpec({ namespaces: { names: ['Default'] } }), 'namespaces.names must be namespace names'],
+    ['namespace names that are not a list', withSpec({ namespaces: { names: 'default' } }), 'namespaces.names must be namespace names'],
+    ['a selector that is a string', withSpec({ namespaces: { selector: 'env=prod' } }), 'namespaces.selector must be a label selector'],
+    ['matchLabels that are a list', withSpec({ namespaces: { selector: { matchLabels: ['env'] } } }), 'namespaces.selector must be a label selector'],
+    ['a matchLabels value that is a number', withSpec({ namespaces: { selector: { matchLabels: { env: 1 } } } }), 'namespaces.selector must be a label selector'],
+    ['matchExpressions that are not a list', withSpec({ namespaces: { selector: { matchExpressions: 5 } } }), 'namespaces.selector must be a label selector'],
+    ['a matchExpression that is null', withSpec({ namespaces: { selector: { matchExpressions: [null] } } }), 'namespaces.selector must be a label selector'],
+    ['a matchExpression without a key', withSpec({ namespaces: { selector: { matchExpressions: [{ operator: 'Exists' }] } } }), 'namespaces.selector must be a label selector'],
+    ['a matchExpression with an unknown operator', withSpec({ namespaces: { selector: { matchExpressions: [{ key: 'a', operator: 'Equals', values: ['b'] }] } } }), 'namespaces.selector must be a label selector'],
+    ['matchExpression values that are a number', withSpec({ namespaces: { selector: { matchExpressions: [{ key: 'a', operator: 'In', values: 5 }] } } }), 'namespaces.selector must be a label selector'],
+    ['an exclude that is not a list', withSpec({ namespaces: { names: ['a'], exclude: 'kube-*' } }), 'namespaces.exclude must be a list of names or globs'],
+    ['an exclude with a number in it', withSpec({ namespaces: { names: ['a'], exclude: [1] } }), 'namespaces.exclude must be a list of names or globs'],
+    ['a secretName with an underscore', withSpec({ secretName: 'reg_cred' }), 'secretName must be a DNS subdomain name such as regcred'],
+    ['a secretName longer than 253 characters', withSpec({ secretName: 'a'.repeat(254) }), 'secretName must be a DNS subdomain name such as regcred'],
+    ['an empty secretName', withSpec({ secretName: '' }), 'secretName must be a DNS subdomain name such as regcred'],
+    ['a schedule that is a number', withSpec({ schedule: 6 }), 'schedule must be a cron expression'],
+    ['a schedule with a minute out of range', withSpec({ schedule: '61 * * * *' }), 'schedule "61 * * * *" is not a valid cron expression: 61 is a invalid expression for minute'],
+    ['a refreshBefore that is not a duration', withSpec({ refreshBefore: 'an hour' }), 'refreshBefore must be a positive duration such as 1h or 30m'],
+    ['a refreshBefore that is a number', withSpec({ refreshBefore: 3600 }), 'refreshBefore must be a positive duration such as 1h or 30m'],
+    ['a refreshBefore under a minute', withSpec({ refreshBefore: '30s' }), 'refreshBefore must be between 1m and 11h'],
+    ['a refreshBefore as long as a token lives', withSpec({ refreshBefore: '12h' }), 'refreshBefore must be between 1m and 11h'],
+    ['an identity that is a string', withSpec({ identity: 'operator' }), 'identity must be an object'],
+    [
+      'both a web identity and a ServiceAccount',
+      withSpec({ identity: { webIdentity: { roleArn: ROLE }, serviceAccountRef: { namespace: 'a', name: 'b' } } }),
+      'identity: set webIdentity or serviceAccountRef, not both',
+    ],
+    ['a web identity without a role ARN', withSpec({ identity: { webIdentity: {} } }), 'identity.webIdentity.roleArn must be an IAM role ARN'],
+    ['a ServiceAccount without a name', withSpec({ identity: { serviceAccountRef: { namespace: 'a' } } }), 'identity.serviceAccountRef needs namespace and name'],
+    ['an identity assumeRole that is not an ARN', withSpec({ identity: { assumeRole: { roleArn: 'ecr-pull' } } }), 'identity.assumeRole.roleArn must be an IAM role ARN'],
+    ['serviceAccounts with a bad name', withSpec({ serviceAccounts: ['Default'] }), 'serviceAccounts must list ServiceAccount names or "*"'],
+    ['serviceAccounts that are a string', withSpec({ serviceAccounts: '*' }), 'serviceAccounts must list ServiceAccount names or "*"'],
+  ])('rejects %s', (_name, spec, problem) => {
+    expect(validateSpec(spec)).toEqual([problem]);
+  });
+
+  it('lists every problem at once', () => {
+    const problems = validateSpec(withSpec({ registries: [{ accountId: 'x', region: 'y' }], namespaces: {}, schedule: 'never', refreshBefore: '1d' }));
+    expect(problems).toEqual([
+      'registries[0].accountId must be exactly 12 digits',
+      'registries[0].region must be an AWS region code such as us-east-1',
+      'namespaces needs names, a selector, or both',
+      expect.stringContaining('schedule "never" is not a valid cron expression'),
+      'refreshBefore must be a positive duration such as 1h or 30m',
+    ]);
+  });
+});

@@ -1,0 +1,61 @@
+import { hostname } from 'node:os';
+import { FlagError, parseFlags } from './flags.ts';
+
+describe('parseFlags', () => {
+  it('without flags, takes controller-runtime style defaults', () => {
+    expect(parseFlags([], {})).toEqual({
+      metricsBindAddress: ':8080',
+      healthProbeBindAddress: ':8081',
+      leaderElect: false,
+      leaderElectionNamespace: 'ecr-credential-sync',
+      leaderElectionId: 'ecr-credential-sync',
+      leaderElectionIdentity: `${hostname()}_${process.pid}`,
+      logLevel: 'info',
+      once: false,
+      dryRun: false,
+      minRefreshIntervalMs: 300_000,
+      writeConcurrency: 16,
+      reconcileConcurrency: 4,
+    });
+  });
+
+  it('takes the lease namespace and identity from the pod environment', () => {
+    const flags = parseFlags([], { POD_NAMESPACE: 'ops', POD_NAME: 'ecr-credential-sync-abc' });
+    expect(flags).toMatchObject({ leaderElectionNamespace: 'ops', leaderElectionIdentity: `ecr-credential-sync-abc_${process.pid}` });
+  });
+
+  it.each<[string, string[], Record<string, unknown>]>([
+    ['--leader-elect turns leader election on', ['--leader-elect'], { leaderElect: true }],
+    ['--once and --dry-run are switches', ['--once', '--dry-run'], { once: true, dryRun: true }],
+    ['bind addresses may be given with =', ['--metrics-bind-address=0', '--health-probe-bind-address=127.0.0.1:9000'], { metricsBindAddress: '0', healthProbeBindAddress: '127.0.0.1:9000' }],
+    ['a lease namespace flag beats the environment', ['--leader-election-namespace', 'elsewhere'], { leaderElectionNamespace: 'elsewhere' }],
+    ['--min-refresh-interval reads a duration', ['--min-refresh-interval', '90s'], { minRefreshIntervalMs: 90_000 }],
+    ['--min-refresh-interval accepts exactly one second', ['--min-refresh-interval', '1s'], { minRefreshIntervalMs: 1000 }],
+    ['concurrencies read whole numbers', ['--write-concurrency', '256', '--reconcile-concurrency', '1'], { writeConcurrency: 256, reconcileConcurrency: 1 }],
+    ['every log level pino knows is accepted', ['--log-level', 'silent'], { logLevel: 'silent' }],
+  ])('%s', (_name, argv, expected) => {
+    expect(parseFlags(argv, { POD_NAMESPACE: 'ops' })).toMatchObject(expected);
+  });
+
+  it('--help asks for the usage text', () => {
+    expect(parseFlags(['--help'], {})).toBe('help');
+  });
+
+  it.each<[string, string[], RegExp]>([
+    ['an unknown flag', ['--verbose'], /verbose/],
+    ['a positional argument', ['run'], /run/],
+    ['a string flag without its value', ['--write-concurrency'], /write-concurrency/],
+    ['a value for a switch', ['--once=yes'], /once/],
+    ['an unknown log level', ['--log-level', 'loud'], /--log-level: unknown level "loud"/],
+    ['a min refresh interval that is not a duration', ['--min-refresh-interval', '5'], /--min-refresh-interval must be a duration of at least 1s/],
+    ['a min refresh interval under a second', ['--min-refresh-interval', '500ms'], /--min-refresh-interval must be a duration of at least 1s/],
+    ['a write concurrency of zero', ['--write-concurrency', '0'], /--write-concurrency must be a whole number from 1 to 256/],
+    ['a write concurrency over 256', ['--write-concurrency', '257'], /--write-concurrency must be a whole number from 1 to 256/],
+    ['a fractional reconcile concurrency', ['--reconcile-concurrency', '1.5'], /--reconcile-concurrency must be a whole number/],
+    ['a reconcile concurrency that is a word', ['--reconcile-concurrency', 'four'], /--reconcile-concurrency must be a whole number/],
+    ['an empty concurrency', ['--reconcile-concurrency='], /--reconcile-concurrency must be a whole number/],
+  ])('rejects %s', (_name, argv, message) => {
+    expect(() => parseFlags(argv, {})).toThrow(FlagError);
+    expect(() => parseFlags(argv, {})).toThrow(message);
+  });
+});

@@ -1,0 +1,66 @@
+import { request } from 'node:http';
+import { Registry } from 'prom-client';
+import { parseBindAddress, serveMetrics, serveProbes } from './http.ts';
+
+describe('parseBindAddress', () => {
+  it.each<[string, string, { host: string; port: number } | undefined]>([
+    ['"0" disables the server', '0', undefined],
+    ['an empty address disables the server', '', undefined],
+    ['a bare :port listens on every interface', ':8080', { host: '0.0.0.0', port: 8080 }],
+    ['a host and port', '127.0.0.1:9090', { host: '127.0.0.1', port: 9090 }],
+    ['a bracketed IPv6 host loses its brackets', '[::1]:8443', { host: '::1', port: 8443 }],
+    ['a bare port listens on every interface', '8080', { host: '0.0.0.0', port: 8080 }],
+    ['port 0 asks for any free port', 'localhost:0', { host: 'localhost', port: 0 }],
+    ['the highest port is allowed', ':65535', { host: '0.0.0.0', port: 65535 }],
+  ])('%s (%j)', (_name, address, expected) => {
+    expect(parseBindAddress(address)).toEqual(expected);
+  });
+
+  it.each<[string, string]>([
+    ['a port that is a word', 'localhost:http'],
+    ['a port past 65535', ':65536'],
+    ['a negative port', ':-1'],
+    ['a fractional port', ':80.5'],
+    ['a hostname without a port', 'localhost'],
+  ])('rejects %s (%j)', (_name, address) => {
+    expect(() => parseBindAddress(address)).toThrow(`bad bind address "${address}": expected [host]:port`);
+  });
+});
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    })
+      .on('error', reject)
+      .end();
+  });
+}
+
+describe('serveMetrics and serveProbes', () => {
+  it('serve nothing for a disabled address', async () => {
+    expect(await serveMetrics(new Registry(), '0')).toBeUndefined();
+    expect(await serveProbes({ healthy: () => true, ready: () => ({ ok: true, detail: 'ok' }) }, '0')).toBeUndefined();
+  });
+
+  it('serve /metrics, /healthz and /readyz on their own ports', async () => {
+    const registry = new Registry();
+    const metrics = (await serveMetrics(registry, '127.0.0.1:0'))!;
+    let ready = false;
+    const probes = (await serveProbes({ healthy: () => true, ready: () => ({ ok: ready, detail: ready ? 'ready' : 'informers not synced' }) }, '127.0.0.1:0'))!;
+    try {
+      expect(await get(metrics.port, '/metrics')).toMatchObject({ status: 200 });
+      expect(await get(metrics.port, '/other')).toMatchObject({ status: 404 });
+      expect(await get(probes.port, '/healthz')).toEqual({ status: 200, body: 'ok' });
+      expect(await get(probes.port, '/readyz')).toEqual({ status: 503, body: 'informers not synced' });
+      ready = true;
+      expect(await get(probes.port, '/readyz?verbose')).toEqual({ status: 200, body: 'ready' });
+      expect(await get(probes.port, '/metrics')).toMatchObject({ status: 404 });
+    } finally {
+      await new Promise((r) => metrics.server.close(r));
+      await new Promise((r) => probes.server.close(r));
+    }
+  });
+});

@@ -1,0 +1,78 @@
+import { systemClock } from './clock.ts';
+import { PromMetrics } from './metrics.ts';
+
+async function value(metrics: PromMetrics, name: string, labels: Record<string, string> = {}): Promise<number | undefined> {
+  const metric = (await metrics.registry.getMetricsAsJSON()).find((m) => m.name === name);
+  const sample = (metric?.values as Array<{ value: number; labels: Record<string, unknown>; metricName?: string }> | undefined)?.find(
+    (v) => (!v.metricName || v.metricName === name) && Object.entries(labels).every(([k, l]) => v.labels[k] === l) && Object.keys(v.labels).length === Object.keys(labels).length,
+  );
+  return sample?.value;
+}
+
+describe('PromMetrics', () => {
+  it('without default metrics, registers only the operator\'s own', async () => {
+    const names = (await new PromMetrics({ defaultMetrics: false }).registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(names.every((n) => n.startsWith('ecrsync_'))).toBe(true);
+    expect(names).not.toContain('ecrsync_process_cpu_seconds_total');
+  });
+
+  it('two instances do not clash, each has its own registry', () => {
+    expect(() => [new PromMetrics({ defaultMetrics: false }), new PromMetrics({ defaultMetrics: false })]).not.toThrow();
+  });
+
+  it('reports token expiry and age per sync and region', async () => {
+    let now = Date.parse('2025-01-15T01:00:00Z');
+    const metrics = new PromMetrics({ defaultMetrics: false, now: () => now });
+    metrics.tokenFetched('prod', 'us-east-1', new Date('2025-01-15T13:00:00Z'), new Date('2025-01-15T01:00:00Z'));
+    now += 90_000;
+    expect(await value(metrics, 'ecrsync_token_expiry_timestamp_seconds', { sync: 'prod', region: 'us-east-1' })).toBe(Date.parse('2025-01-15T13:00:00Z') / 1000);
+    expect(await value(metrics, 'ecrsync_token_age_seconds', { sync: 'prod', region: 'us-east-1' })).toBe(90);
+  });
+
+  it('does not report an expiry ECR did not give', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    metrics.tokenFetched('prod', 'us-east-1', new Date(Number.NaN), new Date());
+    expect(await value(metrics, 'ecrsync_token_expiry_timestamp_seconds', { sync: 'prod', region: 'us-east-1' })).toBeUndefined();
+  });
+
+  it('counts writes, reconciles and refreshes by result', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    metrics.secretWritten('create', 'success');
+    metrics.secretWritten('create', 'success');
+    metrics.secretWritten('update', 'error');
+    metrics.reconciled('success', 0.01);
+    metrics.refreshCompleted('prod', 'error', 1);
+    metrics.awsCall('AssumeRole', 'success');
+    metrics.leader(true);
+    expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'create', result: 'success' })).toBe(2);
+    expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'update', result: 'error' })).toBe(1);
+    expect(await value(metrics, 'ecrsync_reconcile_total', { result: 'success' })).toBe(1);
+    expect(await value(metrics, 'ecrsync_refresh_total', { sync: 'prod', result: 'error' })).toBe(1);
+    expect(await value(metrics, 'ecrsync_aws_api_calls_total', { api: 'AssumeRole', result: 'success' })).toBe(1);
+    expect(await value(metrics, 'ecrsync_leader')).toBe(1);
+  });
+
+  it('forgets every per-sync series of a deleted sync, and only those', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    for (const sync of ['prod', 'dev']) {
+      metrics.tokenFetched(sync, 'us-east-1', new Date('2025-01-15T13:00:00Z'), new Date());
+      metrics.secretsObserved(sync, 3, 1);
+    }
+    metrics.syncForgotten('prod');
+    expect(await value(metrics, 'ecrsync_token_expiry_timestamp_seconds', { sync: 'prod', region: 'us-east-1' })).toBeUndefined();
+    expect(await value(metrics, 'ecrsync_token_age_seconds', { sync: 'prod', region: 'us-east-1' })).toBeUndefined();
+    expect(await value(metrics, 'ecrsync_secrets_managed', { sync: 'prod' })).toBeUndefined();
+    expect(await value(metrics, 'ecrsync_secrets_failed', { sync: 'prod' })).toBeUndefined();
+    expect(await value(metrics, 'ecrsync_secrets_managed', { sync: 'dev' })).toBe(3);
+    expect(await value(metrics, 'ecrsync_secrets_failed', { sync: 'dev' })).toBe(1);
+  });
+});
+
+describe('systemClock', () => {
+  it('tells the time', () => {
+    const before = Date.now();
+    const now = systemClock.now().getTime();
+    expect(now).toBeGreaterThanOrEqual(before);
+    expect(now).toBeLessThanOrEqual(Date.now());
+  });
+});
