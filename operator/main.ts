@@ -75,7 +75,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency });
-  const kube = new ClientGateway(kubeConfig, { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer }, { dryRun: flags.dryRun });
+  const kube = new ClientGateway(kubeConfig, { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer, serviceAccounts: manager.serviceAccounts.informer }, { dryRun: flags.dryRun });
   const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
   const elector = flags.leaderElect
     ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log)

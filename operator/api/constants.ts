@@ -9,6 +9,8 @@ export const LABEL_SYNC = 'ecrsync.io/sync';
 export const ANNOTATION_EXPIRES_AT = 'ecrsync.io/token-expires-at';
 export const ANNOTATION_DATA_HASH = 'ecrsync.io/data-hash';
 export const ANNOTATION_REGISTRIES = 'ecrsync.io/registries';
+/** On ServiceAccounts: which pull secrets each sync added, as JSON {"<sync>": "<secret>"}. */
+export const ANNOTATION_PULL_SECRETS = 'ecrsync.io/image-pull-secrets';
 
 export const FINALIZER = 'ecrsync.io/cleanup';
 

@@ -1,6 +1,6 @@
 // Watches syncs, namespaces and the operator's own secrets, and turns every change into a
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
@@ -19,6 +19,7 @@ export class Manager {
   readonly syncs: RestartingInformer<KubernetesObject>;
   readonly namespaces: RestartingInformer<V1Namespace>;
   readonly secrets: RestartingInformer<V1Secret>;
+  readonly serviceAccounts: RestartingInformer<V1ServiceAccount>;
   private readonly log: Logger;
   private readonly signal: AbortSignal;
   private readonly concurrency: number;
@@ -46,6 +47,10 @@ export class Manager {
       () => core.listSecretForAllNamespaces({ labelSelector: selector }),
       { ...common, name: 'secrets', labelSelector: selector },
     );
+    this.serviceAccounts = restartingInformer<V1ServiceAccount>(kubeConfig, '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces(), {
+      ...common,
+      name: 'serviceaccounts',
+    });
     this.wire();
   }
 
@@ -71,15 +76,19 @@ export class Manager {
     secrets.on('add', bySecret);
     secrets.on('update', bySecret);
     secrets.on('delete', bySecret);
+    // ServiceAccounts created later (or edited) need the pull secret listed too.
+    const accounts = this.serviceAccounts.informer;
+    accounts.on('add', () => this.enqueueAll());
+    accounts.on('update', () => this.enqueueAll());
   }
 
   /** Lists and starts watching; resolves when every cache has synced once. */
   async startInformers(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.secrets.start(), this.syncs.start()]);
+    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start()]);
   }
 
   informersSynced(): boolean {
-    return this.syncs.synced() && this.namespaces.synced() && this.secrets.synced();
+    return this.syncs.synced() && this.namespaces.synced() && this.secrets.synced() && this.serviceAccounts.synced();
   }
 
   /** Runs reconciles until the signal fires; resolves when in-flight reconciles have finished. */

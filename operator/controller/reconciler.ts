@@ -1,7 +1,7 @@
 // reconcile(name): read the sync and the world, converge, report. Level-triggered: it takes
 // no event, and running it twice in a row writes nothing the second time.
 import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
-import { EventReason, FINALIZER, Reason, TOKEN_LIFETIME_MS } from '../api/constants.ts';
+import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason, TOKEN_LIFETIME_MS } from '../api/constants.ts';
 import type { EcrToken, EcrTokenSource } from '../aws/token-source.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import { desiredSecrets, type GroupToken, type SecretContent } from '../core/desired.ts';
@@ -11,6 +11,7 @@ import { type Action, type ActualSecret, conflictMessage, ownership, plan, upToD
 import { assessExpiry, DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
+import { accountChanges } from '../core/service-accounts.ts';
 import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -168,6 +169,8 @@ export class Reconciler {
     const outcomes = await mapLimit(actions, this.writeConcurrency, (action) => this.execute(sync, action, log));
     const perNamespace = outcomes.filter((o): o is NamespaceOutcome => o !== undefined);
     this.rememberConflicts(name, perNamespace);
+    const inPlace = new Set(perNamespace.filter((o) => o.result !== 'failed').map((o) => o.namespace));
+    const accountError = await this.syncServiceAccounts(sync, desired.secretName, inPlace, log);
 
     // Status, events, metrics.
     // An expiry ECR did not report (Invalid Date) must not sort first and hide the others.
@@ -202,6 +205,7 @@ export class Reconciler {
     }
     const retryable = failed.find((o) => o.result === 'failed' && o.reason === Reason.SecretWriteFailed);
     if (retryable) return { error: new Error(`${failed.length} namespaces failed to write; first: ${(retryable as { message: string }).message}`) };
+    if (accountError) return { error: accountError };
     return refresh ? { requeueAfterMs: Math.max(0, refresh.at.getTime() - this.clock.now().getTime()) } : {};
   }
 
@@ -331,6 +335,26 @@ export class Reconciler {
     return this.update(sync, existing, content, conflict, attempt);
   }
 
+  /**
+   * Lists the secret in the chosen ServiceAccounts' imagePullSecrets where the secret is in place,
+   * and takes out entries this sync added elsewhere. Returns an error to retry on, if any patch failed.
+   */
+  private async syncServiceAccounts(sync: EcrCredentialSync, secretName: string, inPlace: ReadonlySet<string>, log: Logger): Promise<Error | undefined> {
+    const changes = accountChanges(sync.metadata.name, secretName, sync.spec?.serviceAccounts, inPlace, await this.kube.listServiceAccounts());
+    let failed: Error | undefined;
+    await mapLimit(changes, this.writeConcurrency, async (change) => {
+      try {
+        await this.kube.patchServiceAccount(change);
+        log.info({ namespace: change.account.namespace, serviceAccount: change.account.name, imagePullSecrets: change.imagePullSecrets }, 'updated ServiceAccount imagePullSecrets');
+      } catch (error) {
+        if (isStatus(error, 404)) return;
+        failed ??= error as Error;
+        log.warn({ namespace: change.account.namespace, serviceAccount: change.account.name, err: (error as Error).message }, 'could not update ServiceAccount');
+      }
+    });
+    return failed;
+  }
+
   private async report(sync: EcrCredentialSync, status: ReturnType<typeof buildStatus>): Promise<void> {
     if (statusEqual(sync.status, status)) return;
     await this.kube.patchStatus(sync.metadata.name, status);
@@ -386,6 +410,8 @@ export class Reconciler {
       this.forget(sync.metadata.name);
       return {};
     }
+    const accountError = await this.syncServiceAccounts(sync, sync.spec?.secretName ?? DEFAULT_SECRET_NAME, new Set(), log);
+    if (accountError) return { error: accountError };
     const secrets = (await this.kube.listSyncSecrets(sync.metadata.name)).filter((s) => ownership(s, sync.metadata.name) === 'ours');
     const results = await mapLimit(secrets, this.writeConcurrency, async (secret) => {
       try {

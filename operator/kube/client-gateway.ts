@@ -11,11 +11,12 @@ import {
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
 import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncStatus, GROUP, KIND, PLURAL, VERSION } from '../api/types.ts';
-import { FIELD_MANAGER, LABEL_SYNC } from '../api/constants.ts';
+import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/constants.ts';
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { type EventType, KubeError, type KubeGateway, type ServiceAccountInfo } from './gateway.ts';
+import { type EventType, KubeError, type KubeGateway } from './gateway.ts';
+import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 
 export interface ListSource<T> {
   list(): readonly T[];
@@ -24,6 +25,7 @@ export interface ListSource<T> {
 export interface GatewayCaches {
   namespaces?: ListSource<V1Namespace>;
   secrets?: ListSource<V1Secret>;
+  serviceAccounts?: ListSource<V1ServiceAccount>;
 }
 
 const EVENT_NAMESPACE = 'default';
@@ -68,11 +70,12 @@ export function actualSecret(s: V1Secret): ActualSecret {
   };
 }
 
-function serviceAccountInfo(sa: V1ServiceAccount): ServiceAccountInfo {
+export function accountView(sa: V1ServiceAccount): AccountView {
   return {
     namespace: sa.metadata!.namespace!,
     name: sa.metadata!.name!,
     imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => r.name ?? '').filter(Boolean),
+    annotations: sa.metadata?.annotations ?? {},
     ...(sa.metadata?.resourceVersion ? { resourceVersion: sa.metadata.resourceVersion } : {}),
   };
 }
@@ -239,13 +242,14 @@ export class ClientGateway implements KubeGateway {
     );
   }
 
-  async listServiceAccounts(namespace: string): Promise<ServiceAccountInfo[]> {
-    const list = await call('list serviceaccounts', () => this.core.listNamespacedServiceAccount({ namespace }));
-    return list.items.map(serviceAccountInfo);
+  async listServiceAccounts(): Promise<AccountView[]> {
+    const items = this.caches.serviceAccounts?.list() ?? (await call('list serviceaccounts', () => this.core.listServiceAccountForAllNamespaces())).items;
+    return items.map(accountView);
   }
 
-  async setImagePullSecrets(account: ServiceAccountInfo, names: string[]): Promise<void> {
-    // A JSON patch with a test on resourceVersion: a concurrent edit makes it fail, not vanish.
+  async patchServiceAccount(change: AccountChange): Promise<void> {
+    const { account } = change;
+    // A merge patch that names the resourceVersion: a concurrent edit makes it fail (409), not vanish.
     await call(`patch serviceaccount ${account.namespace}/${account.name}`, () =>
       this.core.patchNamespacedServiceAccount(
         {
@@ -253,12 +257,12 @@ export class ClientGateway implements KubeGateway {
           name: account.name,
           fieldManager: FIELD_MANAGER,
           ...this.dryRunParam,
-          body: [
-            { op: 'test', path: '/metadata/resourceVersion', value: account.resourceVersion },
-            { op: 'add', path: '/imagePullSecrets', value: names.map((name) => ({ name })) },
-          ],
+          body: {
+            metadata: { resourceVersion: account.resourceVersion, annotations: { [ANNOTATION_PULL_SECRETS]: change.marker } },
+            imagePullSecrets: change.imagePullSecrets.map((name) => ({ name })),
+          },
         },
-        setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       ),
     );
   }

@@ -3,15 +3,9 @@ import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
+import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 
 export type EventType = 'Normal' | 'Warning';
-
-export interface ServiceAccountInfo {
-  namespace: string;
-  name: string;
-  imagePullSecrets: string[];
-  resourceVersion?: string;
-}
 
 export interface KubeGateway {
   getSync(name: string): Promise<EcrCredentialSync | undefined>;
@@ -27,8 +21,10 @@ export interface KubeGateway {
   patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;
   setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void>;
   recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void>;
-  listServiceAccounts(namespace: string): Promise<ServiceAccountInfo[]>;
-  setImagePullSecrets(account: ServiceAccountInfo, names: string[]): Promise<void>;
+  /** Every ServiceAccount (served from a cache when the operator runs with informers). */
+  listServiceAccounts(): Promise<AccountView[]>;
+  /** Sets imagePullSecrets and the ownership annotation; fails with 409 if the account changed meanwhile. */
+  patchServiceAccount(change: AccountChange): Promise<void>;
 }
 
 /** A failed Kubernetes call, by HTTP status. */

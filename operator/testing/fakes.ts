@@ -10,7 +10,8 @@ import type { SecretContent } from '../core/desired.ts';
 import { chainKey } from '../core/identity.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { type EventType, KubeError, type KubeGateway, type ServiceAccountInfo } from '../kube/gateway.ts';
+import { type EventType, KubeError, type KubeGateway } from '../kube/gateway.ts';
+import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 
@@ -139,7 +140,7 @@ export class FakeTokens implements EcrTokenSource {
 // ---------------------------------------------------------------------------------------------
 // Kubernetes
 
-export type WriteOp = 'createSecret' | 'updateSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'setImagePullSecrets';
+export type WriteOp = 'createSecret' | 'updateSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'patchServiceAccount';
 
 export interface Write {
   op: WriteOp;
@@ -169,7 +170,7 @@ export class FakeKube implements KubeGateway {
   readonly namespaces = new Map<string, NamespaceInfo>();
   /** By `namespace/name`. */
   readonly secrets = new Map<string, ActualSecret>();
-  readonly serviceAccounts = new Map<string, ServiceAccountInfo>();
+  readonly serviceAccounts = new Map<string, AccountView>();
   readonly events: RecordedEvent[] = [];
   readonly writes: Write[] = [];
   readonly failures: InjectedFailure[] = [];
@@ -409,20 +410,25 @@ export class FakeKube implements KubeGateway {
     this.events.push({ sync: sync.metadata.name, type, reason, message });
   }
 
-  async listServiceAccounts(namespace: string): Promise<ServiceAccountInfo[]> {
+  async listServiceAccounts(): Promise<AccountView[]> {
     await Promise.resolve();
-    return clone([...this.serviceAccounts.values()].filter((sa) => sa.namespace === namespace));
+    return clone([...this.serviceAccounts.values()]);
   }
 
-  async setImagePullSecrets(account: ServiceAccountInfo, names: string[]): Promise<void> {
+  async patchServiceAccount(change: AccountChange): Promise<void> {
+    const { account } = change;
     const key = `${account.namespace}/${account.name}`;
-    await this.mutate('setImagePullSecrets', key, () => {
+    await this.mutate('patchServiceAccount', key, () => {
       const current = this.serviceAccounts.get(key);
       if (!current) throw new KubeError(`patch serviceaccount ${key}`, 404, `patch serviceaccount ${key}: HTTP 404`);
       if (account.resourceVersion !== undefined && account.resourceVersion !== current.resourceVersion) {
-        throw new KubeError(`patch serviceaccount ${key}`, 409, `patch serviceaccount ${key}: HTTP 409: test failed`);
+        throw new KubeError(`patch serviceaccount ${key}`, 409, `patch serviceaccount ${key}: HTTP 409: conflict`);
       }
-      current.imagePullSecrets = [...names];
+      current.imagePullSecrets = [...change.imagePullSecrets];
+      const annotations = { ...current.annotations };
+      if (change.marker === null) delete annotations['ecrsync.io/image-pull-secrets'];
+      else annotations['ecrsync.io/image-pull-secrets'] = change.marker;
+      current.annotations = annotations;
       current.resourceVersion = this.nextRv();
     });
   }
