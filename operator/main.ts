@@ -87,11 +87,13 @@ async function main(argv: string[]): Promise<number> {
     serveProbes(
       {
         healthy: () => true,
+        // A standby is ready too (its caches are warm, it can take over at once), or a Deployment
+        // rollout would wait forever on it; /readyz says which it is, /leaderz answers 503 on a standby.
         ready: () => {
           if (!manager.informersSynced()) return { ok: false, detail: 'caches not synced' };
-          if (elector && !elector.isLeader()) return { ok: false, detail: 'standby: not the leader' };
-          return { ok: true, detail: 'ok' };
+          return { ok: true, detail: elector ? (elector.isLeader() ? 'ok: leader' : 'ok: standby') : 'ok' };
         },
+        leader: () => !elector || elector.isLeader(),
       },
       flags.healthProbeBindAddress,
     ),
@@ -99,6 +101,10 @@ async function main(argv: string[]): Promise<number> {
   log.info({ metricsPort: servers[0]?.port, probePort: servers[1]?.port }, 'serving metrics and probes');
 
   let exitCode = 0;
+  // Caches fill on every replica, leader or not, so a standby takes over with warm caches.
+  const started = performance.now();
+  await manager.startInformers();
+  log.info({ ms: Math.round(performance.now() - started) }, 'caches synced');
   if (elector) {
     const leading = await elector.acquire(signal, () => {
       exitCode = 1;
@@ -107,9 +113,7 @@ async function main(argv: string[]): Promise<number> {
     if (leading) metrics.leader(true);
   }
   if (!signal.aborted) {
-    const started = performance.now();
-    await manager.startInformers();
-    log.info({ ms: Math.round(performance.now() - started) }, 'caches synced; reconciling');
+    log.info('reconciling');
     await manager.run(reconciler);
   }
   await elector?.release();

@@ -84,6 +84,12 @@ export class Manager {
 
   /** Lists and starts watching; resolves when every cache has synced once. */
   async startInformers(): Promise<void> {
+    const aborted = new Promise<void>((resolve) => this.signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (this.signal.aborted) return;
+    await Promise.race([aborted, this.startAll()]);
+  }
+
+  private async startAll(): Promise<void> {
     await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start()]);
   }
 

@@ -42,14 +42,14 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 describe('serveMetrics and serveProbes', () => {
   it('serve nothing for a disabled address', async () => {
     expect(await serveMetrics(new Registry(), '0')).toBeUndefined();
-    expect(await serveProbes({ healthy: () => true, ready: () => ({ ok: true, detail: 'ok' }) }, '0')).toBeUndefined();
+    expect(await serveProbes({ healthy: () => true, ready: () => ({ ok: true, detail: 'ok' }), leader: () => true }, '0')).toBeUndefined();
   });
 
   it('serve /metrics, /healthz and /readyz on their own ports', async () => {
     const registry = new Registry();
     const metrics = (await serveMetrics(registry, '127.0.0.1:0'))!;
     let ready = false;
-    const probes = (await serveProbes({ healthy: () => true, ready: () => ({ ok: ready, detail: ready ? 'ready' : 'informers not synced' }) }, '127.0.0.1:0'))!;
+    const probes = (await serveProbes({ healthy: () => true, ready: () => ({ ok: ready, detail: ready ? 'ready' : 'informers not synced' }), leader: () => true }, '127.0.0.1:0'))!;
     try {
       expect(await get(metrics.port, '/metrics')).toMatchObject({ status: 200 });
       expect(await get(metrics.port, '/other')).toMatchObject({ status: 404 });

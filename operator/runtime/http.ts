@@ -42,6 +42,7 @@ export function serveMetrics(registry: Registry, address: string): Promise<{ ser
 export interface Probes {
   healthy(): boolean;
   ready(): { ok: boolean; detail: string };
+  leader(): boolean;
 }
 
 export function serveProbes(probes: Probes, address: string): Promise<{ server: Server; port: number } | undefined> {
@@ -53,6 +54,9 @@ export function serveProbes(probes: Probes, address: string): Promise<{ server: 
     } else if (path === '/readyz') {
       const { ok, detail } = probes.ready();
       res.writeHead(ok ? 200 : 503, { 'Content-Type': 'text/plain' }).end(detail);
+    } else if (path === '/leaderz') {
+      const leads = probes.leader();
+      res.writeHead(leads ? 200 : 503, { 'Content-Type': 'text/plain' }).end(leads ? 'leader' : 'standby');
     } else {
       res.writeHead(404).end();
     }
