@@ -74,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
     return runOnce(flags, kubeConfig, reconciler, log, signal);
   }
 
-  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency });
+  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs });
   const kube = new ClientGateway(kubeConfig, { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer, serviceAccounts: manager.serviceAccounts.informer }, { dryRun: flags.dryRun });
   const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
   const elector = flags.leaderElect

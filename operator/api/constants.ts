@@ -39,6 +39,7 @@ export const Reason = {
   Suspended: 'Suspended',
   ExpiryAsReported: 'ExpiryAsReported',
   ExpiryInPast: 'ExpiryInPast',
+  ExpiryMissing: 'ExpiryMissing',
   ExpiryTooFar: 'ExpiryTooFar',
 } as const;
 export type Reason = (typeof Reason)[keyof typeof Reason];

@@ -79,7 +79,7 @@ describe('classifyAwsError', () => {
     ['TooManyRequestsException is retryable', sdkError('TooManyRequestsException', 400), 'TooManyRequestsException', true],
     ['an HTTP 429 is retryable', sdkError('SlowDown', 429), 'SlowDown', true],
     ['access denied is not retryable', sdkError('AccessDeniedException', 403), 'AccessDeniedException', false],
-    ['an expired web identity token is not retryable', sdkError('ExpiredTokenException', 400), 'ExpiredTokenException', false],
+    ['an expired token is retryable: fresh credentials (or a rotated token file) are fetched for the next try', sdkError('ExpiredTokenException', 400), 'ExpiredTokenException', true],
     ['an invalid identity token is not retryable', sdkError('InvalidIdentityTokenException', 400), 'InvalidIdentityTokenException', false],
     ['IDPCommunicationError is retryable', sdkError('IDPCommunicationErrorException', 400), 'IDPCommunicationErrorException', true],
     ['a 500 is retryable', sdkError('InternalFailure', 500), 'InternalFailure', true],

@@ -33,12 +33,22 @@ export function memoize(provider: AwsCredentialIdentityProvider, now: () => numb
   };
 }
 
+/** Errors that mean the credentials themselves are no good any more: fetch new ones. */
+export const STALE_CREDENTIAL_CODES = new Set([
+  'ExpiredTokenException',
+  'ExpiredToken',
+  'UnrecognizedClientException',
+  'InvalidClientTokenId',
+  'InvalidSignatureException',
+]);
+
 export function classifyAwsError(api: string, error: unknown): TokenFetchError {
   if (error instanceof TokenFetchError) return error;
   const e = error as { name?: string; message?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number }; code?: string };
   const status = e.$metadata?.httpStatusCode;
   const code = e.name && e.name !== 'Error' ? e.name : (e.code ?? 'Error');
   const retryable =
+    STALE_CREDENTIAL_CODES.has(code) ||
     Boolean(e.$retryable) ||
     status === undefined ||
     status >= 500 ||
@@ -84,6 +94,12 @@ export class CredentialFactory {
       this.providers.set(key, provider);
     }
     return provider;
+  }
+
+  /** Forgets a chain's credentials (and its web-identity session), so the next call fetches anew. */
+  invalidate(chain: IdentityChain): void {
+    this.providers.delete(chainKey(chain));
+    this.providers.delete(chainKey({ base: chain.base }));
   }
 
   private build(chain: IdentityChain): AwsCredentialIdentityProvider {

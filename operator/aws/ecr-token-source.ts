@@ -2,7 +2,7 @@
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { decodeAuthorizationToken, InvalidTokenError } from '../core/dockerconfig.ts';
 import { chainKey } from '../core/identity.ts';
-import { type AwsCallRecorder, classifyAwsError, CredentialFactory } from './credentials.ts';
+import { type AwsCallRecorder, classifyAwsError, CredentialFactory, STALE_CREDENTIAL_CODES } from './credentials.ts';
 import { type EcrToken, type EcrTokenSource, type ServiceAccountTokens, TokenFetchError, type TokenRequest } from './token-source.ts';
 
 export interface SdkTokenSourceOptions {
@@ -27,9 +27,13 @@ export class SdkEcrTokenSource implements EcrTokenSource {
     });
   }
 
+  private clientKey(request: TokenRequest): string {
+    return `${chainKey(request.chain)}@${request.region}`;
+  }
+
   private client(request: TokenRequest): ECRClient {
     const chain = chainKey(request.chain);
-    const key = `${chain}@${request.region}`;
+    const key = this.clientKey(request);
     let client = this.clients.get(key);
     if (!client) {
       client = new ECRClient({ region: request.region, credentials: this.credentials.forChain(request.chain, chain), maxAttempts: 2 });
@@ -47,7 +51,13 @@ export class SdkEcrTokenSource implements EcrTokenSource {
     } catch (error) {
       // A credential failure was already recorded under its own API; count only ECR's own failures here.
       if (!(error instanceof TokenFetchError)) this.record(api, 'error');
-      throw classifyAwsError(api, error);
+      const classified = classifyAwsError(api, error);
+      if (STALE_CREDENTIAL_CODES.has(classified.code)) {
+        // The SDK client memoizes credentials too: drop it with them, so the next try starts fresh.
+        this.credentials.invalidate(request.chain);
+        this.clients.delete(this.clientKey(request));
+      }
+      throw classified;
     }
     this.record(api, 'success');
     const data = out.authorizationData ?? [];

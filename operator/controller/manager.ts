@@ -29,7 +29,7 @@ export class Manager {
     this.log = log;
     this.signal = signal;
     this.concurrency = options.reconcileConcurrency ?? 4;
-    this.queue = new WorkQueue({ baseDelayMs: options.baseBackoffMs ?? 1000, maxDelayMs: options.maxBackoffMs ?? 5 * 60_000 });
+    this.queue = new WorkQueue({ baseDelayMs: options.baseBackoffMs ?? 1000, maxDelayMs: options.maxBackoffMs ?? 30_000 });
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const common = { log, signal };
@@ -54,16 +54,30 @@ export class Manager {
     this.wire();
   }
 
+  /** What about a sync calls for a reconcile: not its status, which the operator itself writes. */
+  private readonly seen = new Map<string, string>();
+
   private enqueueAll(): void {
     for (const sync of this.syncs.informer.list()) this.queue.add(sync.metadata!.name!);
   }
 
   private wire(): void {
     const syncs = this.syncs.informer;
-    const bySync = (s: KubernetesObject) => this.queue.add(s.metadata!.name!);
+    const fingerprint = (s: KubernetesObject) =>
+      JSON.stringify([s.metadata?.generation, s.metadata?.deletionTimestamp ?? null, s.metadata?.finalizers ?? [], s.metadata?.uid]);
+    const bySync = (s: KubernetesObject) => {
+      const name = s.metadata!.name!;
+      const print = fingerprint(s);
+      if (this.seen.get(name) === print) return;
+      this.seen.set(name, print);
+      this.queue.add(name);
+    };
     syncs.on('add', bySync);
     syncs.on('update', bySync);
-    syncs.on('delete', bySync);
+    syncs.on('delete', (s) => {
+      this.seen.delete(s.metadata!.name!);
+      this.queue.add(s.metadata!.name!);
+    });
     const namespaces = this.namespaces.informer;
     namespaces.on('add', () => this.enqueueAll());
     namespaces.on('update', () => this.enqueueAll());

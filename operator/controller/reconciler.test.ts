@@ -2,7 +2,7 @@ import { ANNOTATION_EXPIRES_AT, EventReason, FINALIZER, LABEL_MANAGED_BY, LABEL_
 import type { EcrCredentialSyncSpec } from '../api/types.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import { findCondition } from '../core/conditions.ts';
-import { nextRefreshAt } from '../core/schedule.ts';
+import { jitterMs, nextRefreshAt } from '../core/schedule.ts';
 import { iso } from '../core/status.ts';
 import { KubeError } from '../kube/gateway.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -19,6 +19,10 @@ const SPEC: EcrCredentialSyncSpec = {
   namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } },
 };
 const TEAMS = ['team-a', 'team-b', 'team-c'];
+/** The sync's fixed delay after each cron time (jitterKey is the sync name; refreshBefore defaults to 1h). */
+const JITTER = jitterMs('prod', HOUR);
+/** A cron time on the default schedule, plus the sync's jitter, as the status writes it. */
+const cronTick = (time: string) => iso(new Date(Date.parse(time) + JITTER));
 
 interface SetupOptions {
   spec?: EcrCredentialSyncSpec;
@@ -82,7 +86,7 @@ describe('Reconciler: a new sync', () => {
     expect(status).toMatchObject({
       observedGeneration: 1,
       lastRefreshTime: '2025-01-15T01:23:45Z',
-      nextRefreshTime: '2025-01-15T06:00:00Z',
+      nextRefreshTime: cronTick('2025-01-15T06:00:00Z'),
       tokenExpiresAt: '2025-01-15T13:23:45Z',
       tokens: [{ region: 'us-east-1', identity: 'operator web identity', expiresAt: '2025-01-15T13:23:45Z' }],
       namespaces: { targeted: 3, synced: 3, failed: 0 },
@@ -163,7 +167,7 @@ describe('Reconciler: running again', () => {
     expect(t.tokens.total).toBe(2);
     expect(t.kube.writes.slice(writes).map((w) => `${w.op} ${w.target}`)).toEqual([...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod']);
     for (const ns of TEAMS) expect(t.kube.dockerConfig(ns, 'regcred')!.auths[US]!.password).toBe('pw-us-east-1-2');
-    expect(t.status()).toMatchObject({ lastRefreshTime: '2025-01-15T06:00:00Z', nextRefreshTime: '2025-01-15T12:00:00Z' });
+    expect(t.status()).toMatchObject({ lastRefreshTime: cronTick('2025-01-15T06:00:00Z'), nextRefreshTime: cronTick('2025-01-15T12:00:00Z') });
   });
 
   it('a new matching namespace gets the secret without another token fetch', async () => {
@@ -241,8 +245,8 @@ describe('Reconciler: tokens', () => {
     expect(t.kube.secrets.size).toBe(3);
     expect(t.kube.secret('team-a', 'regcred')!.annotations![ANNOTATION_EXPIRES_AT]).toBe('');
     expect(t.status()!.tokens).toBeUndefined();
-    expect(findCondition(t.status()!.conditions, 'TokenExpiryTrusted')).toMatchObject({ status: 'False', message: 'ECR reported no expiry; assuming 12h' });
-    expect(t.status()!.nextRefreshTime).toBe('2025-01-15T06:00:00Z');
+    expect(findCondition(t.status()!.conditions, 'TokenExpiryTrusted')).toMatchObject({ status: 'False', reason: Reason.ExpiryMissing, message: 'ECR reported no expiry; assuming 12h' });
+    expect(t.status()!.nextRefreshTime).toBe(cronTick('2025-01-15T06:00:00Z'));
   });
 
   it('a token without a reported expiry does not hide another region\'s sooner expiry', async () => {
@@ -257,10 +261,14 @@ describe('Reconciler: tokens', () => {
     expect(outcome.requeueAfterMs).toBeLessThanOrEqual(HOUR);
   });
 
-  it('requeueAfterMs is exactly nextRefreshTime - now when the schedule drives the refresh', async () => {
+  it('requeueAfterMs lands on the cron time plus the jitter, in the same second as nextRefreshTime and never before it, when the schedule drives the refresh', async () => {
     const t = setup();
+    const now = t.clock.now();
     const outcome = await t.reconcile();
-    expect(outcome.requeueAfterMs).toBe(Date.parse(t.status()!.nextRefreshTime!) - t.clock.now().getTime());
+    expect(outcome.requeueAfterMs).toBe(Date.parse('2025-01-15T06:00:00Z') + JITTER - now.getTime());
+    const gap = now.getTime() + outcome.requeueAfterMs! - Date.parse(t.status()!.nextRefreshTime!);
+    expect(gap).toBeGreaterThanOrEqual(0);
+    expect(gap).toBeLessThan(1000);
   });
 
   it('requeueAfterMs lands on the planned refresh, in the same second as nextRefreshTime and never before it, when the expiry drives it', async () => {
@@ -385,6 +393,34 @@ describe('Reconciler: secrets that are not ours', () => {
     const writes = t.kube.writes.length;
     await t.reconcile();
     expect(t.kube.writes.slice(writes)).toEqual([]);
+  });
+
+  it('requeues within a minute while a conflict stands, to notice the foreign secret going away', async () => {
+    const t = setup();
+    t.kube.putSecret({ namespace: 'team-b', name: 'regcred', ...foreign });
+    const first = await t.reconcile();
+    expect(first.error).toBeUndefined();
+    expect(first.requeueAfterMs).toBe(60_000);
+    // Still there on the next look: still a minute, and still no token fetch.
+    t.clock.advance(first.requeueAfterMs!);
+    const second = await t.reconcile();
+    expect(second.requeueAfterMs).toBe(60_000);
+    expect(t.tokens.total).toBe(1);
+    // Gone: the namespace is taken over and the requeue goes back to the planned refresh.
+    t.kube.secrets.delete('team-b/regcred');
+    t.clock.advance(60_000);
+    const third = await t.reconcile();
+    expect(t.kube.secret('team-b', 'regcred')!.labels![LABEL_SYNC]).toBe('prod');
+    expect(third.requeueAfterMs).toBe(Date.parse('2025-01-15T06:00:00Z') + JITTER - t.clock.now().getTime());
+  });
+
+  it('keeps a planned refresh sooner than a minute when a conflict stands', async () => {
+    const t = setup({ options: { minRefreshIntervalMs: 30_000 }, tokens: { expiresAt: (_r, now) => new Date(now.getTime() - HOUR) } });
+    t.kube.putSecret({ namespace: 'team-b', name: 'regcred', ...foreign });
+    const outcome = await t.reconcile();
+    // The minimum interval counts from lastRefreshTime, which the status keeps to the second.
+    expect(outcome.requeueAfterMs).toBe(Date.parse('2025-01-15T01:23:45Z') + 30_000 - t.clock.now().getTime());
+    expect(outcome.requeueAfterMs).toBeLessThan(60_000);
   });
 
   it('takes the namespace over once the foreign secret is gone', async () => {

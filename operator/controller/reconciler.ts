@@ -46,6 +46,7 @@ export interface ReconcilerDeps {
 }
 
 const UPDATE_ATTEMPTS = 3;
+const CONFLICT_RECHECK_MS = 60_000;
 /** Stop using a cached token this long before it would expire. */
 const TOKEN_USE_MARGIN_MS = 60_000;
 
@@ -206,7 +207,11 @@ export class Reconciler {
     const retryable = failed.find((o) => o.result === 'failed' && o.reason === Reason.SecretWriteFailed);
     if (retryable) return { error: new Error(`${failed.length} namespaces failed to write; first: ${(retryable as { message: string }).message}`) };
     if (accountError) return { error: accountError };
-    return refresh ? { requeueAfterMs: Math.max(0, refresh.at.getTime() - this.clock.now().getTime()) } : {};
+    if (!refresh) return {};
+    let requeueAfterMs = Math.max(0, refresh.at.getTime() - this.clock.now().getTime());
+    // A conflicting secret may be removed by its owner without any event we watch: look again soon.
+    if (failed.some((o) => o.result === 'failed' && o.reason === Reason.SecretConflict)) requeueAfterMs = Math.min(requeueAfterMs, CONFLICT_RECHECK_MS);
+    return { requeueAfterMs };
   }
 
   private lastRefresh(sync: EcrCredentialSync): { lastRefreshTime?: string } {
@@ -393,7 +398,7 @@ export class Reconciler {
     const updated = count('update');
     const deleted = count('delete');
     if (created + updated + deleted > 0) {
-      const message = `secret ${sync.spec.secretName ?? 'regcred'}: created ${created}, updated ${updated}, removed ${deleted}`;
+      const message = `secret ${sync.spec.secretName ?? DEFAULT_SECRET_NAME}: created ${created}, updated ${updated}, removed ${deleted}`;
       log.info({ created, updated, deleted }, 'secrets written');
       await this.event(sync, 'Normal', EventReason.SecretsSynced, message);
     }

@@ -43,7 +43,7 @@ describe('secretContent', () => {
     const content = secretContent(sync, tokensFor(sync, undefined, (r) => (r === 'eu-west-1' ? new Date('2025-01-15T09:00:00Z') : EXPIRES)))!;
     const json = Buffer.from(content.data[DOCKER_CONFIG_KEY]!, 'base64').toString('utf8');
     expect(content.annotations).toEqual({
-      [ANNOTATION_EXPIRES_AT]: '2025-01-15T09:00:00.000Z',
+      [ANNOTATION_EXPIRES_AT]: '2025-01-15T09:00:00Z',
       [ANNOTATION_REGISTRIES]: '111111111111.dkr.ecr.us-east-1.amazonaws.com,222222222222.dkr.ecr.eu-west-1.amazonaws.com,mirror.example.com',
       [ANNOTATION_DATA_HASH]: sha256Hex(json),
     });
@@ -66,7 +66,7 @@ describe('secretContent', () => {
     });
     const content = secretContent(templated, tokensFor(templated))!;
     expect(content.labels).toEqual({ [LABEL_MANAGED_BY]: 'ecr-credential-sync', [LABEL_SYNC]: 'prod' });
-    expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe(EXPIRES.toISOString());
+    expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe('2025-01-15T12:00:00Z');
     expect(content.annotations[ANNOTATION_DATA_HASH]).not.toBe('x');
     expect(content.annotations[ANNOTATION_REGISTRIES]).not.toBe('y');
   });
@@ -101,7 +101,12 @@ describe('secretContent', () => {
 
   it('annotates the earliest real expiry when only some groups reported one', () => {
     const content = secretContent(sync, tokensFor(sync, undefined, (r) => (r === 'eu-west-1' ? new Date(Number.NaN) : EXPIRES)))!;
-    expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe(EXPIRES.toISOString());
+    expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe('2025-01-15T12:00:00Z');
+  });
+
+  it('writes the expiry to the second, dropping any milliseconds', () => {
+    const content = secretContent(sync, tokensFor(sync, undefined, () => new Date('2025-01-15T09:00:00.789Z')))!;
+    expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe('2025-01-15T09:00:00Z');
   });
 });
 

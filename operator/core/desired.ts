@@ -87,7 +87,7 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
   };
   const annotations: Record<string, string> = {
     ...(sync.spec.secretTemplate?.annotations ?? {}),
-    [ANNOTATION_EXPIRES_AT]: earliest ? earliest.toISOString() : '',
+    [ANNOTATION_EXPIRES_AT]: earliest ? earliest.toISOString().replace(/\.\d{3}Z$/, 'Z') : '',
     [ANNOTATION_REGISTRIES]: [...entries.keys()].sort().join(','),
     [ANNOTATION_DATA_HASH]: sha256Hex(json),
   };

@@ -17,8 +17,8 @@ describe('assessExpiry', () => {
     ['an expiry years away is too far and capped at 12h', at(10 * 365 * 24 * HOUR), 'False', Reason.ExpiryTooFar, at(12 * HOUR)],
     ['an expiry before the fetch is in the past and kept as is', at(-HOUR), 'False', Reason.ExpiryInPast, at(-HOUR)],
     ['an expiry exactly at the fetch counts as past', at(0), 'False', Reason.ExpiryInPast, at(0)],
-    ['no expiry at all assumes a 12h lifetime', undefined, 'False', Reason.ExpiryInPast, at(12 * HOUR)],
-    ['an Invalid Date assumes a 12h lifetime', new Date(Number.NaN), 'False', Reason.ExpiryInPast, at(12 * HOUR)],
+    ['no expiry at all assumes a 12h lifetime', undefined, 'False', Reason.ExpiryMissing, at(12 * HOUR)],
+    ['an Invalid Date assumes a 12h lifetime', new Date(Number.NaN), 'False', Reason.ExpiryMissing, at(12 * HOUR)],
   ])('%s', (_name, expiresAt, status, reason, effective) => {
     const a = assessExpiry(expiresAt, LAST);
     expect(a).toMatchObject({ status, reason });
@@ -55,18 +55,18 @@ describe('nextRefreshAt', () => {
   const j = jitterMs(KEY, HOUR);
 
   it.each<[string, { schedule?: string; refreshBefore?: string }, Date | undefined, { minIntervalMs?: number }, Date, RefreshDriver, string]>([
-    ['a fresh 12h token on the default schedule is refreshed at the next 6-hour tick', {}, at(12 * HOUR), {}, new Date('2025-01-15T06:00:00Z'), 'Schedule', Reason.ExpiryAsReported],
-    ['the schedule wins when it fires before refreshBefore the expiry', { schedule: '0 * * * *' }, at(3 * HOUR), {}, new Date('2025-01-15T03:00:00Z'), 'Schedule', Reason.ExpiryAsReported],
+    ['a fresh 12h token on the default schedule is refreshed at the next 6-hour tick', {}, at(12 * HOUR), {}, new Date(Date.parse('2025-01-15T06:00:00Z') + j), 'Schedule', Reason.ExpiryAsReported],
+    ['the schedule wins when it fires before refreshBefore the expiry', { schedule: '0 * * * *' }, at(3 * HOUR), {}, new Date(Date.parse('2025-01-15T03:00:00Z') + j), 'Schedule', Reason.ExpiryAsReported],
     ['expiry minus refreshBefore (less jitter) wins when it comes before the schedule', { schedule: YEARLY }, at(3 * HOUR), {}, at(2 * HOUR - j), 'TokenExpiry', Reason.ExpiryAsReported],
     ['a custom refreshBefore moves the refresh', { schedule: YEARLY, refreshBefore: '2h' }, at(12 * HOUR), {}, at(10 * HOUR - jitterMs(KEY, 2 * HOUR)), 'TokenExpiry', Reason.ExpiryAsReported],
     ['a token whose expiry is in the past is refreshed at the minimum interval', {}, at(-HOUR), {}, at(DEFAULT_MIN_REFRESH_INTERVAL_MS), 'MinimumInterval', Reason.ExpiryInPast],
     ['a token that expires sooner than refreshBefore allows is refreshed at the minimum interval', { schedule: YEARLY }, at(30 * MINUTE), {}, at(5 * MINUTE), 'MinimumInterval', Reason.ExpiryAsReported],
     ['the minimum interval can be configured', {}, at(-HOUR), { minIntervalMs: 30_000 }, at(30_000), 'MinimumInterval', Reason.ExpiryInPast],
     ['an absurd far-future expiry is capped at 12h after the fetch', { schedule: YEARLY }, at(10 * 365 * 24 * HOUR), {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryTooFar],
-    ['no reported expiry plans for a 12h token', { schedule: YEARLY }, undefined, {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryInPast],
+    ['no reported expiry plans for a 12h token', { schedule: YEARLY }, undefined, {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryMissing],
     ['an invalid schedule is ignored and the expiry decides', { schedule: 'not a cron' }, at(12 * HOUR), {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryAsReported],
     ['an unparseable refreshBefore falls back to 1h', { schedule: YEARLY, refreshBefore: 'soon' }, at(12 * HOUR), {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryAsReported],
-    ['a schedule that fires before the minimum interval still wins', { schedule: '*/10 * * * * *' }, at(-HOUR), {}, at(10_000), 'Schedule', Reason.ExpiryInPast],
+    ['a schedule that fires before the minimum interval still wins', { schedule: '*/10 * * * * *' }, at(-HOUR), {}, at(10_000 + j), 'Schedule', Reason.ExpiryInPast],
   ])('%s', (_name, spec, expiresAt, options, expected, driver, reason) => {
     const plan = nextRefreshAt(spec, { lastRefreshTime: LAST.toISOString() }, expiresAt, NOW, { jitterKey: KEY, ...options });
     expect(plan.at.toISOString()).toBe(expected.toISOString());
@@ -103,6 +103,27 @@ describe('nextRefreshAt', () => {
       expect(plan.at.getTime()).toBeGreaterThanOrEqual(LAST.getTime() + DEFAULT_MIN_REFRESH_INTERVAL_MS);
       expect(plan.at.getTime()).toBeLessThanOrEqual(LAST.getTime() + 12 * HOUR);
     }
+  });
+
+  it('delays each cron time by the sync\'s jitter, so syncs sharing a schedule spread out', () => {
+    const plan = (jitterKey: string) => nextRefreshAt({}, { lastRefreshTime: LAST.toISOString() }, at(12 * HOUR), NOW, { jitterKey });
+    expect(plan(KEY)).toMatchObject({ driver: 'Schedule', at: new Date(Date.parse('2025-01-15T06:00:00Z') + j) });
+    // Without a key the jitter is still the fixed one for '' (fnv1a('') is not 0).
+    expect(jitterMs('', HOUR)).toBeGreaterThan(0);
+    expect(nextRefreshAt({}, { lastRefreshTime: LAST.toISOString() }, at(12 * HOUR), NOW).at.getTime()).toBe(Date.parse('2025-01-15T06:00:00Z') + jitterMs('', HOUR));
+    const times = new Set(Array.from({ length: 20 }, (_, i) => plan(`sync-${i}`).at.getTime()));
+    expect(times.size).toBeGreaterThan(15);
+    for (const t of times) {
+      expect(t).toBeGreaterThanOrEqual(Date.parse('2025-01-15T06:00:00Z'));
+      expect(t).toBeLessThan(Date.parse('2025-01-15T06:00:00Z') + 5 * MINUTE);
+    }
+  });
+
+  it('lets the expiry win over a jittered cron time that would come later', () => {
+    // Hourly cron fires at 03:00 + j; an expiry at 03:30 must be refreshed at 02:30 - j, before it.
+    const plan = nextRefreshAt({ schedule: '0 * * * *' }, { lastRefreshTime: LAST.toISOString() }, at(90 * MINUTE), NOW, { jitterKey: KEY, minIntervalMs: 0 });
+    expect(plan.driver).toBe('TokenExpiry');
+    expect(plan.at.toISOString()).toBe(at(30 * MINUTE - j).toISOString());
   });
 
   it('gives different syncs different times for the same expiry', () => {

@@ -37,7 +37,7 @@ export interface ScheduleOptions {
 export function assessExpiry(expiresAt: Date | undefined, fetchedAt: Date): ExpiryAssessment {
   const lifetimeEnd = new Date(fetchedAt.getTime() + TOKEN_LIFETIME_MS);
   if (!expiresAt || Number.isNaN(expiresAt.getTime())) {
-    return { status: 'False', reason: Reason.ExpiryInPast, message: 'ECR reported no expiry; assuming 12h', effective: lifetimeEnd };
+    return { status: 'False', reason: Reason.ExpiryMissing, message: 'ECR reported no expiry; assuming 12h', effective: lifetimeEnd };
   }
   if (expiresAt.getTime() <= fetchedAt.getTime()) {
     return {
@@ -91,9 +91,12 @@ export function nextRefreshAt(
     }
   }
   const cron = parseCron(spec.schedule ?? DEFAULT_SCHEDULE);
+  // The same small per-sync delay after each cron time, so syncs (and clusters) sharing the
+  // default schedule do not all call ECR in the same second.
   const byCron = cron.ok ? nextCronTime(cron.schedule, last) : undefined;
-  if (byCron && byCron.getTime() < at) {
-    at = byCron.getTime();
+  const cronAt = byCron ? byCron.getTime() + jitterMs(options.jitterKey ?? '', refreshBeforeMs) : undefined;
+  if (cronAt !== undefined && cronAt < at) {
+    at = cronAt;
     driver = 'Schedule';
   }
   return { at: new Date(at), driver, expiry };

@@ -16,6 +16,7 @@ describe('parseFlags', () => {
       minRefreshIntervalMs: 300_000,
       writeConcurrency: 16,
       reconcileConcurrency: 4,
+      maxBackoffMs: 30_000,
     });
   });
 

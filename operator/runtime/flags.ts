@@ -16,6 +16,7 @@ export interface Flags {
   minRefreshIntervalMs: number;
   writeConcurrency: number;
   reconcileConcurrency: number;
+  maxBackoffMs: number;
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -25,12 +26,13 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
   --leader-elect                    run as one of several replicas, leading by a Lease
   --leader-election-namespace NS    the Lease's namespace (default: POD_NAMESPACE or ecr-credential-sync)
   --leader-election-id NAME         the Lease's name (default "ecr-credential-sync")
-  --log-level LEVEL                 trace, debug, info, warn, error (default "info")
+  --log-level LEVEL                 trace, debug, info, warn, error, fatal, silent (default "info")
   --once                            reconcile every EcrCredentialSync once, then exit (non-zero on failure)
   --dry-run                         compute and report, write nothing (server-side dry run)
   --min-refresh-interval DURATION   floor between token refreshes when an expiry is past or too near (default "5m")
   --write-concurrency N             secret writes in flight per sync (default 16)
   --reconcile-concurrency N         syncs reconciled at once (default 4)
+  --max-backoff DURATION            cap on the exponential retry delay after a failure (default "30s")
   --help                            this text
 `;
 
@@ -54,6 +56,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'min-refresh-interval': { type: 'string', default: '5m' },
         'write-concurrency': { type: 'string', default: '16' },
         'reconcile-concurrency': { type: 'string', default: '4' },
+        'max-backoff': { type: 'string', default: '30s' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -65,6 +68,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new FlagError(`--log-level: unknown level "${level}"`);
   const minRefresh = parseDuration(parsed['min-refresh-interval']!);
   if (minRefresh === undefined || minRefresh < 1000) throw new FlagError('--min-refresh-interval must be a duration of at least 1s, such as 5m');
+  const maxBackoff = parseDuration(parsed['max-backoff']!);
+  if (maxBackoff === undefined || maxBackoff < 1000) throw new FlagError('--max-backoff must be a duration of at least 1s, such as 30s');
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -83,5 +88,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     minRefreshIntervalMs: minRefresh,
     writeConcurrency: positive('write-concurrency'),
     reconcileConcurrency: positive('reconcile-concurrency'),
+    maxBackoffMs: maxBackoff,
   };
 }

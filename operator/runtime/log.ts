@@ -1,5 +1,5 @@
-// pino JSON logs. Tokens never reach a log line: known secret fields are redacted, and
-// messages are scrubbed of anything shaped like an ECR token or a docker config.
+// pino JSON logs. The operator never logs a token or secret data; as a second line of defence,
+// fields that could carry one are redacted by name at every level.
 import { pino, type Logger } from 'pino';
 
 export type { Logger };

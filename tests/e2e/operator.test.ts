@@ -75,7 +75,7 @@ describe('an EcrCredentialSync', () => {
       expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
       expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/sync': name, team: 'platform' });
       expect(secret.metadata?.annotations).toMatchObject({ owner: 'platform-team' });
-      expect(secret.metadata?.annotations?.['ecrsync.io/token-expires-at']).toBe('2015-01-01T00:00:00.000Z');
+      expect(secret.metadata?.annotations?.['ecrsync.io/token-expires-at']).toBe('2015-01-01T00:00:00Z');
       expect(secret.metadata?.annotations?.['ecrsync.io/data-hash']).toMatch(/^[0-9a-f]{64}$/);
       const hosts = Object.keys(dockerConfig(secret).auths).sort();
       expect(hosts).toEqual([stackEnv('STACK_REGISTRY'), '111111111111.dkr.ecr.eu-west-1.amazonaws.com', '222222222222.dkr.ecr.us-east-1.amazonaws.com'].sort());

@@ -1,0 +1,105 @@
+// R1: AWS unreachable, failing or throttling. Nothing is deleted or blanked, Ready says why,
+// retries back off exponentially up to a cap, and the operator recovers once AWS is back.
+import { FaultProxy, type FaultMode } from './fault-proxy.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, readyCondition, sleep, stackEnv, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+
+const { kc, core, custom } = kube();
+const MAX_BACKOFF_S = 8;
+let proxy: FaultProxy;
+let operator: OperatorProcess;
+let sync: string;
+const namespaces = [uniqueName('fault-a'), uniqueName('fault-b')];
+
+async function metric(pattern: RegExp): Promise<number> {
+  const { body } = await httpGet(`http://127.0.0.1:${await operator.metricsPort()}/metrics`);
+  return body
+    .split('\n')
+    .filter((l) => pattern.test(l))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+async function secretsNow() {
+  return Promise.all(namespaces.map(async (ns) => (await readSecret(core, ns, 'regcred'))!));
+}
+
+/** The operator's own record of each failed reconcile of the sync: when, and the backoff it chose. */
+function failures(since: number): Array<{ at: number; retryInMs: number }> {
+  return operator
+    .logs()
+    .split('\n')
+    .filter((l) => l.includes('"reconcile failed"') && l.includes(`"sync":"${sync}"`))
+    .map((l) => JSON.parse(l) as { time: string; retryInMs: number })
+    .map((e) => ({ at: Date.parse(e.time), retryInMs: e.retryInMs }))
+    .filter((e) => e.at >= since);
+}
+
+beforeAll(async () => {
+  await installCrds(kc);
+  proxy = new FaultProxy(stackEnv('AWS_ENDPOINT_URL'));
+  const endpoint = await proxy.start();
+  // Refresh every 2 s (moto's expiry is in the past, so the floor applies), so faults show at once.
+  operator = await startOperator(['--min-refresh-interval=2s', `--max-backoff=${MAX_BACKOFF_S}s`], { AWS_ENDPOINT_URL: endpoint });
+  for (const ns of namespaces) await createNamespace(core, ns);
+  sync = uniqueName('faults');
+  await applySync(custom, sync, stackSpec(namespaces));
+  await eventually('ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True');
+});
+
+afterAll(async () => {
+  if (process.env.FAULTS_DEBUG) process.stderr.write(operator.logs());
+  proxy.set('pass');
+  await deleteSync(custom, sync);
+  await eventually('sync gone', async () => !(await getSync(custom, sync)));
+  expect(await operator.stop()).toBe(0);
+  await proxy.stop();
+});
+
+describe.each<[FaultMode, string]>([
+  ['error500', 'AWS answers 500'],
+  ['throttle', 'AWS throttles'],
+  ['refuse', 'AWS is unreachable'],
+])('when %s (%s)', (mode) => {
+  it('keeps every secret as it was, says why in Ready, counts the failure, backs off, and recovers when AWS returns', async () => {
+    const before = await secretsNow();
+    const errorsBefore = await metric(/^ecrsync_refresh_total\{sync="[^"]+",result="error"\}/);
+    const since = Date.now();
+    proxy.set(mode);
+    const failing = await eventually('Ready False', async () => {
+      const s = await getSync(custom, sync);
+      return readyCondition(s)?.status === 'False' ? s : undefined;
+    }, 20_000);
+    expect(readyCondition(failing)).toMatchObject({ reason: 'TokenFetchFailed' });
+    expect(readyCondition(failing)?.message).toMatch(/GetAuthorizationToken failed/);
+    // Let the backoff grow to its cap.
+    await sleep((1 + 2 + 4 + MAX_BACKOFF_S + 2) * 1000);
+    expect(await metric(/^ecrsync_refresh_total\{sync="[^"]+",result="error"\}/)).toBeGreaterThan(errorsBefore);
+    expect(await metric(/^ecrsync_aws_api_calls_total\{api="GetAuthorizationToken",result="error"\}/)).toBeGreaterThan(0);
+    const after = await secretsNow();
+    after.forEach((secret, i) => {
+      expect(secret.metadata?.resourceVersion).toBe(before[i]!.metadata?.resourceVersion);
+      expect(secret.data).toEqual(before[i]!.data);
+    });
+    const failed = failures(since);
+    const delays = failed.map((f) => f.retryInMs);
+    // Exponential from 1 s, doubling, held at the cap.
+    expect(delays.slice(0, 5)).toEqual([1000, 2000, 4000, 8000, 8000]);
+    // And the operator really waited that long before trying again (timer-driven, not hot-looping).
+    for (let i = 1; i < failed.length; i++) expect(failed[i]!.at - failed[i - 1]!.at).toBeGreaterThanOrEqual(failed[i - 1]!.retryInMs * 0.9);
+
+    proxy.set('pass');
+    const back = Date.now();
+    await eventually('Ready True again', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000, 100);
+    expect((Date.now() - back) / 1000).toBeLessThan(60);
+  });
+});
+
+it('fetches credentials again when ECR says they expired', async () => {
+  await eventually('ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True');
+  const since = Date.now();
+  const stsBefore = proxy.count('AssumeRoleWithWebIdentity');
+  proxy.set('expired', { only: 'GetAuthorizationToken', times: 1 });
+  await eventually('the expired answer was given', async () => proxy.calls.some((c) => c.mode === 'expired' && c.at >= since), 20_000);
+  await eventually('a new web-identity session', async () => proxy.count('AssumeRoleWithWebIdentity') > stsBefore, 20_000);
+  await eventually('Ready True', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 20_000);
+  expect(proxy.count('GetAuthorizationToken', since)).toBeGreaterThan(0);
+});

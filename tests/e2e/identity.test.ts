@@ -1,0 +1,83 @@
+// spec.identity.serviceAccountRef: the operator mints a short-lived token for a team's
+// ServiceAccount with TokenRequest, assumes the role from its annotation, and may chain a role after it.
+import { FaultProxy } from './fault-proxy.ts';
+import { applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackEnv, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+
+const { kc, core, custom } = kube();
+let proxy: FaultProxy;
+let operator: OperatorProcess;
+const syncs: string[] = [];
+const TEAM_ROLE = 'arn:aws:iam::333333333333:role/team-puller';
+
+function webIdentityCalls(since: number): Array<{ role: string; claims: { sub: string; aud: string[] | string; exp: number; iat: number } }> {
+  return proxy.calls
+    .filter((c) => c.at >= since && c.api === 'AssumeRoleWithWebIdentity')
+    .map((c) => {
+      const params = new URLSearchParams(c.body);
+      const token = params.get('WebIdentityToken') ?? '';
+      return { role: params.get('RoleArn') ?? '', claims: JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString() || '{}') };
+    });
+}
+
+beforeAll(async () => {
+  await installCrds(kc);
+  proxy = new FaultProxy(stackEnv('AWS_ENDPOINT_URL'));
+  operator = await startOperator([], { AWS_ENDPOINT_URL: await proxy.start() });
+});
+
+afterAll(async () => {
+  await Promise.all(syncs.map((s) => deleteSync(custom, s)));
+  await eventually('syncs gone', async () => (await Promise.all(syncs.map((s) => getSync(custom, s)))).every((s) => !s));
+  expect(await operator.stop()).toBe(0);
+  await proxy.stop();
+});
+
+it.each<[string, string | undefined, string]>([
+  ['EKS: the default audience, the role from the annotation', undefined, 'sts.amazonaws.com'],
+  ['ROSA: audience openshift', 'openshift', 'openshift'],
+])('%s', async (_title, audience, expectedAudience) => {
+  const team = uniqueName('team');
+  await createNamespace(core, team);
+  await core.createNamespacedServiceAccount({ namespace: team, body: { metadata: { name: 'puller', annotations: { 'eks.amazonaws.com/role-arn': TEAM_ROLE } } } });
+  const since = Date.now();
+  const name = uniqueName('sa-identity');
+  syncs.push(name);
+  await applySync(custom, name, {
+    registries: [
+      { accountId: '333333333333', region: 'us-east-1' },
+      { accountId: '111111111111', region: 'eu-west-1', assumeRole: { roleArn: stackEnv('STACK_CENTRAL_ROLE_ARN') } },
+    ],
+    namespaces: { names: [team] },
+    identity: { serviceAccountRef: { namespace: team, name: 'puller', ...(audience ? { audience } : {}) } },
+  });
+  const secret = await eventually('secret', () => readSecret(core, team, 'regcred'));
+  const auths = dockerConfig(secret).auths;
+  // The team's own account minted the first token; the chained central role the second.
+  expect(auths['333333333333.dkr.ecr.us-east-1.amazonaws.com']?.password).toBe('333333333333-auth-token');
+  expect(auths['111111111111.dkr.ecr.eu-west-1.amazonaws.com']?.password).toBe('111111111111-auth-token');
+  const calls = webIdentityCalls(since);
+  expect(calls.length).toBeGreaterThanOrEqual(1);
+  for (const call of calls) {
+    expect(call.role).toBe(TEAM_ROLE);
+    expect(call.claims.sub).toBe(`system:serviceaccount:${team}:puller`);
+    expect([call.claims.aud].flat()).toEqual([expectedAudience]);
+    expect(call.claims.exp - call.claims.iat).toBeLessThanOrEqual(3600);
+  }
+  expect(proxy.calls.filter((c) => c.at >= since && c.api === 'AssumeRole').map((c) => new URLSearchParams(c.body).get('RoleArn'))).toContain(stackEnv('STACK_CENTRAL_ROLE_ARN'));
+  expect(readyCondition(await getSync(custom, name))?.status).toBe('True');
+});
+
+it('says so in status when the ServiceAccount has no role to assume', async () => {
+  const team = uniqueName('no-role');
+  await createNamespace(core, team);
+  await core.createNamespacedServiceAccount({ namespace: team, body: { metadata: { name: 'puller' } } });
+  const name = uniqueName('no-role');
+  syncs.push(name);
+  await applySync(custom, name, { registries: [{ accountId: '333333333333', region: 'us-east-1' }], namespaces: { names: [team] }, identity: { serviceAccountRef: { namespace: team, name: 'puller' } } });
+  const sync = await eventually('failure reported', async () => {
+    const s = await getSync(custom, name);
+    return readyCondition(s)?.reason === 'TokenFetchFailed' ? s : undefined;
+  });
+  expect(readyCondition(sync)?.message).toMatch(/has no eks.amazonaws.com\/role-arn annotation/);
+  expect(await readSecret(core, team, 'regcred')).toBeUndefined();
+});
