@@ -167,6 +167,11 @@ export class Reconciler {
     const desired = desiredSecrets(sync, tokenMap, targets);
     const actual = await this.actualSecrets(sync, desired.secretName, targets);
     const actions = plan(desired, actual);
+    if (log.isLevelEnabled('debug')) {
+      const counts: Record<string, number> = {};
+      for (const a of actions) counts[a.kind] = (counts[a.kind] ?? 0) + 1;
+      log.debug({ targets: targets.length, refreshed: toFetch.length, actions: counts }, 'planned');
+    }
     const outcomes = await mapLimit(actions, this.writeConcurrency, (action) => this.execute(sync, action, log));
     const perNamespace = outcomes.filter((o): o is NamespaceOutcome => o !== undefined);
     this.rememberConflicts(name, perNamespace);

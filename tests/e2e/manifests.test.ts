@@ -1,0 +1,41 @@
+// manifests/ applies cleanly, under the restricted Pod Security profile, with no warnings.
+import { join } from 'node:path';
+import { loadAllYaml, type V1Deployment } from '@kubernetes/client-node';
+import { readFileSync } from 'node:fs';
+import { run } from '../stack/run.ts';
+import { ROOT, kube, stackEnv, uniqueName } from './support.ts';
+
+const kubectl = () => join(stackEnv('STACK_BIN_DIR'), 'kubectl');
+const { core } = kube();
+
+it('kubectl apply -f crds/ -f manifests/ succeeds with no warnings', async () => {
+  const result = await run(kubectl(), ['apply', '-f', join(ROOT, 'crds'), '-f', join(ROOT, 'manifests')]);
+  // Other tests create the CRD through the API, so kubectl notes once that it adds its annotation.
+  const warnings = result.stderr.split('\n').filter((l) => l.trim() && !l.includes('last-applied-configuration'));
+  expect(warnings).toEqual([]);
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/deployment.apps\/ecr-credential-sync (created|configured|unchanged)/);
+  const ns = await core.readNamespace({ name: 'ecr-credential-sync' });
+  expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+});
+
+it('the operator pod passes the restricted profile, and the profile is really enforced', async () => {
+  const deployment = (loadAllYaml(readFileSync(join(ROOT, 'manifests/03-deployment.yaml'), 'utf8')) as V1Deployment[])[0]!;
+  const pod = { metadata: { name: uniqueName('operator-pod') }, spec: deployment.spec!.template.spec! };
+  await expect(core.createNamespacedPod({ namespace: 'ecr-credential-sync', body: pod, dryRun: 'All' })).resolves.toBeDefined();
+  const loose = structuredClone(pod);
+  loose.spec.containers[0]!.securityContext = { ...loose.spec.containers[0]!.securityContext, allowPrivilegeEscalation: true };
+  await expect(core.createNamespacedPod({ namespace: 'ecr-credential-sync', body: loose, dryRun: 'All' })).rejects.toMatchObject({ code: 403 });
+});
+
+it('the samples are valid EcrCredentialSyncs', async () => {
+  const result = await run(kubectl(), ['apply', '--dry-run=server', '-f', join(ROOT, 'manifests/samples')]);
+  expect(result.stderr).toBe('');
+  expect(result.stdout).toMatch(/central-artifacts created \(server dry run\)/);
+  expect(result.stdout).toMatch(/cf-dev created \(server dry run\)/);
+});
+
+it('grants no wildcard verbs or resources', () => {
+  const rbac = readFileSync(join(ROOT, 'manifests/02-rbac.yaml'), 'utf8');
+  expect(rbac).not.toMatch(/['"]?\*['"]?/);
+});

@@ -1,0 +1,44 @@
+// R6: the operator never overwrites or deletes a secret, or a ServiceAccount entry, it does not
+// own, even after a user takes the managed-by label off one of its own secrets.
+import { applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackSpec, startOperator, uniqueName } from './support.ts';
+
+const { kc, core, custom } = kube();
+beforeAll(() => installCrds(kc));
+
+it('lets go of a secret whose managed-by label a user removed, and never touches it again', async () => {
+  const operator = await startOperator();
+  const ns = uniqueName('adopted');
+  const name = uniqueName('ownership');
+  try {
+    await createNamespace(core, ns);
+    await core.createNamespacedServiceAccount({ namespace: ns, body: { metadata: { name: 'app' }, imagePullSecrets: [{ name: 'regcred' }] } });
+    await applySync(custom, name, stackSpec([ns], { serviceAccounts: ['app'] }));
+    const ours = await eventually('secret', () => readSecret(core, ns, 'regcred'));
+    // The user takes the secret over.
+    const labels = { ...ours.metadata!.labels };
+    delete labels['app.kubernetes.io/managed-by'];
+    const taken = await core.replaceNamespacedSecret({
+      namespace: ns,
+      name: 'regcred',
+      body: { ...ours, metadata: { ...ours.metadata, labels }, data: { '.dockerconfigjson': Buffer.from('{"auths":{"mine.example.com":{"auth":"dTpw"}}}').toString('base64') } },
+    });
+    const sync = await eventually('conflict reported', async () => {
+      const s = await getSync(custom, name);
+      return readyCondition(s)?.reason === 'SecretConflict' ? s : undefined;
+    });
+    expect(sync.status?.failures?.[0]?.namespace).toBe(ns);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect((await readSecret(core, ns, 'regcred'))?.metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
+
+    await deleteSync(custom, name);
+    await eventually('sync gone', async () => !(await getSync(custom, name)));
+    const after = await readSecret(core, ns, 'regcred');
+    expect(after?.metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
+    // The user's own imagePullSecrets entry (there before the operator came) stays.
+    const account = await core.readNamespacedServiceAccount({ namespace: ns, name: 'app' });
+    expect(account.imagePullSecrets?.map((r) => r.name)).toEqual(['regcred']);
+  } finally {
+    await deleteSync(custom, name);
+    expect(await operator.stop()).toBe(0);
+  }
+});
