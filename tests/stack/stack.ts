@@ -141,6 +141,7 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
     STACK_KUBE_VERSION: kubeVersion,
     STACK_BIN_DIR: layout.binDir,
     KUBECONFIG: join(layout.dir, 'kubeconfig'),
+    STACK_ETCD_URL: `http://127.0.0.1:${layout.ports.etcd}`,
     AWS_ENDPOINT_URL: `http://127.0.0.1:${layout.ports.moto}`,
     AWS_REGION: STACK_REGION,
     AWS_ROLE_ARN: WORKLOAD_ROLE_ARN,

@@ -1,0 +1,921 @@
+// npm run bench: the performance figures of ecr-credential-sync, all from one run on a stack of
+// its own (.stack-bench). Prints a table and writes bench-results/bench-<timestamp>.json and
+// bench-results/latest.json. A missed target is reported, never a failure: the process exits 0
+// unless the benchmark itself breaks.
+//
+//   BENCH_NAMESPACES=1000        N, the target namespaces of P1 (and of the floor)
+//   BENCH_IDLE_SECONDS=120       P3's idle window
+//   BENCH_UNRELATED_SECRETS=20000  unlabelled Opaque secrets in the cluster for P5
+//   BENCH_KEEP=1                 leave the stack up afterwards (. .stack-bench/env to look around)
+//   BENCH_CPU_PROF=1             run the operator with --cpu-prof (profile in bench-results/)
+//   less often: BENCH_P4_NAMESPACES=50, BENCH_SHELL_NAMESPACES=20, BENCH_WRITE_CONCURRENCY=16,
+//   BENCH_UNRELATED_NAMESPACES=10, BENCH_MIN_REFRESH_INTERVAL=1h, BENCH_SHELL_TOKEN=aws|sdk
+//
+// Phases, in order: stack; CRD, the operator's RBAC and ServiceAccount, two FlowSchemas that
+// attribute the operator's requests; namespaces and 20,000 unrelated secrets; the floor (a bare
+// client-node loop); the shell loop; the operator (startup, P2 on a sync that exists before it
+// starts); P1; P4; P3 (idle window); P5 (memory at the end of it).
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
+import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
+import { CENTRAL_ACCOUNT, down, motoPassword, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
+import {
+  apiserverMetrics,
+  applyFile,
+  applyObject,
+  deltaBy,
+  envInt,
+  isStatus,
+  isWrite,
+  OperatorProcess,
+  percentile,
+  pollUntil,
+  pool,
+  requestKey,
+  type Sample,
+  SecretArrivals,
+  sleep,
+  sumProm,
+} from './support.ts';
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+const N = envInt('BENCH_NAMESPACES', 1000, 1);
+const IDLE_SECONDS = envInt('BENCH_IDLE_SECONDS', 120, 0);
+const UNRELATED_SECRETS = envInt('BENCH_UNRELATED_SECRETS', 20_000, 0);
+const UNRELATED_NAMESPACES = envInt('BENCH_UNRELATED_NAMESPACES', 10, 1);
+const P4_COUNT = envInt('BENCH_P4_NAMESPACES', 50, 1);
+const SHELL_COUNT = envInt('BENCH_SHELL_NAMESPACES', 20, 1);
+const CONCURRENCY = envInt('BENCH_WRITE_CONCURRENCY', 16, 1);
+const KEEP = process.env.BENCH_KEEP === '1';
+const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+// moto reports every token as expired in 2015, so the operator refreshes at its minimum interval
+// (default 5m). 1h keeps a scheduled refresh out of the run; the idle window checks it anyway.
+const MIN_REFRESH = process.env.BENCH_MIN_REFRESH_INTERVAL || '1h';
+const SHELL_TOKEN = process.env.BENCH_SHELL_TOKEN ?? 'auto';
+const P1_TIMEOUT_MS = envInt('BENCH_P1_TIMEOUT_SECONDS', Math.max(180, Math.ceil(N * 0.3)), 1) * 1000;
+const P4_TIMEOUT_MS = 30_000;
+const P4_PAUSE_MS = 250;
+const SETUP_CONCURRENCY = 32;
+
+const STACK_DIR = join(PROJECT_ROOT, '.stack-bench');
+const RESULTS_DIR = join(PROJECT_ROOT, 'bench-results');
+const OPERATOR_NS = 'ecr-credential-sync';
+const OPERATOR_SA = 'ecr-credential-sync';
+const FS_WRITES = 'bench-operator-writes';
+const FS_READS = 'bench-operator-reads';
+const LABEL_SYNC = 'ecrsync.io/sync';
+
+const P1_SYNC = 'bench-p1';
+const P2_SYNC = 'bench-p2';
+const P2_NAMESPACES = 5;
+const REGION = 'us-east-1';
+const P1_HOST = `${WORKLOAD_ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
+const P1_PASSWORD = motoPassword(WORKLOAD_ACCOUNT);
+
+const TARGETS = {
+  p1RatioMax: 1.25,
+  p3Writes: 0,
+  p4P50MaxMs: 1000,
+  p4P99MaxMs: 3000,
+  p5RssMaxBytes: 100 * 1024 * 1024,
+};
+
+const pad = (i: number, width: number) => String(i).padStart(width, '0');
+const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${pad(i, Math.max(2, String(count - 1).length))}`);
+const P1_NAMESPACES = names('bench-p1', N);
+const FLOOR_NAMESPACES = names('bench-floor', N);
+const SHELL_NAMESPACES = names('bench-shell', SHELL_COUNT);
+const P2_NAMESPACE_NAMES = names('bench-p2', P2_NAMESPACES);
+const P4_NAMESPACES = names('bench-p4', P4_COUNT);
+const UNRELATED_NAMESPACE_NAMES = names('bench-unrelated', UNRELATED_NAMESPACES);
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+const fmtMs = (ms: number | undefined | null) => (ms === undefined || ms === null || !Number.isFinite(ms) ? 'n/a' : ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
+const fmtMiB = (bytes: number | undefined) => (bytes === undefined || !Number.isFinite(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
+const fmtDuration = (ms: number) => (ms < 60_000 ? fmtMs(ms) : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
+const round = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+
+type Result = 'pass' | 'miss' | 'reported' | 'error';
+
+interface SummaryRow {
+  id: string;
+  figure: string;
+  measured: string;
+  target: string;
+  result: Result;
+}
+
+interface Results {
+  startedAt: string;
+  finishedAt?: string;
+  durationSeconds?: number | null;
+  config: Record<string, unknown>;
+  environment: Record<string, unknown>;
+  phases: Record<string, number>;
+  figures: Record<string, unknown>;
+  summary: SummaryRow[];
+  notes: string[];
+  errors: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kubernetes helpers
+
+function dockerConfigJson(host: string, username: string, password: string): string {
+  const auth = Buffer.from(`${username}:${password}`).toString('base64');
+  return JSON.stringify({ auths: { [host]: { username, password, auth } } });
+}
+
+/** Why a P1 secret is not a usable pull secret for the P1 registry, or undefined when it is. */
+function validP1Secret(secret: V1Secret): string | undefined {
+  if (secret.type !== 'kubernetes.io/dockerconfigjson') return `type is ${secret.type}`;
+  const raw = secret.data?.['.dockerconfigjson'];
+  if (!raw) return 'no .dockerconfigjson';
+  try {
+    const config = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths?: Record<string, { username?: string; password?: string; auth?: string }> };
+    const entry = config.auths?.[P1_HOST];
+    if (!entry) return `no entry for ${P1_HOST}`;
+    if (entry.username !== 'AWS' || entry.password !== P1_PASSWORD) return 'wrong username or password';
+    if (Buffer.from(entry.auth ?? '', 'base64').toString('utf8') !== `AWS:${P1_PASSWORD}`) return 'auth does not match username:password';
+  } catch {
+    return '.dockerconfigjson is not JSON';
+  }
+  return undefined;
+}
+
+async function createNamespaces(core: CoreV1Api, list: readonly string[], labels: Record<string, string>, concurrency: number): Promise<void> {
+  await pool(list, concurrency, async (name) => {
+    try {
+      await core.createNamespace({ body: { metadata: { name, labels } } });
+    } catch (error) {
+      if (!isStatus(error, 409)) throw error;
+    }
+  });
+}
+
+async function applySync(custom: CustomObjectsApi, name: string, spec: EcrCredentialSyncSpec): Promise<void> {
+  await custom.createClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: PLURAL,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
+  });
+}
+
+async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync> {
+  return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
+}
+
+function syncedCount(sync: EcrCredentialSync): number | undefined {
+  const ready = sync.status?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.status !== 'True' || sync.status?.observedGeneration !== sync.metadata.generation) return undefined;
+  return sync.status?.namespaces?.synced;
+}
+
+async function waitSynced(custom: CustomObjectsApi, name: string, count: number, timeoutMs: number): Promise<EcrCredentialSync> {
+  return pollUntil(`EcrCredentialSync ${name} Ready with ${count} namespaces synced`, timeoutMs, 250, async () => {
+    const sync = await getSync(custom, name);
+    return syncedCount(sync) === count ? sync : undefined;
+  });
+}
+
+/** The operator's own ServiceAccount with the RBAC in manifests/, and a kubeconfig holding a token for it. */
+async function operatorKubeconfig(kc: KubeConfig, core: CoreV1Api): Promise<string> {
+  for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml']) await applyFile(kc, join(PROJECT_ROOT, 'manifests', file));
+  const review = await pollUntil('a ServiceAccount token', 30_000, 500, () =>
+    core.createNamespacedServiceAccountToken({ namespace: OPERATOR_NS, name: OPERATOR_SA, body: { spec: { audiences: [], expirationSeconds: 6 * 3600 } } }),
+  );
+  const cluster = kc.getCurrentCluster()!;
+  const file = join(STACK_DIR, 'operator-kubeconfig');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [{ name: 'stack', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
+      users: [{ name: 'operator', user: { token: review.status!.token } }],
+      contexts: [{ name: 'operator', context: { cluster: 'stack', user: 'operator' } }],
+      'current-context': 'operator',
+    }),
+    { mode: 0o600 },
+  );
+  return file;
+}
+
+/**
+ * apiserver_request_total has no user label. Two FlowSchemas (same priority level as the
+ * built-in service-accounts schema, so nothing is throttled differently) make the API server
+ * count the operator's ServiceAccount's writes and reads apart, in
+ * apiserver_flowcontrol_dispatched_requests_total{flow_schema=...}.
+ */
+async function installFlowSchemas(kc: KubeConfig): Promise<void> {
+  const subjects = [{ kind: 'ServiceAccount', serviceAccount: { namespace: OPERATOR_NS, name: OPERATOR_SA } }];
+  const schema = (name: string, precedence: number, verbs: string[], nonResource: boolean) => ({
+    apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
+    kind: 'FlowSchema',
+    metadata: { name },
+    spec: {
+      matchingPrecedence: precedence,
+      priorityLevelConfiguration: { name: 'workload-low' },
+      distinguisherMethod: { type: 'ByUser' },
+      rules: [
+        {
+          subjects,
+          resourceRules: [{ verbs, apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] }],
+          ...(nonResource ? { nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }] } : {}),
+        },
+      ],
+    },
+  });
+  await applyObject(kc, schema(FS_WRITES, 1000, ['create', 'update', 'patch', 'delete', 'deletecollection'], false));
+  await applyObject(kc, schema(FS_READS, 1001, ['*'], true));
+}
+
+const apfCount = (samples: readonly Sample[], flowSchema: string) => sumProm(samples, 'apiserver_flowcontrol_dispatched_requests_total', { flow_schema: flowSchema });
+const apiWrites = (samples: readonly Sample[]) => sumProm(samples, 'apiserver_request_total', isWrite);
+
+/** Waits until the API server sees at most `threshold` writes per `windowMs` (the controller manager settling). */
+async function quiesce(kc: KubeConfig, maxMs: number, windowMs = 3000, threshold = 3): Promise<{ ms: number; settled: boolean; lastRate: number }> {
+  const started = performance.now();
+  let previous = apiWrites(await apiserverMetrics(kc));
+  let lastRate = Number.NaN;
+  for (;;) {
+    await sleep(windowMs);
+    const current = apiWrites(await apiserverMetrics(kc));
+    lastRate = current - previous;
+    if (lastRate <= threshold) return { ms: performance.now() - started, settled: true, lastRate };
+    if (performance.now() - started > maxMs) return { ms: performance.now() - started, settled: false, lastRate };
+    previous = current;
+  }
+}
+
+/** Runs a command with a time limit; kills its whole process group (which it leads) on timeout. */
+function runLimited(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }, timeoutMs);
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+async function main(): Promise<number> {
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const results: Results = {
+    startedAt: startedAt.toISOString(),
+    config: {
+      namespaces: N,
+      idleSeconds: IDLE_SECONDS,
+      unrelatedSecrets: UNRELATED_SECRETS,
+      unrelatedNamespaces: UNRELATED_NAMESPACES,
+      p4Namespaces: P4_COUNT,
+      shellNamespaces: SHELL_COUNT,
+      writeConcurrency: CONCURRENCY,
+      minRefreshInterval: MIN_REFRESH,
+      cpuProfile: CPU_PROF,
+      stackDir: STACK_DIR,
+    },
+    environment: { node: process.version, cpus: cpus().length, loadAverageAtStart: loadavg().map((l) => round(l, 2)) },
+    phases: {},
+    figures: {},
+    summary: [],
+    notes: [],
+    errors: [],
+  };
+  const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    log(`== ${name}`);
+    const started = performance.now();
+    try {
+      return await fn();
+    } finally {
+      results.phases[name] = round((performance.now() - started) / 1000, 2)!;
+    }
+  };
+  const figureError = (id: string, figure: string, target: string, error: unknown) => {
+    const message = (error as Error)?.message ?? String(error);
+    log(`${id} failed: ${message}`);
+    results.errors.push(`${id}: ${message}`);
+    results.summary.push({ id, figure, measured: 'error', target, result: 'error' });
+  };
+
+  let operator: OperatorProcess | undefined;
+  let interrupted = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    log(`${signal}: stopping`);
+    void (async () => {
+      await operator?.stop(5000);
+      if (!KEEP) await down({ dir: STACK_DIR, log }).catch(() => {});
+      process.exit(130);
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('exit', () => {
+    if (operator?.alive()) operator.child.kill('SIGKILL');
+  });
+
+  const operatorLog = join(RESULTS_DIR, `operator-${stamp}.log`);
+  try {
+    // ----- stack and cluster set-up -------------------------------------------------------
+    const env = await phase('stack up (.stack-bench)', async () => {
+      if (existsSync(join(STACK_DIR, 'state.json'))) {
+        log('a previous bench stack exists; taking it down to start clean');
+        await down({ dir: STACK_DIR, log });
+      }
+      return up({ dir: STACK_DIR, log });
+    });
+    Object.assign(process.env, env);
+    results.environment.kubernetes = env.STACK_KUBE_VERSION;
+    const kc = new KubeConfig();
+    kc.loadFromFile(env.KUBECONFIG!);
+    const core = kc.makeApiClient(CoreV1Api);
+    const custom = kc.makeApiClient(CustomObjectsApi);
+
+    const saKubeconfig = await phase('CRD, operator RBAC and ServiceAccount, FlowSchemas', async () => {
+      await applyFile(kc, join(PROJECT_ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'));
+      const ext = kc.makeApiClient(ApiextensionsV1Api);
+      await pollUntil('the CRD to be Established', 30_000, 200, async () => {
+        const crd = await ext.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      });
+      const file = await operatorKubeconfig(kc, core);
+      await installFlowSchemas(kc);
+      return file;
+    });
+    const saKc = new KubeConfig();
+    saKc.loadFromFile(saKubeconfig);
+
+    await phase(`namespaces (${2 * N + SHELL_COUNT + P2_NAMESPACES + UNRELATED_NAMESPACES}) and ${UNRELATED_SECRETS} unrelated secrets`, async () => {
+      await createNamespaces(core, P1_NAMESPACES, { bench: 'p1' }, CONCURRENCY);
+      await createNamespaces(core, FLOOR_NAMESPACES, { bench: 'floor' }, CONCURRENCY);
+      await createNamespaces(core, [...SHELL_NAMESPACES], { bench: 'shell' }, CONCURRENCY);
+      await createNamespaces(core, P2_NAMESPACE_NAMES, { bench: 'p2' }, CONCURRENCY);
+      await createNamespaces(core, UNRELATED_NAMESPACE_NAMES, { bench: 'unrelated' }, CONCURRENCY);
+      const per = Math.ceil(UNRELATED_SECRETS / UNRELATED_NAMESPACES);
+      let done = 0;
+      await pool(
+        Array.from({ length: UNRELATED_SECRETS }, (_, i) => i),
+        SETUP_CONCURRENCY,
+        async (i) => {
+          const namespace = UNRELATED_NAMESPACE_NAMES[Math.floor(i / per)]!;
+          try {
+            await core.createNamespacedSecret({
+              namespace,
+              body: { metadata: { name: `unrelated-${pad(i, 5)}` }, type: 'Opaque', data: { value: Buffer.from(`unrelated value ${i}`).toString('base64') } },
+            });
+          } catch (error) {
+            if (!isStatus(error, 409)) throw error;
+          }
+          if (++done % 5000 === 0) log(`   ${done} unrelated secrets`);
+        },
+      );
+    });
+    const settle1 = await phase('wait for the controller manager to settle', () => quiesce(kc, 240_000));
+    if (!settle1.settled) results.notes.push(`the API server still saw ${settle1.lastRate} writes per 3 s after ${fmtMs(settle1.ms)} of settling, before the floor`);
+
+    // ----- the floor: a bare client-node loop ---------------------------------------------
+    const payload = dockerConfigJson(P1_HOST, 'AWS', P1_PASSWORD);
+    let floorMs: number | undefined;
+    await phase(`floor: bare client-node loop, ${N} secrets, ${CONCURRENCY} in flight`, async () => {
+      try {
+        // The same identity as the operator, so API priority and fairness treat both alike.
+        const saCore = saKc.makeApiClient(CoreV1Api);
+        const apiBefore = await apiserverMetrics(kc);
+        const body = {
+          metadata: {
+            name: 'regcred',
+            labels: { 'app.kubernetes.io/managed-by': 'bench-floor', 'bench.ecrsync.io/sync': P1_SYNC },
+            annotations: {
+              'bench.ecrsync.io/token-expires-at': '2015-01-01T00:00:00.000Z',
+              'bench.ecrsync.io/registries': P1_HOST,
+              'bench.ecrsync.io/data-hash': createHash('sha256').update(payload).digest('hex'),
+            },
+          },
+          type: 'kubernetes.io/dockerconfigjson',
+          data: { '.dockerconfigjson': Buffer.from(payload).toString('base64') },
+        };
+        const latencies: number[] = [];
+        const started = performance.now();
+        await pool(FLOOR_NAMESPACES, CONCURRENCY, async (namespace) => {
+          const t = performance.now();
+          await saCore.createNamespacedSecret({ namespace, fieldManager: 'bench-floor', body });
+          latencies.push(performance.now() - t);
+        });
+        floorMs = performance.now() - started;
+        const apiAfter = await apiserverMetrics(kc);
+        const attributed = apfCount(apiAfter, FS_WRITES) - apfCount(apiBefore, FS_WRITES);
+        results.figures.floor = {
+          ms: round(floorMs),
+          perNamespaceMs: round(floorMs / N, 2),
+          requestP50Ms: round(percentile(latencies, 50)),
+          requestP99Ms: round(percentile(latencies, 99)),
+          payloadBytes: payload.length,
+          apfAttributedWrites: attributed,
+        };
+        if (attributed !== N) results.notes.push(`FlowSchema attribution check: the floor wrote ${N} secrets as the operator's ServiceAccount, the API server attributed ${attributed}`);
+        log(`   floor: ${fmtMs(floorMs)} (${(floorMs / N).toFixed(2)} ms per namespace)`);
+      } catch (error) {
+        results.errors.push(`floor: ${(error as Error).message}`);
+      }
+    });
+
+    // ----- the shell loop the operator replaces -------------------------------------------
+    let shellPerNsMs: number | undefined;
+    let shellMode = '';
+    await phase(`shell loop: kubectl create secret docker-registry | kubectl apply, ${SHELL_COUNT} namespaces`, async () => {
+      try {
+        const shellEnv = { ...process.env, PATH: `${env.STACK_BIN_DIR}:${process.env.PATH}`, KUBECONFIG: env.KUBECONFIG!, SERVER: P1_HOST, REGION };
+        // Can the aws CLI fetch a token here? One untimed call decides (and warms the disk cache).
+        let probeMs: number | undefined;
+        let useCli = false;
+        if (SHELL_TOKEN !== 'sdk') {
+          const t = performance.now();
+          const probe = await runLimited('bash', ['-c', 'command -v aws >/dev/null && aws ecr get-login-password --region "$REGION"'], shellEnv, 60_000).catch(() => undefined);
+          probeMs = performance.now() - t;
+          useCli = probe?.code === 0 && probe.stdout.trim() === P1_PASSWORD;
+          if (!useCli && SHELL_TOKEN === 'aws') throw new Error(`aws ecr get-login-password did not work: ${probe?.stderr.trim().slice(0, 300)}`);
+        }
+        shellMode = useCli
+          ? 'aws CLI: PW=$(aws ecr get-login-password) in every iteration'
+          : 'no usable aws CLI: one GetAuthorizationToken (@aws-sdk/client-ecr, new client) per iteration, then the kubectl pipeline';
+        const pipeline = 'kubectl create secret docker-registry regcred --namespace "$ns" --docker-server="$SERVER" --docker-username=AWS --docker-password="$PW" --dry-run=client -o yaml | kubectl apply --namespace "$ns" -f - >/dev/null';
+        const started = performance.now();
+        if (useCli) {
+          const script = `set -euo pipefail\nfor ns in "$@"; do\n  PW="$(aws ecr get-login-password --region "$REGION")"\n  ${pipeline}\ndone\n`;
+          const res = await runLimited('bash', ['-c', script, 'shell-loop', ...SHELL_NAMESPACES], shellEnv, SHELL_COUNT * 60_000);
+          if (res.code !== 0) throw new Error(`shell loop exited ${res.code}${res.timedOut ? ' (timed out)' : ''}: ${res.stderr.trim().slice(0, 500)}`);
+        } else {
+          for (const ns of SHELL_NAMESPACES) {
+            const ecr = new ECRClient({ region: REGION, maxAttempts: 2 });
+            const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+            ecr.destroy();
+            const token = Buffer.from(out.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8');
+            const pw = token.slice(token.indexOf(':') + 1);
+            const res = await runLimited('bash', ['-c', `set -euo pipefail\n${pipeline}`], { ...shellEnv, ns, PW: pw }, 60_000);
+            if (res.code !== 0) throw new Error(`kubectl pipeline for ${ns} exited ${res.code}: ${res.stderr.trim().slice(0, 500)}`);
+          }
+        }
+        const totalMs = performance.now() - started;
+        const present = await pool(SHELL_NAMESPACES, 8, async (ns) => {
+          try {
+            return validP1Secret(await core.readNamespacedSecret({ namespace: ns, name: 'regcred' })) === undefined;
+          } catch {
+            return false;
+          }
+        });
+        shellPerNsMs = totalMs / SHELL_COUNT;
+        results.figures.shellLoop = {
+          mode: shellMode,
+          namespaces: SHELL_COUNT,
+          ms: round(totalMs),
+          perNamespaceMs: round(shellPerNsMs),
+          extrapolatedToNMs: round(shellPerNsMs * N),
+          validSecrets: present.filter(Boolean).length,
+          ...(probeMs !== undefined ? { awsCliProbeMs: round(probeMs) } : {}),
+        };
+        log(`   shell loop: ${fmtMs(totalMs)} for ${SHELL_COUNT} (${fmtMs(shellPerNsMs)} per namespace; ${shellMode})`);
+      } catch (error) {
+        results.errors.push(`shell loop: ${(error as Error).message}`);
+      }
+    });
+
+    // ----- the operator: startup and P2 -----------------------------------------------------
+    const p2Spec: EcrCredentialSyncSpec = {
+      registries: [
+        { accountId: WORKLOAD_ACCOUNT, region: 'us-east-1', hostnames: [env.STACK_REGISTRY!] },
+        { accountId: CENTRAL_ACCOUNT, region: 'us-east-1' },
+        { accountId: WORKLOAD_ACCOUNT, region: 'eu-west-1' },
+      ],
+      namespaces: { selector: { matchLabels: { bench: 'p2' } } },
+    };
+    // Distinct (identity, region): the spec's identity and each registry's effective assumeRole, by region.
+    const expectedGroups = new Set(
+      p2Spec.registries.map((r) => `${JSON.stringify(p2Spec.identity ?? null)}|${JSON.stringify(r.assumeRole ?? p2Spec.identity?.assumeRole ?? null)}@${r.region}`),
+    ).size;
+    await applySync(custom, P2_SYNC, p2Spec);
+
+    await phase('operator start, first reconcile, P2', async () => {
+      const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, `prof-${stamp}`)}`] : [];
+      operator = new OperatorProcess(
+        nodeArgs,
+        join(PROJECT_ROOT, 'operator/main.ts'),
+        ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', `--write-concurrency=${CONCURRENCY}`, `--min-refresh-interval=${MIN_REFRESH}`],
+        { ...process.env, NODE_OPTIONS: '', KUBECONFIG: saKubeconfig },
+        operatorLog,
+      );
+      const op = operator;
+      try {
+        const first = await op.waitForLog('its first line', () => true, 60_000);
+        const caches = await op.waitForLog('"caches synced; reconciling"', (e) => e.msg === 'caches synced; reconciling', 120_000);
+        const written = await op.waitForLog('"secrets written"', (e) => e.msg === 'secrets written', 120_000);
+        const startup = {
+          toFirstLogLineMs: first.at - op.spawnedAt,
+          toCachesSyncedMs: caches.at - op.spawnedAt,
+          informerListsMs: caches.entry.ms as number,
+          toFirstSecretsWrittenMs: written.at - op.spawnedAt,
+          firstSecretsWrittenSync: written.entry.sync,
+        };
+        results.figures.startup = startup;
+        results.summary.push({
+          id: 'start',
+          figure: 'startup: spawn → caches synced → first secrets written',
+          measured: `${fmtMs(startup.toCachesSyncedMs)} → ${fmtMs(startup.toFirstSecretsWrittenMs)}`,
+          target: '(reported)',
+          result: 'reported',
+        });
+      } catch (error) {
+        figureError('start', 'startup: spawn → caches synced → first secrets written', '(reported)', error);
+      }
+      try {
+        await waitSynced(custom, P2_SYNC, P2_NAMESPACES, 90_000);
+        // A fresh process: every counter started at zero, so its value is the delta over the initial sync.
+        const after = await op.scrape();
+        const gat = sumProm(after, 'ecrsync_aws_api_calls_total', { api: 'GetAuthorizationToken', result: 'success' });
+        const awsCalls = deltaBy([], after, 'ecrsync_aws_api_calls_total', (l) => `${l.api} ${l.result}`);
+        results.figures.p2 = { getAuthorizationTokenCalls: gat, expectedGroups, registries: p2Spec.registries.length, regions: [...new Set(p2Spec.registries.map((r) => r.region))], awsCalls };
+        results.summary.push({
+          id: 'P2',
+          figure: `GetAuthorizationToken calls per refresh (${p2Spec.registries.length} registries, 2 regions)`,
+          measured: String(gat),
+          target: `= ${expectedGroups} (distinct identity×region)`,
+          result: gat === expectedGroups ? 'pass' : 'miss',
+        });
+      } catch (error) {
+        figureError('P2', 'GetAuthorizationToken calls per refresh', `= ${expectedGroups}`, error);
+      }
+    });
+    const op = operator!;
+
+    // ----- P1 -------------------------------------------------------------------------------
+    const watcher = new SecretArrivals(kc, `${LABEL_SYNC}=${P1_SYNC}`, validP1Secret);
+    await phase(`P1: ${N} namespaces, one EcrCredentialSync`, async () => {
+      const figure = `P1: CR applied → ${N} secrets present`;
+      const target = `≤ ${TARGETS.p1RatioMax}× floor`;
+      try {
+        if (!op.alive()) throw new Error(`the operator is not running (exit ${op.exitCode}); last lines:\n${op.tail()}`);
+        await watcher.start();
+        const opBefore = await op.scrape();
+        const apiBefore = await apiserverMetrics(kc);
+        const p1Spec: EcrCredentialSyncSpec = {
+          registries: [{ accountId: WORKLOAD_ACCOUNT, region: REGION }],
+          namespaces: { selector: { matchLabels: { bench: 'p1' } } },
+        };
+        // Poll the status meanwhile (coarse, 500 ms) to see when the operator reports it.
+        let statusAt: number | undefined;
+        let polling = true;
+        const poller = (async () => {
+          while (polling && statusAt === undefined) {
+            await sleep(500);
+            try {
+              if (syncedCount(await getSync(custom, P1_SYNC)) === N) statusAt = performance.now();
+            } catch {
+              /* not there yet */
+            }
+          }
+        })();
+        const t0 = performance.now();
+        await applySync(custom, P1_SYNC, p1Spec);
+        const appliedMs = performance.now() - t0;
+        const exited = op.exited.then((code) => {
+          throw new Error(`the operator exited (code ${code}) during P1`);
+        });
+        exited.catch(() => {});
+        let allAt: number | undefined;
+        try {
+          allAt = await Promise.race([watcher.until(() => watcher.nthArrival(N), P1_TIMEOUT_MS), exited]);
+          if (allAt !== undefined) {
+            await pollUntil('the status to report all namespaces synced', 60_000, 100, async () => statusAt !== undefined).catch((error: Error) =>
+              results.notes.push(`P1: ${error.message}`),
+            );
+          }
+        } finally {
+          polling = false;
+          await poller;
+        }
+        const opAfter = await op.scrape();
+        const apiAfter = await apiserverMetrics(kc);
+        const firstAt = watcher.nthArrival(1);
+        const p1Ms = allAt === undefined ? undefined : allAt - t0;
+        const operatorWrites = apfCount(apiAfter, FS_WRITES) - apfCount(apiBefore, FS_WRITES);
+        const operatorReads = apfCount(apiAfter, FS_READS) - apfCount(apiBefore, FS_READS);
+        const secretRequests = deltaBy(apiBefore, apiAfter, 'apiserver_request_total', (l) => (l.resource === 'secrets' && isWrite(l) ? `${l.verb} ${l.code}` : undefined));
+        const p1 = {
+          ms: round(p1Ms),
+          floorMs: round(floorMs),
+          ratio: p1Ms !== undefined && floorMs ? round(p1Ms / floorMs, 3) : null,
+          perNamespaceMs: p1Ms !== undefined ? round(p1Ms / N, 2) : null,
+          firstSecretMs: firstAt !== undefined ? round(firstAt - t0) : null,
+          statusReportsSyncedMs: statusAt !== undefined ? round(statusAt - t0) : null,
+          applyRequestMs: round(appliedMs),
+          secretsSeen: watcher.arrivals.size,
+          invalidSecrets: watcher.invalid.size,
+          watchRestarts: watcher.restarts,
+          arrivalsSeenOnlyByRelist: watcher.relistArrivals,
+          getAuthorizationTokenCalls: sumProm(opAfter, 'ecrsync_aws_api_calls_total', { api: 'GetAuthorizationToken' }) - sumProm(opBefore, 'ecrsync_aws_api_calls_total', { api: 'GetAuthorizationToken' }),
+          operatorSecretWrites: deltaBy(opBefore, opAfter, 'ecrsync_secret_writes_total', (l) => `${l.verb} ${l.result}`),
+          reconciles: deltaBy(opBefore, opAfter, 'ecrsync_reconcile_total', (l) => l.result ?? ''),
+          operatorApiWritesAttributed: operatorWrites,
+          operatorApiReadsAttributed: operatorReads,
+          secretWriteRequestsByVerbAndCode: secretRequests,
+          shellLoop: shellPerNsMs !== undefined ? { mode: shellMode, perNamespaceMs: round(shellPerNsMs), extrapolatedToNMs: round(shellPerNsMs * N) } : null,
+        };
+        results.figures.p1 = p1;
+        const ratio = p1.ratio;
+        results.summary.push({
+          id: 'P1',
+          figure,
+          measured: p1Ms === undefined ? `timeout (${watcher.arrivals.size}/${N} after ${fmtMs(P1_TIMEOUT_MS)})` : `${fmtMs(p1Ms)}${ratio !== null ? ` = ${ratio.toFixed(2)}× floor (${fmtMs(floorMs)})` : ' (no floor)'}`,
+          target,
+          result: ratio !== null && ratio <= TARGETS.p1RatioMax ? 'pass' : 'miss',
+        });
+        log(`   P1: ${fmtMs(p1Ms)} (floor ${fmtMs(floorMs)}); operator API writes ${operatorWrites} for ${N} secrets`);
+      } catch (error) {
+        figureError('P1', figure, target, error);
+      }
+    });
+
+    // ----- P4 -------------------------------------------------------------------------------
+    await phase(`P4: ${P4_COUNT} new namespaces, one at a time`, async () => {
+      const figure = `P4: namespace created → valid secret (${P4_COUNT}, one at a time)`;
+      const target = `p50 ≤ ${fmtMs(TARGETS.p4P50MaxMs)}, p99 ≤ ${fmtMs(TARGETS.p4P99MaxMs)}`;
+      try {
+        if (!op.alive()) throw new Error(`the operator is not running (exit ${op.exitCode})`);
+        const latencies: number[] = [];
+        const createMs: number[] = [];
+        const timedOut: string[] = [];
+        for (const name of P4_NAMESPACES) {
+          const t0 = performance.now();
+          await core.createNamespace({ body: { metadata: { name, labels: { bench: 'p1' } } } });
+          createMs.push(performance.now() - t0);
+          const at = await watcher.until(() => watcher.arrivals.get(name), P4_TIMEOUT_MS);
+          if (at === undefined) {
+            timedOut.push(name);
+            latencies.push(P4_TIMEOUT_MS);
+            if (!op.alive()) throw new Error(`the operator exited (code ${op.exitCode}) during P4`);
+          } else {
+            latencies.push(at - t0);
+          }
+          await sleep(P4_PAUSE_MS);
+        }
+        const p50 = percentile(latencies, 50)!;
+        const p99 = percentile(latencies, 99)!;
+        const max = Math.max(...latencies);
+        results.figures.p4 = {
+          count: P4_COUNT,
+          p50Ms: round(p50),
+          p99Ms: round(p99),
+          maxMs: round(max),
+          minMs: round(Math.min(...latencies)),
+          meanMs: round(latencies.reduce((a, b) => a + b, 0) / latencies.length),
+          timedOut,
+          namespaceCreateRequestP50Ms: round(percentile(createMs, 50)),
+          pauseBetweenMs: P4_PAUSE_MS,
+          percentileMethod: 'nearest rank (p99 of 50 samples is the largest)',
+          latenciesMs: latencies.map((l) => round(l)),
+        };
+        results.summary.push({
+          id: 'P4',
+          figure,
+          measured: `p50 ${fmtMs(p50)}, p99 ${fmtMs(p99)}, max ${fmtMs(max)}${timedOut.length ? `, ${timedOut.length} timed out` : ''}`,
+          target,
+          result: p50 <= TARGETS.p4P50MaxMs && p99 <= TARGETS.p4P99MaxMs && timedOut.length === 0 ? 'pass' : 'miss',
+        });
+      } catch (error) {
+        figureError('P4', figure, target, error);
+      } finally {
+        watcher.stop();
+      }
+    });
+
+    // ----- P3 and P5 ------------------------------------------------------------------------
+    await phase(`P3: idle window of ${IDLE_SECONDS} s after convergence (P5 sampled in it)`, async () => {
+      const figure = `P3: operator API writes in ${IDLE_SECONDS} s idle`;
+      const target = `${TARGETS.p3Writes}`;
+      const p5Figure = `P5: operator RSS, ${N + P4_COUNT} targets + ${UNRELATED_SECRETS} unrelated secrets`;
+      const p5Target = `≤ ${fmtMiB(TARGETS.p5RssMaxBytes)}`;
+      try {
+        if (!op.alive()) throw new Error(`the operator is not running (exit ${op.exitCode})`);
+        const p1 = await waitSynced(custom, P1_SYNC, N + P4_COUNT, 120_000);
+        const p2 = await getSync(custom, P2_SYNC);
+        const memConverged = op.memory();
+        const settle = await quiesce(kc, 120_000);
+        if (!settle.settled) results.notes.push(`P3: the API server still saw ${settle.lastRate} writes per 3 s after ${fmtMs(settle.ms)} of settling`);
+        const windowMs = IDLE_SECONDS * 1000;
+        const refreshes = [p1, p2].map((s) => ({ sync: s.metadata.name, at: s.status?.nextRefreshTime }));
+        const windowEnd = Date.now() + windowMs + 10_000;
+        const inWindow = refreshes.filter((r) => r.at && Date.parse(r.at) <= windowEnd);
+        if (inWindow.length) results.notes.push(`P3: a scheduled token refresh falls inside the idle window (${inWindow.map((r) => `${r.sync} at ${r.at}`).join(', ')}); its writes are counted`);
+
+        const apiA = await apiserverMetrics(kc);
+        const opA = await op.scrape();
+        const started = performance.now();
+        const rss: number[] = [];
+        while (performance.now() - started < windowMs) {
+          const m = op.memory();
+          if (m) rss.push(m.rss);
+          await sleep(Math.min(5000, Math.max(0, windowMs - (performance.now() - started))));
+        }
+        const apiB = await apiserverMetrics(kc);
+        const opB = await op.scrape();
+        const memEnd = op.memory();
+        if (memEnd) rss.push(memEnd.rss);
+
+        const allWrites = apiWrites(apiB) - apiWrites(apiA);
+        const breakdown = deltaBy(apiA, apiB, 'apiserver_request_total', (l) => (isWrite(l) ? requestKey(l) : undefined));
+        const operatorResources = /^(\S+) (ecrsync\.io\/ecrcredentialsyncs\S*|secrets|events|events\.k8s\.io\/events|serviceaccounts) /;
+        const onOperatorResources = Object.entries(breakdown)
+          .filter(([k]) => operatorResources.test(k))
+          .reduce((sum, [, v]) => sum + v, 0);
+        const operatorWrites = apfCount(apiB, FS_WRITES) - apfCount(apiA, FS_WRITES);
+        const operatorReads = apfCount(apiB, FS_READS) - apfCount(apiA, FS_READS);
+        const secretWrites = sumProm(opB, 'ecrsync_secret_writes_total') - sumProm(opA, 'ecrsync_secret_writes_total');
+        results.figures.p3 = {
+          windowSeconds: IDLE_SECONDS,
+          operatorApiWrites: operatorWrites,
+          operatorApiReads: operatorReads,
+          apiserverWritesAll: allWrites,
+          apiserverWritesOnOperatorResources: onOperatorResources,
+          apiserverWriteBreakdown: breakdown,
+          ecrsyncSecretWritesDelta: secretWrites,
+          reconcilesDelta: deltaBy(opA, opB, 'ecrsync_reconcile_total', (l) => l.result ?? ''),
+          settleBeforeMs: round(settle.ms),
+          nextRefresh: refreshes,
+          attribution: `apiserver_flowcontrol_dispatched_requests_total{flow_schema="${FS_WRITES}"}: FlowSchemas match the operator's ServiceAccount`,
+        };
+        results.summary.push({
+          id: 'P3',
+          figure,
+          measured: `${operatorWrites} (secret writes ${secretWrites}; all API writes ${allWrites})`,
+          target,
+          result: operatorWrites === TARGETS.p3Writes && secretWrites === 0 ? 'pass' : 'miss',
+        });
+
+        const p5 = {
+          rssBytes: memEnd?.rss,
+          rssMiB: round((memEnd?.rss ?? Number.NaN) / 1048576),
+          rssAfterConvergenceMiB: round((memConverged?.rss ?? Number.NaN) / 1048576),
+          rssMaxInWindowMiB: round(Math.max(...rss) / 1048576),
+          peakRssMiB: round((memEnd?.hwm ?? Number.NaN) / 1048576),
+          heapUsedMiB: round(sumProm(opB, 'ecrsync_nodejs_heap_size_used_bytes') / 1048576),
+          heapTotalMiB: round(sumProm(opB, 'ecrsync_nodejs_heap_size_total_bytes') / 1048576),
+          externalMiB: round(sumProm(opB, 'ecrsync_nodejs_external_memory_bytes') / 1048576),
+          targets: N + P4_COUNT,
+          unrelatedSecrets: UNRELATED_SECRETS,
+          namespacesInCluster: 2 * N + SHELL_COUNT + P2_NAMESPACES + UNRELATED_NAMESPACES + P4_COUNT,
+        };
+        results.figures.p5 = p5;
+        results.summary.push({
+          id: 'P5',
+          figure: p5Figure,
+          measured: `${fmtMiB(memEnd?.rss)} (peak ${fmtMiB(memEnd?.hwm)})`,
+          target: p5Target,
+          result: memEnd && memEnd.rss <= TARGETS.p5RssMaxBytes ? 'pass' : 'miss',
+        });
+      } catch (error) {
+        figureError('P3', figure, target, error);
+        const mem = op.memory();
+        if (mem) {
+          results.figures.p5 = { rssBytes: mem.rss, rssMiB: round(mem.rss / 1048576), peakRssMiB: round(mem.hwm / 1048576), note: 'measured after P3 failed' };
+          results.summary.push({ id: 'P5', figure: p5Figure, measured: `${fmtMiB(mem.rss)} (peak ${fmtMiB(mem.hwm)})`, target: p5Target, result: mem.rss <= TARGETS.p5RssMaxBytes ? 'pass' : 'miss' });
+        } else {
+          figureError('P5', p5Figure, p5Target, new Error('the operator is not running'));
+        }
+      }
+    });
+
+    const warnings = op.records.filter((r) => r.entry.level === 'warn' || r.entry.level === 'error' || r.entry.level === 'fatal');
+    results.figures.operatorLog = {
+      file: operatorLog,
+      lines: op.records.length,
+      warnings: warnings.length,
+      reconcileFailures: op.count((e) => e.msg === 'reconcile failed'),
+      watchRestarts: op.count((e) => e.msg === 'watch stopped; restarting'),
+      firstWarnings: warnings.slice(0, 5).map((r) => r.entry),
+    };
+    const code = await op.stop();
+    (results.figures.operatorLog as Record<string, unknown>).exitCode = code;
+    if (code !== 0) results.notes.push(`the operator exited with code ${code} on SIGTERM`);
+  } catch (error) {
+    results.errors.push(`benchmark: ${(error as Error)?.stack ?? String(error)}`);
+    log(`benchmark broke: ${(error as Error)?.message}`);
+  } finally {
+    if (operator?.alive()) await operator.stop();
+    if (!KEEP) {
+      log('== stack down');
+      await down({ dir: STACK_DIR, log }).catch((error: Error) => results.errors.push(`stack down: ${error.message}`));
+    } else {
+      log(`stack kept: . ${join(STACK_DIR, 'env')}`);
+    }
+  }
+
+  const finishedAt = new Date();
+  results.finishedAt = finishedAt.toISOString();
+  results.durationSeconds = round((finishedAt.getTime() - startedAt.getTime()) / 1000);
+  results.environment.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
+  const file = join(RESULTS_DIR, `bench-${stamp}.json`);
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(file, json);
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
+  printReport(results, file);
+  const broke = results.errors.length > 0;
+  return broke ? 1 : 0;
+}
+
+function printReport(results: Results, file: string): void {
+  const out: string[] = [];
+  const c = results.config;
+  out.push('');
+  out.push(`ecr-credential-sync benchmark: N=${c.namespaces} namespaces, write concurrency ${c.writeConcurrency}, idle window ${c.idleSeconds} s`);
+  out.push(
+    `Kubernetes ${results.environment.kubernetes ?? '?'}, Node ${results.environment.node}, ${results.environment.cpus} CPUs, load average ${(results.environment.loadAverageAtStart as number[]).join(' ')} at start; run took ${fmtDuration((results.durationSeconds ?? 0) * 1000)}`,
+  );
+  out.push('');
+  const header = ['', 'figure', 'measured', 'target', 'result'];
+  const rows = results.summary.map((r) => [r.id, r.figure, r.measured, r.target, r.result]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  out.push(line(header));
+  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) out.push(line(r));
+  out.push('');
+
+  const f = results.figures as Record<string, Record<string, unknown> | undefined>;
+  const details: string[] = [];
+  if (f.floor) details.push(`floor       bare client-node loop, ${c.namespaces} secrets (${f.floor.payloadBytes} B dockerconfigjson), ${c.writeConcurrency} in flight: ${fmtMs(f.floor.ms as number)} (${f.floor.perNamespaceMs} ms/namespace, request p50 ${fmtMs(f.floor.requestP50Ms as number)})`);
+  if (f.p1) {
+    details.push(`P1          operator ${f.p1.perNamespaceMs ?? 'n/a'} ms/namespace; first secret after ${fmtMs(f.p1.firstSecretMs as number)}; status says synced after ${fmtMs(f.p1.statusReportsSyncedMs as number)} (polled)`);
+    details.push(`            operator API writes ${f.p1.operatorApiWritesAttributed}, reads ${f.p1.operatorApiReadsAttributed}; secret write requests ${JSON.stringify(f.p1.secretWriteRequestsByVerbAndCode)}; reconciles ${JSON.stringify(f.p1.reconciles)}; GetAuthorizationToken ${f.p1.getAuthorizationTokenCalls}`);
+  }
+  if (f.shellLoop) {
+    const s = f.shellLoop;
+    details.push(`shell loop  ${s.namespaces} namespaces in ${fmtMs(s.ms as number)}: ${fmtMs(s.perNamespaceMs as number)}/namespace → ${fmtDuration(s.extrapolatedToNMs as number)} for ${c.namespaces} (operator: ${f.p1?.perNamespaceMs ?? 'n/a'} ms/namespace, ${fmtMs(f.p1?.ms as number)} in all)`);
+    details.push(`            token: ${s.mode}; ${s.validSecrets}/${s.namespaces} valid secrets`);
+  }
+  if (f.p2) details.push(`P2          AWS calls over the initial sync: ${JSON.stringify(f.p2.awsCalls)}`);
+  if (f.p3) {
+    details.push(`P3          all API server writes in the window: ${f.p3.apiserverWritesAll} ${JSON.stringify(f.p3.apiserverWriteBreakdown)}`);
+    details.push(`            on the operator's resources ${f.p3.apiserverWritesOnOperatorResources}; operator reads ${f.p3.operatorApiReads}; reconciles ${JSON.stringify(f.p3.reconcilesDelta)}`);
+  }
+  if (f.p4) details.push(`P4          min ${fmtMs(f.p4.minMs as number)}, mean ${fmtMs(f.p4.meanMs as number)}; namespace create request p50 ${fmtMs(f.p4.namespaceCreateRequestP50Ms as number)}; ${f.p4.pauseBetweenMs} ms between namespaces`);
+  if (f.p5) details.push(`P5          RSS after convergence ${f.p5.rssAfterConvergenceMiB} MiB, max in window ${f.p5.rssMaxInWindowMiB} MiB; heap used ${f.p5.heapUsedMiB} of ${f.p5.heapTotalMiB} MiB, external ${f.p5.externalMiB} MiB`);
+  if (f.startup) details.push(`startup     first log line ${fmtMs(f.startup.toFirstLogLineMs as number)}; informer lists ${fmtMs(f.startup.informerListsMs as number)}`);
+  if (f.operatorLog) details.push(`operator    ${f.operatorLog.warnings} warnings, ${f.operatorLog.reconcileFailures} failed reconciles, ${f.operatorLog.watchRestarts} watch restarts; log: ${f.operatorLog.file}`);
+  out.push(...details);
+  if (results.notes.length) {
+    out.push('');
+    for (const n of results.notes) out.push(`note: ${n}`);
+  }
+  if (results.errors.length) {
+    out.push('');
+    for (const e of results.errors) out.push(`error: ${e}`);
+  }
+  out.push('');
+  out.push(`phases (s): ${Object.entries(results.phases).map(([k, v]) => `${k.split(':')[0]} ${v}`).join('; ')}`);
+  out.push(`results: ${file} (and ${join(RESULTS_DIR, 'latest.json')})`);
+  process.stdout.write(`${out.join('\n')}\n`);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`bench: ${(error as Error)?.stack ?? String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,58 @@
+// R3: SIGKILL the operator at 20 random moments while it syncs 1000 namespaces, restarting it
+// each time. It converges, and every secret is valid.
+import { applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readyCondition, stackEnv, stackSpec, startOperator, uniqueName } from './support.ts';
+import { mapLimit } from '../../operator/controller/limit.ts';
+
+const { kc, core, custom } = kube();
+const COUNT = Number(process.env.R3_NAMESPACES ?? 1000);
+const KILLS = 20;
+beforeAll(() => installCrds(kc));
+
+it(`converges with every secret valid after ${KILLS} SIGKILLs during a ${COUNT}-namespace sync`, async () => {
+  const label = uniqueName('r3');
+  const namespaces = Array.from({ length: COUNT }, (_, i) => `${label}-${i}`);
+  await mapLimit(namespaces, 32, (ns) => createNamespace(core, ns, { [label]: 'yes' }));
+  const name = uniqueName('r3');
+  await applySync(custom, name, { ...stackSpec([]), namespaces: { selector: { matchLabels: { [label]: 'yes' } } } });
+  const selector = `ecrsync.io/sync=${name}`;
+  const count = async () => (await core.listSecretForAllNamespaces({ labelSelector: selector })).items.length;
+  const seen: number[] = [];
+  try {
+    for (let i = 0; i < KILLS; i++) {
+      const op = await startOperator();
+      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
+      op.child.kill('SIGKILL');
+      await op.exited;
+      seen.push(await count());
+    }
+    // Killed at different stages: some before any write, some part-way.
+    expect(new Set(seen).size).toBeGreaterThan(1);
+    const final = await startOperator();
+    try {
+      const sync = await eventually('converged', async () => {
+        const s = await getSync(custom, name);
+        return readyCondition(s)?.status === 'True' && s?.status?.namespaces?.synced === COUNT ? s : undefined;
+      }, 180_000, 500);
+      expect(sync.status?.namespaces).toEqual({ targeted: COUNT, synced: COUNT, failed: 0 });
+      const secrets = (await core.listSecretForAllNamespaces({ labelSelector: selector })).items;
+      expect(secrets).toHaveLength(COUNT);
+      expect(new Set(secrets.map((s) => s.metadata!.namespace)).size).toBe(COUNT);
+      const first = secrets[0]!.data!['.dockerconfigjson'];
+      for (const secret of secrets) {
+        expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
+        expect(secret.data!['.dockerconfigjson']).toBe(first);
+        expect(secret.metadata?.annotations?.['ecrsync.io/data-hash']).toBe(secrets[0]!.metadata?.annotations?.['ecrsync.io/data-hash']);
+      }
+      const auths = dockerConfig(secrets[0]!).auths;
+      expect(auths[stackEnv('STACK_REGISTRY')]?.password).toBe(stackEnv('STACK_REGISTRY_PASSWORD'));
+      process.stderr.write(`[r3] secrets present at each kill: ${seen.join(', ')}\n`);
+    } finally {
+      await deleteSync(custom, name);
+      await eventually('sync cleaned up', async () => !(await getSync(custom, name)), 120_000, 500);
+      expect(await count()).toBe(0);
+      expect(await final.stop()).toBe(0);
+    }
+  } finally {
+    await deleteSync(custom, name);
+  }
+});
