@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/operator', '<rootDir>/tests/unit'],
+      roots: ['<rootDir>/operator'],
       testMatch: ['**/*.test.ts'],
     },
     {
