@@ -20,7 +20,9 @@ it(`converges with every secret valid after ${KILLS} SIGKILLs during a ${COUNT}-
   try {
     for (let i = 0; i < KILLS; i++) {
       const op = await startOperator();
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 1500));
+      // A random moment of the sync itself: after the caches synced, while it writes.
+      await eventually('operator reconciling', async () => op.logs().includes('"msg":"reconciling"'), 30_000, 20);
+      await new Promise((r) => setTimeout(r, Math.random() * 500));
       op.child.kill('SIGKILL');
       await op.exited;
       seen.push(await count());
