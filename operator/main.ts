@@ -75,11 +75,15 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs });
-  const kube = new ClientGateway(kubeConfig, { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer, serviceAccounts: manager.serviceAccounts.informer }, { dryRun: flags.dryRun });
-  const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
   const elector = flags.leaderElect
     ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log)
     : undefined;
+  const kube = new ClientGateway(
+    kubeConfig,
+    { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer, serviceAccounts: manager.serviceAccounts.informer },
+    { dryRun: flags.dryRun, ...(elector ? { mayWrite: () => elector.holdsFreshLease() } : {}) },
+  );
+  const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
   metrics.leader(!elector);
 
   const servers = await Promise.all([

@@ -87,11 +87,20 @@ export class ClientGateway implements KubeGateway {
   private readonly recentEvents = new Map<string, number>();
   private readonly dryRun: boolean;
 
-  constructor(kubeConfig: KubeConfig, caches: GatewayCaches = {}, options: { dryRun?: boolean } = {}) {
+  private readonly mayWrite: () => boolean;
+
+  constructor(kubeConfig: KubeConfig, caches: GatewayCaches = {}, options: { dryRun?: boolean; mayWrite?: () => boolean } = {}) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
     this.custom = kubeConfig.makeApiClient(CustomObjectsApi);
     this.caches = caches;
     this.dryRun = options.dryRun ?? false;
+    this.mayWrite = options.mayWrite ?? (() => true);
+  }
+
+  /** Every write goes through here: with leader election, only a leader with a fresh lease writes. */
+  private async write<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (!this.mayWrite()) throw new KubeError(op, 503, `${op}: refused, this replica does not hold a fresh leader lease`);
+    return call(op, fn);
   }
 
   private get dryRunParam(): { dryRun?: string } {
@@ -132,7 +141,7 @@ export class ClientGateway implements KubeGateway {
   }
 
   async createSecret(namespace: string, name: string, content: SecretContent): Promise<void> {
-    await call(`create secret ${namespace}/${name}`, () =>
+    await this.write(`create secret ${namespace}/${name}`, () =>
       this.core.createNamespacedSecret({
         namespace,
         fieldManager: FIELD_MANAGER,
@@ -149,7 +158,7 @@ export class ClientGateway implements KubeGateway {
   }
 
   async updateSecret(actual: ActualSecret, content: SecretContent): Promise<void> {
-    await call(`update secret ${actual.namespace}/${actual.name}`, () =>
+    await this.write(`update secret ${actual.namespace}/${actual.name}`, () =>
       this.core.replaceNamespacedSecret({
         namespace: actual.namespace,
         name: actual.name,
@@ -173,7 +182,7 @@ export class ClientGateway implements KubeGateway {
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {
-    await call(`delete secret ${actual.namespace}/${actual.name}`, () =>
+    await this.write(`delete secret ${actual.namespace}/${actual.name}`, () =>
       this.core.deleteNamespacedSecret({
         namespace: actual.namespace,
         name: actual.name,
@@ -188,7 +197,7 @@ export class ClientGateway implements KubeGateway {
     // A merge patch keeps keys it does not name; name every key, null where absent.
     const body: Record<string, unknown> = {};
     for (const key of STATUS_KEYS) body[key] = status[key] ?? null;
-    await call(`patch EcrCredentialSync ${name} status`, () =>
+    await this.write(`patch EcrCredentialSync ${name} status`, () =>
       this.custom.patchClusterCustomObjectStatus(
         { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status: body }, fieldManager: FIELD_MANAGER },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -198,7 +207,7 @@ export class ClientGateway implements KubeGateway {
 
   async setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void> {
     if (this.dryRun) return;
-    await call(`patch EcrCredentialSync ${sync.metadata.name} finalizers`, () =>
+    await this.write(`patch EcrCredentialSync ${sync.metadata.name} finalizers`, () =>
       this.custom.patchClusterCustomObject(
         {
           group: GROUP,
@@ -222,7 +231,7 @@ export class ClientGateway implements KubeGateway {
     this.recentEvents.set(key, now);
     if (this.recentEvents.size > 5000) this.recentEvents.clear();
     const time = new Date(now);
-    await call('create event', () =>
+    await this.write('create event', () =>
       this.core.createNamespacedEvent({
         namespace: EVENT_NAMESPACE,
         body: {
@@ -250,7 +259,7 @@ export class ClientGateway implements KubeGateway {
   async patchServiceAccount(change: AccountChange): Promise<void> {
     const { account } = change;
     // A merge patch that names the resourceVersion: a concurrent edit makes it fail (409), not vanish.
-    await call(`patch serviceaccount ${account.namespace}/${account.name}`, () =>
+    await this.write(`patch serviceaccount ${account.namespace}/${account.name}`, () =>
       this.core.patchNamespacedServiceAccount(
         {
           namespace: account.namespace,

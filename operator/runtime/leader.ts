@@ -20,6 +20,7 @@ export class LeaderElector {
   private readonly options: Required<LeaderElectionOptions>;
   private readonly log: Logger;
   private leading = false;
+  private lastRenewAt = 0;
 
   constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger) {
     this.api = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -29,6 +30,15 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.leading;
+  }
+
+  /**
+   * True only while the lease was renewed within the renew deadline. Checked before every write:
+   * a leader that was paused (SIGSTOP, a long GC, a frozen VM) and wakes up after a standby took
+   * over must not write even once before its renew loop notices.
+   */
+  holdsFreshLease(): boolean {
+    return this.leading && Date.now() - this.lastRenewAt < this.options.renewDeadlineMs;
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
@@ -98,6 +108,7 @@ export class LeaderElector {
     }
     if (signal.aborted) return false;
     this.leading = true;
+    this.lastRenewAt = Date.now();
     this.log.info('became leader');
     void (async () => {
       let lastRenew = Date.now();
@@ -105,7 +116,10 @@ export class LeaderElector {
         await sleep(retryPeriodMs);
         if (signal.aborted) break;
         try {
-          if (await this.tryAcquireOrRenew()) lastRenew = Date.now();
+          if (await this.tryAcquireOrRenew()) {
+            lastRenew = Date.now();
+            this.lastRenewAt = lastRenew;
+          }
           else throw new Error('lease taken by another replica');
         } catch (error) {
           if (Date.now() - lastRenew > renewDeadlineMs) {

@@ -66,3 +66,54 @@ it('runs one leader and one standby, and the standby takes over when the leader 
     expect(await b.stop()).toBe(0);
   }
 });
+
+it('never has two writers: a leader frozen past its lease wakes up, writes nothing, and steps down', async () => {
+  const lease = uniqueName('lease');
+  const args = ['--leader-elect', `--leader-election-id=${lease}`];
+  const a = await startOperator(args);
+  await eventually('a leads', () => leads(a), 30_000);
+  const b = await startOperator(args);
+  await eventually('b is a ready standby', async () => (await httpGet(`http://127.0.0.1:${await b.probePort()}/readyz`)).body === 'ok: standby', 30_000);
+  const ns = uniqueName('frozen');
+  await createNamespace(core, ns);
+  const name = uniqueName('frozen');
+  await applySync(custom, name, stackSpec([ns]));
+  try {
+    await eventually('secret written by a', () => readSecret(core, ns, 'regcred'), 15_000);
+    a.child.kill('SIGSTOP');
+    await eventually('b takes over from the frozen a', () => leads(b), (LEASE_SECONDS + 5) * 1000, 100);
+    // Give the frozen leader something to do when it wakes: a new namespace, and a tampered secret.
+    const later = uniqueName('while-frozen');
+    await createNamespace(core, later);
+    const current = (await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name })) as { spec: { namespaces: { names: string[] } } };
+    current.spec.namespaces.names = [ns, later];
+    await custom.replaceClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name, body: current });
+    await eventually('b writes the new namespace', () => readSecret(core, later, 'regcred'), 15_000);
+    const resumedAt = Date.now();
+    a.child.kill('SIGCONT');
+    const code = await a.exited;
+    if (code !== 1) throw new Error(`the frozen leader exited ${code}; its log:\n${a.logs().slice(-4000)}`);
+    const afterResume = a
+      .logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { time: string; msg: string })
+      .filter((e) => Date.parse(e.time) >= resumedAt);
+    expect(afterResume.map((e) => e.msg)).toContain('lost leadership');
+    const wrote = afterResume.filter((e) => e.msg === 'secrets written' || e.msg === 'tokens refreshed');
+    if (wrote.length) throw new Error(`the frozen leader acted after waking:\n${a.logs().slice(-4000)}`);
+    expect(await leads(b)).toBe(true);
+  } finally {
+    if (a.child.exitCode === null) a.child.kill('SIGKILL');
+    await deleteSync(custom, name);
+    await eventually('sync finalized', async () => {
+      try {
+        await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name });
+        return false;
+      } catch {
+        return true;
+      }
+    }, 15_000);
+    expect(await b.stop()).toBe(0);
+  }
+});
