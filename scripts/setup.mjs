@@ -17,8 +17,15 @@ function stale() {
 
 if (stale()) {
   process.stderr.write('[setup] installing npm dependencies\n');
-  const args = existsSync(lock) ? ['ci'] : ['install'];
-  execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  const npm = (args) => execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  try {
+    npm(existsSync(lock) ? ['ci'] : ['install']);
+  } catch {
+    // A registry mirror that lacks some platform's optional packages can leave a lock that
+    // `npm ci` calls out of sync; `npm install` still honours every version the lock pins.
+    process.stderr.write('[setup] npm ci failed; falling back to npm install\n');
+    npm(['install']);
+  }
 }
 
 if (process.argv.includes('--build')) {
