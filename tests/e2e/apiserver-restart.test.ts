@@ -39,6 +39,7 @@ it('resumes its watches after a restart and converges on changes within 10 s', a
     await eventually('secret in the new namespace', () => readSecret(core, second, 'regcred'), 10_000, 100);
     await eventually('deleted secret restored', () => readSecret(core, first, 'regcred'), 10_000, 100);
     expect(Date.now() - started).toBeLessThanOrEqual(10_000);
+    process.stderr.write(`[r2] converged ${((Date.now() - started) / 1000).toFixed(1)} s after the API server came back\n`);
     expect(operator.logs()).toContain('watch stopped; restarting');
     expect(readyCondition(await getSync(custom, name))?.status).toBe('True');
   } finally {

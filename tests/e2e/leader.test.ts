@@ -46,6 +46,7 @@ it('runs one leader and one standby, and the standby takes over when the leader 
     await eventually('b takes over', () => leads(b), (LEASE_SECONDS + 5) * 1000, 100);
     const takeover = (Date.now() - killedAt) / 1000;
     expect(takeover).toBeLessThanOrEqual(LEASE_SECONDS + 5);
+    process.stderr.write(`[r4] standby took over ${takeover.toFixed(1)} s after the leader was killed (lease ${LEASE_SECONDS} s)\n`);
 
     const later = uniqueName('after-failover');
     await createNamespace(core, later);
