@@ -162,6 +162,20 @@ export function requestKey(l: Record<string, string>): string {
   return `${l.verb} ${resource} ${l.code}`;
 }
 
+/**
+ * client-node 2.0 builds a new undici Agent for every request (KubeConfig.createDispatcher, called
+ * from applySecurityAuthentication), so every API call opens a new TLS connection. This makes one
+ * KubeConfig reuse a single dispatcher; false when the method is not there to wrap.
+ */
+export function reuseDispatcher(kc: KubeConfig): boolean {
+  const target = kc as unknown as { createDispatcher?: (cluster: unknown, options: unknown) => unknown };
+  const original = target.createDispatcher;
+  if (typeof original !== 'function') return false;
+  let cached: unknown;
+  target.createDispatcher = (cluster, options) => (cached ??= original.call(kc, cluster, options));
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Objects from YAML files
 

@@ -1,6 +1,6 @@
 // Two replicas with --leader-elect: one leads and writes, the other stands by with warm caches
 // and takes over within the lease duration when the leader is killed.
-import { applySync, createNamespace, deleteSync, eventually, httpGet, installCrds, kube, readSecret, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, auditedWrites, createNamespace, deleteSync, eventually, httpGet, installCrds, kube, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, patchSyncSpec, readSecret, STANDBY_SERVICE_ACCOUNT, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const LEASE_SECONDS = 15;
@@ -50,9 +50,7 @@ it('runs one leader and one standby, and the standby takes over when the leader 
 
     const later = uniqueName('after-failover');
     await createNamespace(core, later);
-    const current = (await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name })) as { spec: { namespaces: { names: string[] } } };
-    current.spec.namespaces.names = [ns, later];
-    await custom.replaceClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name, body: current });
+    await patchSyncSpec(custom, name, { namespaces: { names: [ns, later] } });
     await eventually('new leader writes', () => readSecret(core, later, 'regcred'), 15_000);
   } finally {
     await deleteSync(custom, name);
@@ -73,7 +71,8 @@ it('never has two writers: a leader frozen past its lease wakes up, writes nothi
   const args = ['--leader-elect', `--leader-election-id=${lease}`];
   const a = await startOperator(args);
   await eventually('a leads', () => leads(a), 30_000);
-  const b = await startOperator(args);
+  // b runs as another ServiceAccount (same roles), so the audit log tells the two apart.
+  const b = await startOperator(args, {}, { serviceAccount: STANDBY_SERVICE_ACCOUNT });
   await eventually('b is a ready standby', async () => (await httpGet(`http://127.0.0.1:${await b.probePort()}/readyz`)).body === 'ok: standby', 30_000);
   const ns = uniqueName('frozen');
   await createNamespace(core, ns);
@@ -82,27 +81,24 @@ it('never has two writers: a leader frozen past its lease wakes up, writes nothi
   try {
     await eventually('secret written by a', () => readSecret(core, ns, 'regcred'), 15_000);
     a.child.kill('SIGSTOP');
+    const frozenAt = Date.now();
     await eventually('b takes over from the frozen a', () => leads(b), (LEASE_SECONDS + 5) * 1000, 100);
     // Give the frozen leader something to do when it wakes: a new namespace, and a tampered secret.
     const later = uniqueName('while-frozen');
     await createNamespace(core, later);
-    const current = (await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name })) as { spec: { namespaces: { names: string[] } } };
-    current.spec.namespaces.names = [ns, later];
-    await custom.replaceClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name, body: current });
+    await patchSyncSpec(custom, name, { namespaces: { names: [ns, later] } });
     await eventually('b writes the new namespace', () => readSecret(core, later, 'regcred'), 15_000);
     const resumedAt = Date.now();
     a.child.kill('SIGCONT');
     const code = await a.exited;
     if (code !== 1) throw new Error(`the frozen leader exited ${code}; its log:\n${a.logs().slice(-4000)}`);
-    const afterResume = a
-      .logs()
-      .split('\n')
-      .filter((l) => l.startsWith('{'))
-      .map((l) => JSON.parse(l) as { time: string; msg: string })
-      .filter((e) => Date.parse(e.time) >= resumedAt);
-    expect(afterResume.map((e) => e.msg)).toContain('lost leadership');
-    const wrote = afterResume.filter((e) => e.msg === 'secrets written' || e.msg === 'tokens refreshed');
-    if (wrote.length) throw new Error(`the frozen leader acted after waking:\n${a.logs().slice(-4000)}`);
+    expect(a.logs()).toContain('lost leadership');
+    // The API server's own record: no write from a after it woke, and b wrote while a was frozen.
+    const userA = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
+    const userB = `system:serviceaccount:${OPERATOR_NAMESPACE}:${STANDBY_SERVICE_ACCOUNT}`;
+    const byA = auditedWrites(resumedAt, userA);
+    if (byA.length) throw new Error(`the frozen leader wrote after waking: ${JSON.stringify(byA)}\n${a.logs().slice(-3000)}`);
+    expect(auditedWrites(frozenAt, userB).some((e) => e.objectRef?.resource === 'secrets' && e.verb === 'create')).toBe(true);
     expect(await leads(b)).toBe(true);
   } finally {
     if (a.child.exitCode === null) a.child.kill('SIGKILL');

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { run } from '../stack/run.ts';
 
@@ -58,6 +58,11 @@ export async function applySync(custom: CustomObjectsApi, name: string, spec: Ec
     plural: PLURAL,
     body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
   })) as EcrCredentialSync;
+}
+
+/** A merge patch of the spec: no read-modify-write race with the operator's status writes. */
+export async function patchSyncSpec(custom: CustomObjectsApi, name: string, spec: Partial<EcrCredentialSyncSpec>): Promise<void> {
+  await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
 }
 
 export async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync | undefined> {
@@ -113,20 +118,43 @@ export interface OperatorProcess {
 
 export const OPERATOR_NAMESPACE = 'ecr-credential-sync';
 export const OPERATOR_SERVICE_ACCOUNT = 'ecr-credential-sync';
-let operatorKubeconfigFile: string | undefined;
+/** A second identity bound to the same roles, so tests can tell two replicas apart in the audit log. */
+export const STANDBY_SERVICE_ACCOUNT = 'ecr-credential-sync-standby';
+const operatorKubeconfigFiles = new Map<string, string>();
+
+async function bindLikeTheOperator(serviceAccount: string): Promise<void> {
+  const { kc, core } = kube();
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const subject = [{ kind: 'ServiceAccount', name: serviceAccount, namespace: OPERATOR_NAMESPACE }];
+  const docs: Array<KubernetesObject & { metadata: { name: string; namespace?: string } }> = [
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: serviceAccount }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ecr-credential-sync' }, subjects: subject } as never,
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: serviceAccount, namespace: OPERATOR_NAMESPACE }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ecr-credential-sync-leader-election' }, subjects: subject } as never,
+    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: serviceAccount, namespace: 'default' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ecr-credential-sync-events' }, subjects: subject } as never,
+  ];
+  await core.createNamespacedServiceAccount({ namespace: OPERATOR_NAMESPACE, body: { metadata: { name: serviceAccount } } }).catch((e: { code?: number }) => {
+    if (e.code !== 409) throw e;
+  });
+  for (const doc of docs) {
+    await objects.create(doc).catch((e: { code?: number }) => {
+      if (e.code !== 409) throw e;
+    });
+  }
+}
 
 /**
  * A kubeconfig for the operator's own ServiceAccount, bound to the ClusterRole in manifests/,
  * with a token from TokenRequest: the operator never runs as cluster admin in these tests,
  * so missing or excess RBAC shows up.
  */
-export async function operatorKubeconfig(): Promise<string> {
-  if (operatorKubeconfigFile) return operatorKubeconfigFile;
+export async function operatorKubeconfig(serviceAccount = OPERATOR_SERVICE_ACCOUNT): Promise<string> {
+  const cached = operatorKubeconfigFiles.get(serviceAccount);
+  if (cached) return cached;
   const { kc, core } = kube();
   for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml']) await applyFile(kc, join(ROOT, 'manifests', file));
+  if (serviceAccount !== OPERATOR_SERVICE_ACCOUNT) await bindLikeTheOperator(serviceAccount);
   const review = await core.createNamespacedServiceAccountToken({
     namespace: OPERATOR_NAMESPACE,
-    name: OPERATOR_SERVICE_ACCOUNT,
+    name: serviceAccount,
     body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } },
   });
   const cluster = kc.getCurrentCluster()!;
@@ -143,13 +171,13 @@ export async function operatorKubeconfig(): Promise<string> {
     }),
     { mode: 0o600 },
   );
-  operatorKubeconfigFile = file;
+  operatorKubeconfigFiles.set(serviceAccount, file);
   return file;
 }
 
 /** Runs the operator as its own process, as `npm start` would, against the test stack, as its own ServiceAccount. */
-export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<OperatorProcess> {
-  const kubeconfig = await operatorKubeconfig();
+export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { serviceAccount?: string } = {}): Promise<OperatorProcess> {
+  const kubeconfig = await operatorKubeconfig(options.serviceAccount);
   const child = spawn(
     process.execPath,
     [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
@@ -215,4 +243,21 @@ export async function installCrds(kc: KubeConfig): Promise<void> {
     const crd = await ext.readCustomResourceDefinition({ name: 'ecrcredentialsyncs.ecrsync.io' });
     return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
   });
+}
+
+export interface AuditEvent {
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; namespace?: string; name?: string; subresource?: string };
+  responseStatus?: { code?: number };
+  requestReceivedTimestamp: string;
+}
+
+/** Write requests the API server audited (the stack logs every write, with who made it). */
+export function auditedWrites(since: number, username?: string): AuditEvent[] {
+  return readFileSync(stackEnv('STACK_AUDIT_LOG'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter((e) => Date.parse(e.requestReceivedTimestamp) >= since && (!username || e.user.username === username));
 }

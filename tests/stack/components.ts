@@ -102,6 +102,11 @@ export function components(layout: Layout): Component[] {
         // The endpoint reconciler would publish 127.0.0.1, which Endpoints validation refuses.
         '--endpoint-reconciler-type=none',
         '--profiling=false',
+        // Every write, with who made it: tests use it to prove who wrote what, and when.
+        `--audit-policy-file=${join(dir, 'audit-policy.yaml')}`,
+        `--audit-log-path=${join(dir, 'logs', 'audit.log')}`,
+        '--audit-log-format=json',
+        '--audit-log-maxsize=200',
         '--v=1',
       ],
       startTimeout: 90,

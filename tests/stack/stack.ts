@@ -120,6 +120,20 @@ auth:
   );
 }
 
+function writeAuditPolicy(dir: string): void {
+  writeFileSync(
+    join(dir, 'audit-policy.yaml'),
+    `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+`,
+  );
+}
+
 function writeWebIdentityToken(dir: string): string {
   const file = join(dir, 'aws', 'token');
   mkdirSync(dirname(file), { recursive: true });
@@ -142,6 +156,7 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
     STACK_BIN_DIR: layout.binDir,
     KUBECONFIG: join(layout.dir, 'kubeconfig'),
     STACK_ETCD_URL: `http://127.0.0.1:${layout.ports.etcd}`,
+    STACK_AUDIT_LOG: join(layout.dir, 'logs', 'audit.log'),
     AWS_ENDPOINT_URL: `http://127.0.0.1:${layout.ports.moto}`,
     AWS_REGION: STACK_REGION,
     AWS_ROLE_ARN: WORKLOAD_ROLE_ARN,
@@ -220,6 +235,7 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   const layout: Layout = { dir, binDir, ports: state.ports, pki };
   writeKubeconfig(layout);
   writeWebIdentityToken(dir);
+  writeAuditPolicy(dir);
   await writeRegistryConfig(layout);
   for (const component of components(layout)) await ensureComponent(layout, component, log);
   const env = writeEnv(layout, kubeVersion());
