@@ -5,6 +5,7 @@ import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { ClientGateway } from './kube/client-gateway.ts';
+import { poolDispatchers } from './kube/pooled-dispatcher.ts';
 import { KubeServiceAccountTokens } from './kube/service-account-tokens.ts';
 import { systemClock } from './runtime/clock.ts';
 import { FlagError, type Flags, parseFlags, USAGE } from './runtime/flags.ts';
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  const kubeConfig = new KubeConfig();
+  const kubeConfig = poolDispatchers(new KubeConfig());
   kubeConfig.loadFromDefault();
   const metrics = new PromMetrics();
   const tokens = new SdkEcrTokenSource({ record: (api, result) => metrics.awsCall(api, result), serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig) });

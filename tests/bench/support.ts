@@ -4,7 +4,7 @@
 // end-to-end helpers do.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync, readSync, statSync, type WriteStream } from 'node:fs';
 import { get as httpsGet, type RequestOptions } from 'node:https';
 import { CoreV1Api, type KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Secret, Watch } from '@kubernetes/client-node';
 
@@ -174,6 +174,54 @@ export function reuseDispatcher(kc: KubeConfig): boolean {
   let cached: unknown;
   target.createDispatcher = (cluster, options) => (cached ??= original.call(kc, cluster, options));
   return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack's audit log (STACK_AUDIT_LOG, writes only, with their author), when it has one
+
+const AUDIT_WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+
+/** Where the audit log ends now; undefined when there is none. */
+export function auditMark(file: string | undefined): number | undefined {
+  if (!file) return undefined;
+  try {
+    return statSync(file).size;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes logged since `mark`, counted by "user verb resource"; undefined if the log is gone or rotated. */
+export function auditWritesSince(file: string | undefined, mark: number | undefined): Record<string, number> | undefined {
+  if (!file || mark === undefined) return undefined;
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return undefined;
+  }
+  if (size < mark) return undefined;
+  const buffer = Buffer.alloc(size - mark);
+  const fd = openSync(file, 'r');
+  try {
+    readSync(fd, buffer, 0, buffer.length, mark);
+  } finally {
+    closeSync(fd);
+  }
+  const counts: Record<string, number> = {};
+  for (const line of buffer.toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const event = JSON.parse(line) as { stage?: string; verb?: string; user?: { username?: string }; objectRef?: { resource?: string; subresource?: string } };
+      if (event.stage !== 'ResponseComplete' || !AUDIT_WRITE_VERBS.has(event.verb ?? '')) continue;
+      const resource = `${event.objectRef?.resource ?? ''}${event.objectRef?.subresource ? `/${event.objectRef.subresource}` : ''}`;
+      const key = `${event.user?.username ?? '?'} ${event.verb} ${resource}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    } catch {
+      /* a partial last line */
+    }
+  }
+  return counts;
 }
 
 // ---------------------------------------------------------------------------------------------
