@@ -35,6 +35,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { CENTRAL_ACCOUNT, down, motoPassword, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
+import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
 import {
   apiserverMetrics,
   applyFile,
@@ -219,20 +220,7 @@ async function operatorKubeconfig(kc: KubeConfig, core: CoreV1Api): Promise<stri
     core.createNamespacedServiceAccountToken({ namespace: OPERATOR_NS, name: OPERATOR_SA, body: { spec: { audiences: [], expirationSeconds: 6 * 3600 } } }),
   );
   const cluster = kc.getCurrentCluster()!;
-  const file = join(STACK_DIR, 'operator-kubeconfig');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'stack', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
-      users: [{ name: 'operator', user: { token: review.status!.token } }],
-      contexts: [{ name: 'operator', context: { cluster: 'stack', user: 'operator' } }],
-      'current-context': 'operator',
-    }),
-    { mode: 0o600 },
-  );
-  return file;
+  return writeTokenKubeconfig(join(STACK_DIR, 'operator-kubeconfig'), cluster.server, cluster.caFile, review.status!.token!);
 }
 
 /**

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { closeSync, createWriteStream, openSync, readFileSync, readSync, statSync, type WriteStream } from 'node:fs';
 import { get as httpsGet, type RequestOptions } from 'node:https';
 import { CoreV1Api, type KubeConfig, KubernetesObjectApi, loadAllYaml, type KubernetesObject, type V1Secret, Watch } from '@kubernetes/client-node';
+import { eventually } from '../e2e/support.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Small utilities
@@ -64,19 +65,8 @@ export async function withTimeout<T>(what: string, ms: number, promise: Promise<
 }
 
 /** Polls `fn` until it returns something other than undefined/false, or the deadline passes. */
-export async function pollUntil<T>(what: string, timeoutMs: number, everyMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await fn();
-      if (value !== undefined && value !== false) return value as T;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(0)} s waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(everyMs);
-  }
+export function pollUntil<T>(what: string, timeoutMs: number, everyMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  return eventually(what, fn, timeoutMs, everyMs);
 }
 
 // ---------------------------------------------------------------------------------------------

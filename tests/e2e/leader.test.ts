@@ -1,6 +1,6 @@
 // Two replicas with --leader-elect: one leads and writes, the other stands by with warm caches
 // and takes over within the lease duration when the leader is killed.
-import { applySync, auditedWrites, createNamespace, deleteSync, eventually, httpGet, installCrds, kube, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, patchSyncSpec, readSecret, STANDBY_SERVICE_ACCOUNT, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, auditedWrites, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, patchSyncSpec, readSecret, STANDBY_SERVICE_ACCOUNT, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const LEASE_SECONDS = 15;
@@ -54,14 +54,7 @@ it('runs one leader and one standby, and the standby takes over when the leader 
     await eventually('new leader writes', () => readSecret(core, later, 'regcred'), 15_000);
   } finally {
     await deleteSync(custom, name);
-    await eventually('sync finalized by the new leader', async () => {
-      try {
-        await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name });
-        return false;
-      } catch {
-        return true;
-      }
-    }, 15_000);
+    await eventually('sync finalized by the new leader', async () => !(await getSync(custom, name)), 15_000);
     expect(await b.stop()).toBe(0);
   }
 });
@@ -103,14 +96,7 @@ it('never has two writers: a leader frozen past its lease wakes up, writes nothi
   } finally {
     if (a.child.exitCode === null) a.child.kill('SIGKILL');
     await deleteSync(custom, name);
-    await eventually('sync finalized', async () => {
-      try {
-        await custom.getClusterCustomObject({ group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name });
-        return false;
-      } catch {
-        return true;
-      }
-    }, 15_000);
+    await eventually('sync finalized', async () => !(await getSync(custom, name)), 15_000);
     expect(await b.stop()).toBe(0);
   }
 });

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
+import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
 import { run } from '../stack/run.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -158,19 +159,7 @@ export async function operatorKubeconfig(serviceAccount = OPERATOR_SERVICE_ACCOU
     body: { spec: { audiences: [], expirationSeconds: 4 * 3600 } },
   });
   const cluster = kc.getCurrentCluster()!;
-  const file = join(mkdtempSync(join(tmpdir(), 'operator-kubeconfig-')), 'kubeconfig');
-  writeFileSync(
-    file,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'stack', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
-      users: [{ name: 'operator', user: { token: review.status!.token } }],
-      contexts: [{ name: 'operator', context: { cluster: 'stack', user: 'operator' } }],
-      'current-context': 'operator',
-    }),
-    { mode: 0o600 },
-  );
+  const file = writeTokenKubeconfig(join(mkdtempSync(join(tmpdir(), 'operator-kubeconfig-')), 'kubeconfig'), cluster.server, cluster.caFile, review.status!.token!);
   operatorKubeconfigFiles.set(serviceAccount, file);
   return file;
 }
