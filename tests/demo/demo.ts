@@ -75,10 +75,14 @@ async function main(): Promise<void> {
       }
     }
   });
+  // Wait for this operator's own work: a refresh it made, not a status left by an earlier run.
+  const startedAt = Math.floor(Date.now() / 1000) * 1000;
+  for (let i = 0; i < 150 && !logs.includes('"metricsPort"'); i++) await sleep(100);
   let sync: EcrCredentialSync | undefined;
   for (let i = 0; i < 150; i++) {
     sync = (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: SYNC })) as EcrCredentialSync;
-    if (sync.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
+    const fresh = Date.parse(sync.status?.lastRefreshTime ?? '') >= startedAt;
+    if (fresh && sync.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) break;
     await sleep(200);
   }
 
