@@ -14,6 +14,18 @@ import { LeaderElector } from './runtime/leader.ts';
 import { createLogger, type Logger } from './runtime/log.ts';
 import { PromMetrics } from './runtime/metrics.ts';
 
+const SHUTDOWN_DRAIN_MS = 10_000;
+const SHUTDOWN_RELEASE_MS = 3_000;
+
+/** Resolves `ms` after the signal fires (never, until then). */
+function afterAbort(signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const start = () => setTimeout(resolve, ms).unref();
+    if (signal.aborted) start();
+    else signal.addEventListener('abort', start, { once: true });
+  });
+}
+
 async function runOnce(flags: Flags, kubeConfig: KubeConfig, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: EcrCredentialSync[] };
@@ -119,9 +131,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (!signal.aborted) {
     log.info('reconciling');
-    await manager.run(reconciler);
+    // In-flight reconciles finish their writes, but within a bound: a hung API server must not
+    // turn a clean SIGTERM into a SIGKILL at the end of the grace period.
+    await Promise.race([manager.run(reconciler), afterAbort(signal, SHUTDOWN_DRAIN_MS)]);
   }
-  await elector?.release();
+  await Promise.race([elector?.release(), afterAbort(signal, SHUTDOWN_RELEASE_MS)]);
   await Promise.all(servers.map((s) => s && new Promise((resolve) => s.server.close(resolve))));
   log.info('stopped');
   return exitCode;

@@ -96,10 +96,12 @@ export class CredentialFactory {
     return provider;
   }
 
-  /** Forgets a chain's credentials (and its web-identity session), so the next call fetches anew. */
-  invalidate(chain: IdentityChain): void {
-    this.providers.delete(chainKey(chain));
-    this.providers.delete(chainKey({ base: chain.base }));
+  /**
+   * Forgets every cached credential, so the next calls fetch anew. Rare (AWS said credentials
+   * were stale), and chains share web-identity sessions, so dropping all is the safe choice.
+   */
+  invalidateAll(): void {
+    this.providers.clear();
   }
 
   private build(chain: IdentityChain): AwsCredentialIdentityProvider {

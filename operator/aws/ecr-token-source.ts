@@ -54,8 +54,8 @@ export class SdkEcrTokenSource implements EcrTokenSource {
       const classified = classifyAwsError(api, error);
       if (STALE_CREDENTIAL_CODES.has(classified.code)) {
         // The SDK client memoizes credentials too: drop it with them, so the next try starts fresh.
-        this.credentials.invalidate(request.chain);
-        this.clients.delete(this.clientKey(request));
+        this.credentials.invalidateAll();
+        this.clients.clear();
       }
       throw classified;
     }

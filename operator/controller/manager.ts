@@ -1,4 +1,4 @@
-// Watches syncs, namespaces and the operator's own secrets, and turns every change into a
+// Watches syncs, namespaces, ServiceAccounts and the operator's own secrets, and turns every change into a
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
@@ -23,7 +23,6 @@ export class Manager {
   private readonly log: Logger;
   private readonly signal: AbortSignal;
   private readonly concurrency: number;
-  private running: Promise<void> | undefined;
 
   constructor(kubeConfig: KubeConfig, log: Logger, signal: AbortSignal, options: ManagerOptions = {}) {
     this.log = log;
@@ -92,8 +91,13 @@ export class Manager {
     secrets.on('delete', bySecret);
     // ServiceAccounts created later (or edited) need the pull secret listed too.
     const accounts = this.serviceAccounts.informer;
-    accounts.on('add', () => this.enqueueAll());
-    accounts.on('update', () => this.enqueueAll());
+    const byAccount = () => {
+      for (const sync of this.syncs.informer.list()) {
+        if ((sync as { spec?: { serviceAccounts?: unknown[] } }).spec?.serviceAccounts?.length) this.queue.add(sync.metadata!.name!);
+      }
+    };
+    accounts.on('add', byAccount);
+    accounts.on('update', byAccount);
   }
 
   /** Lists and starts watching; resolves when every cache has synced once. */
@@ -115,7 +119,7 @@ export class Manager {
   run(reconciler: Reconciler): Promise<void> {
     this.signal.addEventListener('abort', () => this.queue.close(), { once: true });
     this.enqueueAll();
-    this.running = this.queue.run(async (name) => {
+    return this.queue.run(async (name) => {
       const outcome = await reconciler.reconcile(name, this.signal);
       if (outcome.error) {
         const retryable = (outcome.error as { retryable?: boolean }).retryable ?? true;
@@ -126,6 +130,5 @@ export class Manager {
         if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(name, outcome.requeueAfterMs);
       }
     }, this.concurrency);
-    return this.running;
   }
 }

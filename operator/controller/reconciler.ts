@@ -72,12 +72,6 @@ export class Reconciler {
     this.writeConcurrency = deps.options?.writeConcurrency ?? 16;
   }
 
-  /** A token for a group, if this sync holds one that is still usable. */
-  cachedToken(syncName: string, groupKey: string): GroupToken | undefined {
-    const cached = this.tokenCache.get(syncName)?.get(groupKey);
-    return cached && this.usable(cached, this.clock.now()) ? { credential: cached.token.credential, expiresAt: cached.token.expiresAt } : undefined;
-  }
-
   private usable(cached: CachedToken, now: Date): boolean {
     const expiry = assessExpiry(cached.token.expiresAt, cached.fetchedAt);
     const until = expiry.status === 'True' ? expiry.effective.getTime() : cached.fetchedAt.getTime() + TOKEN_LIFETIME_MS;
@@ -150,6 +144,8 @@ export class Reconciler {
       });
       if (fetchErrors.length === 0) lastRefreshTime = iso(now);
     }
+    // Shutting down: the aborted fetch is no failure to report, and nothing more is written.
+    if (signal?.aborted) return {};
 
     const tokenMap = new Map<string, GroupToken>();
     const tokenStatus: TokenStatus[] = [];

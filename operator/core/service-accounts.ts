@@ -35,8 +35,8 @@ export function wantsAccount(selection: readonly string[] | undefined, name: str
 }
 
 /**
- * @param ready namespaces where the secret is in place: only there is it added.
- * @param targeted namespaces the sync targets; elsewhere its entries are removed.
+ * @param ready namespaces where the secret is in place: only there is it added; everywhere else
+ * (namespaces no longer targeted, or a sync being deleted) this sync's entries are removed.
  */
 export function accountChanges(
   syncName: string,

@@ -15,7 +15,7 @@ import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/const
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { type EventType, KubeError, type KubeGateway } from './gateway.ts';
+import { type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 
 export interface ListSource<T> {
@@ -113,7 +113,7 @@ export class ClientGateway implements KubeGateway {
         this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name }),
       )) as EcrCredentialSync;
     } catch (error) {
-      if (error instanceof KubeError && error.status === 404) return undefined;
+      if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
@@ -135,7 +135,7 @@ export class ClientGateway implements KubeGateway {
     try {
       return actualSecret(await call('get secret', () => this.core.readNamespacedSecret({ namespace, name })));
     } catch (error) {
-      if (error instanceof KubeError && error.status === 404) return undefined;
+      if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }

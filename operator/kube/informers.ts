@@ -11,7 +11,6 @@ export interface RestartingInformer<T extends KubernetesObject> {
   /** Resolves once a first list has filled the cache. */
   start(): Promise<void>;
   synced(): boolean;
-  restarts(): number;
 }
 
 const MIN_DELAY_MS = 250;
@@ -34,13 +33,11 @@ export function restartingInformer<T extends KubernetesObject>(
     return result;
   };
   const informer = makeInformer<T>(kubeConfig, path, listed, options.labelSelector);
-  let restarts = 0;
   let delayMs = MIN_DELAY_MS;
   let timer: NodeJS.Timeout | undefined;
 
   const schedule = (why: unknown) => {
     if (options.signal.aborted) return;
-    restarts++;
     options.log.warn({ informer: options.name, err: (why as Error)?.message ?? String(why), retryInMs: delayMs }, 'watch stopped; restarting');
     clearTimeout(timer);
     timer = setTimeout(run, delayMs);
@@ -51,6 +48,13 @@ export function restartingInformer<T extends KubernetesObject>(
     informer.start().catch(schedule);
   };
   informer.on('error', schedule);
+  // A watch that delivers events is healthy again: the next failure starts from a short delay.
+  const healthy = () => {
+    delayMs = MIN_DELAY_MS;
+  };
+  informer.on('add', healthy);
+  informer.on('update', healthy);
+  informer.on('delete', healthy);
   options.signal.addEventListener('abort', () => {
     clearTimeout(timer);
     void informer.stop();
@@ -62,6 +66,5 @@ export function restartingInformer<T extends KubernetesObject>(
       await firstSync;
     },
     synced: () => synced,
-    restarts: () => restarts,
   };
 }

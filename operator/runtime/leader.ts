@@ -1,6 +1,7 @@
 // Leader election on a coordination.k8s.io/v1 Lease, in the manner of client-go's:
 // acquire when the lease is free or expired, renew well within its duration, and give up
 // (stop leading) if renewal fails for longer than the renew deadline.
+import { setTimeout as delay } from 'node:timers/promises';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
 import { call } from '../kube/client-gateway.ts';
 import { isStatus } from '../kube/gateway.ts';
@@ -21,6 +22,8 @@ export class LeaderElector {
   private readonly log: Logger;
   private leading = false;
   private lastRenewAt = 0;
+  /** The holder's record as last seen, and when this replica saw it change (its own clock). */
+  private observed = { record: '', at: 0 };
 
   constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger) {
     this.api = kubeConfig.makeApiClient(CoordinationV1Api);
@@ -65,9 +68,12 @@ export class LeaderElector {
       return true;
     }
     const holder = lease.spec?.holderIdentity;
-    const renewed = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
     const duration = (lease.spec?.leaseDurationSeconds ?? 0) * 1000;
-    const held = holder && holder !== identity && renewed + duration > Date.now();
+    // As client-go does: judge expiry by when this replica saw the record change, on its own
+    // clock, so clock skew between pods cannot shorten the lease.
+    const record = `${holder ?? ''}|${String(lease.spec?.renewTime ?? '')}|${lease.metadata?.resourceVersion ?? ''}`;
+    if (record !== this.observed.record) this.observed = { record, at: Date.now() };
+    const held = holder && holder !== identity && this.observed.at + duration > Date.now();
     if (held) return false;
     const takeover = holder !== identity;
     await call('update lease', () =>
@@ -93,14 +99,14 @@ export class LeaderElector {
    */
   async acquire(signal: AbortSignal, onLost: () => void): Promise<boolean> {
     const { retryPeriodMs, renewDeadlineMs } = this.options;
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
-      });
+    const sleep = (ms: number) => delay(ms, undefined, { signal }).catch(() => undefined);
     while (!signal.aborted) {
       try {
-        if (await this.tryAcquireOrRenew()) break;
+        const attempt = Date.now();
+        if (await this.tryAcquireOrRenew()) {
+          this.lastRenewAt = attempt;
+          break;
+        }
       } catch (error) {
         this.log.debug({ err: (error as Error).message }, 'lease not acquired');
       }
@@ -108,21 +114,18 @@ export class LeaderElector {
     }
     if (signal.aborted) return false;
     this.leading = true;
-    this.lastRenewAt = Date.now();
     this.log.info('became leader');
     void (async () => {
-      let lastRenew = Date.now();
       while (!signal.aborted) {
         await sleep(retryPeriodMs);
         if (signal.aborted) break;
+        // The guard counts from before the request: a slow round trip must not stretch it.
+        const attempt = Date.now();
         try {
-          if (await this.tryAcquireOrRenew()) {
-            lastRenew = Date.now();
-            this.lastRenewAt = lastRenew;
-          }
+          if (await this.tryAcquireOrRenew()) this.lastRenewAt = attempt;
           else throw new Error('lease taken by another replica');
         } catch (error) {
-          if (Date.now() - lastRenew > renewDeadlineMs) {
+          if (Date.now() - this.lastRenewAt > renewDeadlineMs) {
             this.leading = false;
             this.log.error({ err: (error as Error).message }, 'lost leadership');
             onLost();
