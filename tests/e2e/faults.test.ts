@@ -1,7 +1,7 @@
 // R1: AWS unreachable, failing or throttling. Nothing is deleted or blanked, Ready says why,
 // retries back off exponentially up to a cap, and the operator recovers once AWS is back.
 import { FaultProxy, type FaultMode } from './fault-proxy.ts';
-import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, readyCondition, sleep, stackEnv, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, readyCondition, stackEnv, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const MAX_BACKOFF_S = 8;
@@ -60,6 +60,8 @@ describe.each<[FaultMode, string]>([
   ['refuse', 'AWS is unreachable'],
 ])('when %s (%s)', (mode) => {
   it('keeps every secret as it was, says why in Ready, counts the failure, backs off, and recovers when AWS returns', async () => {
+    proxy.set('pass');
+    await eventually('ready before the fault', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000);
     const before = await secretsNow();
     const errorsBefore = await metric(/^ecrsync_refresh_total\{sync="[^"]+",result="error"\}/);
     const since = Date.now();
@@ -70,8 +72,8 @@ describe.each<[FaultMode, string]>([
     }, 20_000);
     expect(readyCondition(failing)).toMatchObject({ reason: 'TokenFetchFailed' });
     expect(readyCondition(failing)?.message).toMatch(/GetAuthorizationToken failed/);
-    // Let the backoff grow to its cap.
-    await sleep((1 + 2 + 4 + MAX_BACKOFF_S + 2) * 1000);
+    // Let the backoff grow to its cap: five failed reconciles (a slow, throttled call can take a while).
+    await eventually('five failed reconciles', async () => failures(since).length >= 5, 90_000, 200);
     expect(await metric(/^ecrsync_refresh_total\{sync="[^"]+",result="error"\}/)).toBeGreaterThan(errorsBefore);
     expect(await metric(/^ecrsync_aws_api_calls_total\{api="GetAuthorizationToken",result="error"\}/)).toBeGreaterThan(0);
     const after = await secretsNow();
