@@ -5,6 +5,7 @@ import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { ClientGateway } from './kube/client-gateway.ts';
+import type { KubeGateway } from './kube/gateway.ts';
 import { poolDispatchers } from './kube/pooled-dispatcher.ts';
 import { KubeServiceAccountTokens } from './kube/service-account-tokens.ts';
 import { systemClock } from './runtime/clock.ts';
@@ -26,27 +27,19 @@ function afterAbort(signal: AbortSignal, ms: number): Promise<void> {
   });
 }
 
-async function runOnce(flags: Flags, kubeConfig: KubeConfig, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
+async function runOnce(flags: Flags, kubeConfig: KubeConfig, kube: KubeGateway, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
   const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: EcrCredentialSync[] };
   let failures = 0;
   for (const sync of list.items) {
     const outcome = await reconciler.reconcile(sync.metadata.name, signal);
-    const after = flags.dryRun ? sync : await reconcilerView(custom, sync.metadata.name);
+    const after = flags.dryRun ? sync : await kube.getSync(sync.metadata.name).catch(() => undefined);
     const ready = after?.status?.conditions?.find((c) => c.type === 'Ready');
     const ok = !outcome.error && (flags.dryRun || ready?.status === 'True');
     if (!ok) failures++;
     log.info({ sync: sync.metadata.name, ok, reason: ready?.reason, err: outcome.error?.message }, 'reconciled once');
   }
   return failures === 0 ? 0 : 1;
-}
-
-async function reconcilerView(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync | undefined> {
-  try {
-    return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
-  } catch {
-    return undefined;
-  }
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -84,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
   if (flags.once) {
     const kube = new ClientGateway(kubeConfig, {}, { dryRun: flags.dryRun });
     const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
-    return runOnce(flags, kubeConfig, reconciler, log, signal);
+    return runOnce(flags, kubeConfig, kube, reconciler, log, signal);
   }
 
   const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs });

@@ -18,14 +18,18 @@ async function metric(op: OperatorProcess, name: string): Promise<number> {
 
 beforeAll(() => installCrds(kc));
 
-it('runs one leader and one standby, and the standby takes over when the leader is killed', async () => {
-  const lease = uniqueName('lease');
+/** Starts replica a, waits until it leads, then starts b and waits until it is a ready standby. */
+async function leaderAndStandby(lease: string, standby: { serviceAccount?: string } = {}): Promise<{ a: OperatorProcess; b: OperatorProcess }> {
   const args = ['--leader-elect', `--leader-election-id=${lease}`];
   const a = await startOperator(args);
   await eventually('a leads', () => leads(a), 30_000);
-  const b = await startOperator(args);
-  await b.probePort();
-  await eventually('b is ready as a standby', async () => (await httpGet(`http://127.0.0.1:${await b.probePort()}/readyz`)).body === 'ok: standby', 30_000);
+  const b = await startOperator(args, {}, standby);
+  await eventually('b is a ready standby', async () => (await httpGet(`http://127.0.0.1:${await b.probePort()}/readyz`)).body === 'ok: standby', 30_000);
+  return { a, b };
+}
+
+it('runs one leader and one standby, and the standby takes over when the leader is killed', async () => {
+  const { a, b } = await leaderAndStandby(uniqueName('lease'));
   expect(await leads(b)).toBe(false);
   expect(await metric(b, 'ecrsync_leader')).toBe(0);
   expect(await metric(a, 'ecrsync_leader')).toBe(1);
@@ -60,13 +64,8 @@ it('runs one leader and one standby, and the standby takes over when the leader 
 });
 
 it('never has two writers: a leader frozen past its lease wakes up, writes nothing, and steps down', async () => {
-  const lease = uniqueName('lease');
-  const args = ['--leader-elect', `--leader-election-id=${lease}`];
-  const a = await startOperator(args);
-  await eventually('a leads', () => leads(a), 30_000);
   // b runs as another ServiceAccount (same roles), so the audit log tells the two apart.
-  const b = await startOperator(args, {}, { serviceAccount: STANDBY_SERVICE_ACCOUNT });
-  await eventually('b is a ready standby', async () => (await httpGet(`http://127.0.0.1:${await b.probePort()}/readyz`)).body === 'ok: standby', 30_000);
+  const { a, b } = await leaderAndStandby(uniqueName('lease'), { serviceAccount: STANDBY_SERVICE_ACCOUNT });
   const ns = uniqueName('frozen');
   await createNamespace(core, ns);
   const name = uniqueName('frozen');
@@ -76,7 +75,7 @@ it('never has two writers: a leader frozen past its lease wakes up, writes nothi
     a.child.kill('SIGSTOP');
     const frozenAt = Date.now();
     await eventually('b takes over from the frozen a', () => leads(b), (LEASE_SECONDS + 5) * 1000, 100);
-    // Give the frozen leader something to do when it wakes: a new namespace, and a tampered secret.
+    // Give the frozen leader something to do when it wakes: a new target namespace.
     const later = uniqueName('while-frozen');
     await createNamespace(core, later);
     await patchSyncSpec(custom, name, { namespaces: { names: [ns, later] } });
