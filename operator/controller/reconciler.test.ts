@@ -275,7 +275,8 @@ describe('Reconciler: tokens', () => {
     const t = setup({ spec: { ...SPEC, schedule: YEARLY } });
     const now = t.clock.now();
     const outcome = await t.reconcile();
-    const planned = nextRefreshAt({ schedule: YEARLY }, { lastRefreshTime: iso(now) }, new Date(now.getTime() + 12 * HOUR), now, { jitterKey: 'prod' });
+    // Planned against the reported expiry in whole seconds, as the secrets record it.
+    const planned = nextRefreshAt({ schedule: YEARLY }, { lastRefreshTime: iso(now) }, new Date('2025-01-15T13:23:45Z'), now, { jitterKey: 'prod' });
     expect(outcome.requeueAfterMs).toBe(planned.at.getTime() - now.getTime());
     const gap = now.getTime() + outcome.requeueAfterMs! - Date.parse(t.status()!.nextRefreshTime!);
     expect(gap).toBeGreaterThanOrEqual(0);

@@ -8,6 +8,7 @@ import { desiredSecrets, type GroupToken, type SecretContent } from '../core/des
 import { describeChain, tokenGroups, type TokenGroup } from '../core/identity.ts';
 import { targetNamespaces } from '../core/namespaces.ts';
 import { type Action, type ActualSecret, conflictMessage, ownership, plan, upToDate } from '../core/plan.ts';
+import { recoverTokens, wholeSeconds } from '../core/recover.ts';
 import { assessExpiry, DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
@@ -121,11 +122,15 @@ export class Reconciler {
       return {};
     }
 
+    const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces());
+    const actual = await this.actualSecrets(sync, sync.spec.secretName ?? DEFAULT_SECRET_NAME, targets);
+
     // Tokens: fetch when the refresh is due, or when a group has no usable token.
     const groups = tokenGroups(sync.spec);
     const cache = this.cacheFor(name, groups);
     const dueAt = sync.status?.nextRefreshTime ? new Date(sync.status.nextRefreshTime) : undefined;
     const due = !sync.status?.lastRefreshTime || !dueAt || now >= dueAt;
+    if (!due && groups.some((g) => !cache.has(g.key))) this.recover(sync, groups, cache, actual, now, log);
     const toFetch = groups.filter((g) => due || !cache.has(g.key) || !this.usable(cache.get(g.key)!, now));
     const fetchErrors: TokenFetchError[] = [];
     let lastRefreshTime = sync.status?.lastRefreshTime;
@@ -134,8 +139,10 @@ export class Reconciler {
       results.forEach((result, i) => {
         const group = toFetch[i]!;
         if (result.status === 'fulfilled') {
-          cache.set(group.key, { token: result.value, fetchedAt: now, group });
-          this.metrics.tokenFetched(name, group.region, result.value.expiresAt, now);
+          // In whole seconds, as the secrets record it: a token learned back from them plans the same refresh.
+          const token = { ...result.value, expiresAt: wholeSeconds(result.value.expiresAt) };
+          cache.set(group.key, { token, fetchedAt: now, group });
+          this.metrics.tokenFetched(name, group.region, token.expiresAt, now);
         } else {
           const error = result.reason instanceof TokenFetchError ? result.reason : new TokenFetchError('GetAuthorizationToken', 'Error', String((result.reason as Error)?.message ?? result.reason), true);
           fetchErrors.push(error);
@@ -159,9 +166,7 @@ export class Reconciler {
     }
 
     // Secrets.
-    const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces());
     const desired = desiredSecrets(sync, tokenMap, targets);
-    const actual = await this.actualSecrets(sync, desired.secretName, targets);
     const actions = plan(desired, actual);
     if (log.isLevelEnabled('debug')) {
       const counts: Record<string, number> = {};
@@ -228,6 +233,22 @@ export class Reconciler {
     const keys = new Set(groups.map((g) => g.key));
     for (const key of cache.keys()) if (!keys.has(key)) cache.delete(key);
     return cache;
+  }
+
+  /** Seeds the cache with the tokens the sync's secrets hold, for groups this process has none for. */
+  private recover(sync: EcrCredentialSync, groups: readonly TokenGroup[], cache: Map<string, CachedToken>, actual: readonly ActualSecret[], now: Date, log: Logger): void {
+    const recovered = recoverTokens(sync, actual, now);
+    let count = 0;
+    for (const group of groups) {
+      const token = recovered.get(group.key);
+      if (!token || cache.has(group.key)) continue;
+      // ECR tokens live 12 hours. Not after now: recoverTokens trusts an expiry up to 12h10m ahead.
+      const fetchedAt = new Date(Math.min(now.getTime(), token.expiresAt.getTime() - TOKEN_LIFETIME_MS));
+      cache.set(group.key, { token, fetchedAt, group });
+      this.metrics.tokenFetched(sync.metadata.name, group.region, token.expiresAt, fetchedAt);
+      count++;
+    }
+    if (count > 0) log.info({ tokens: count, expiresAt: iso(recovered.values().next().value!.expiresAt) }, 'took the tokens its secrets hold');
   }
 
   private async actualSecrets(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {

@@ -244,6 +244,17 @@ describe('the reconciler, on random specs', () => {
           await flush();
           expect(second.error).toBeUndefined();
           expect(kube.writes.slice(writes)).toEqual([]);
+
+          // A restart learns the tokens back from the secrets: while they are good, nothing to fetch or
+          // write. (It does find a foreign secret at its name again, by a create refused with 409.)
+          if (expiryHours >= 1 && expiryHours <= 12 && [...kube.secrets.values()].some(ours)) {
+            const fetched = tokens.total;
+            const restarted = await new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log }).reconcile('fuzz');
+            await flush();
+            expect(restarted.error).toBeUndefined();
+            expect(tokens.total).toBe(fetched);
+            expect(kube.writes.slice(writes).filter((w) => w.ok)).toEqual([]);
+          }
         }
 
         // Later, with tokens that may now fail, still nothing thrown and nothing foreign touched.

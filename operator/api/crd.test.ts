@@ -1,0 +1,44 @@
+// The CRD as kubectl reads it. kubectl shows a `type: date` column as an age ("5m"), and a time
+// in the future as `<invalid>`, so only times in the past may be date columns.
+import { readFileSync } from 'node:fs';
+import { load } from 'js-yaml';
+
+interface PrinterColumn {
+  name: string;
+  type: string;
+  jsonPath: string;
+  priority?: number;
+}
+
+const crd = load(readFileSync(new URL('../../crds/ecrsync.io_ecrcredentialsyncs.yaml', import.meta.url), 'utf8')) as {
+  spec: { versions: Array<{ name: string; additionalPrinterColumns?: PrinterColumn[] }> };
+};
+const columns = crd.spec.versions.flatMap((v) => v.additionalPrinterColumns ?? []);
+const column = (name: string) => columns.find((c) => c.name === name);
+
+/** Fields that only ever hold a time at or before the moment they are read. */
+const PAST_TIMES = ['.metadata.creationTimestamp', '.status.lastRefreshTime'];
+
+describe('the CRD printer columns', () => {
+  it('show an age only for times in the past', () => {
+    const dates = columns.filter((c) => c.type === 'date');
+    expect(dates.length).toBeGreaterThan(0);
+    for (const c of dates) expect(PAST_TIMES).toContain(c.jsonPath);
+  });
+
+  it.each<[string, string, number | undefined]>([
+    ['Token Expires', '.status.tokenExpiresAt', undefined],
+    ['Next Refresh', '.status.nextRefreshTime', 1],
+  ])('print %s as the timestamp it is', (name, jsonPath, priority) => {
+    expect(column(name)).toMatchObject({ name, type: 'string', jsonPath });
+    expect(column(name)!.priority).toBe(priority);
+  });
+
+  it('print Last Refresh as an age, in the wide view', () => {
+    expect(column('Last Refresh')).toMatchObject({ name: 'Last Refresh', type: 'date', jsonPath: '.status.lastRefreshTime', priority: 1 });
+  });
+
+  it('end with Age', () => {
+    expect(columns.at(-1)).toMatchObject({ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' });
+  });
+});
