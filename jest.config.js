@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/operator'],
+      roots: ['<rootDir>/operator', '<rootDir>/tests/stack'],
       testMatch: ['**/*.test.ts'],
     },
     {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver, kube-controller-manager and a matching kubectl from the Go module proxy
+# Builds etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubelet and a matching kubectl
+# from the Go module proxy
 # into a git-ignored cache keyed by version. Prints the bin directory on stdout.
 # Only the first run on a machine pays the build; later runs find the binaries.
 set -euo pipefail
@@ -13,7 +14,11 @@ bin="$cache/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
 log() { printf '[build] %s\n' "$*" >&2; }
 
-have_all() { [ -x "$bin/etcd" ] && [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kubectl" ]; }
+kube_cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
+have_all() {
+  [ -x "$bin/etcd" ] || return 1
+  for cmd in $kube_cmds; do [ -x "$bin/$cmd" ] || return 1; done
+}
 if have_all; then echo "$bin"; exit 0; fi
 
 command -v go >/dev/null || { log "go is not installed; install Go (>= the version k8s.io/kubernetes $KUBE_VERSION asks for)"; exit 1; }
@@ -79,7 +84,9 @@ package tools
 import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
   fi
@@ -88,7 +95,7 @@ GO
   (cd "$dir" && go mod download >&2)
   local pkg=k8s.io/component-base/version
   local ldflags="-s -w -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
-  for cmd in kube-apiserver kube-controller-manager kubectl; do
+  for cmd in $kube_cmds; do
     [ -x "$bin/$cmd" ] && continue
     log "kubernetes $KUBE_VERSION: compiling $cmd (several minutes on 2 cores)"
     local start=$SECONDS

@@ -1,10 +1,13 @@
 // npm run stack:up | stack:down
+import { nodeUnsupportedReason } from './node/capable.ts';
 import { down, StackError, up } from './stack.ts';
 
 const command = process.argv[2];
 try {
   if (command === 'up') {
-    const env = await up();
+    const unsupported = nodeUnsupportedReason();
+    if (unsupported) process.stderr.write(`no node: ${unsupported}\n`);
+    const env = await up({ node: !unsupported });
     process.stdout.write(`stack is up (Kubernetes ${env.STACK_KUBE_VERSION}). Use it with:\n  . ${env.STACK_DIR}/env && kubectl get --raw /readyz\n`);
   } else if (command === 'down') {
     await down();

@@ -3,15 +3,19 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
+import { ecrComponents, type EcrPorts } from './ecr/components.ts';
+import { nodeComponents } from './node/node.ts';
+import type { NodePorts } from './node/config.ts';
 import type { Pki } from './pki.ts';
 
-export interface Ports {
+export interface Ports extends EcrPorts {
   etcd: number;
   etcdPeer: number;
   apiserver: number;
   controllerManager: number;
+  scheduler: number;
+  /** moto's own port: only the ECR emulator talks to it (AWS_ENDPOINT_URL is the emulator). */
   moto: number;
-  registry: number;
 }
 
 export interface Layout {
@@ -19,6 +23,8 @@ export interface Layout {
   binDir: string;
   ports: Ports;
   pki: Pki;
+  /** Present when the stack runs a node (containerd + kubelet). */
+  nodePorts?: NodePorts;
 }
 
 export interface Component {
@@ -29,6 +35,10 @@ export interface Component {
   /** Seconds to wait for health after a start. */
   startTimeout: number;
   healthy(): Promise<boolean>;
+  /** Before a start: write what the process reads. */
+  prepare?(): void;
+  /** After it is healthy, on every `up`: work that needs it running (idempotent). */
+  ready?(): Promise<void>;
 }
 
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
@@ -97,7 +107,13 @@ export function components(layout: Layout): Component[] {
         `--service-account-key-file=${pki.saPub}`,
         `--service-account-signing-key-file=${pki.saKey}`,
         `--api-audiences=${SERVICE_ACCOUNT_ISSUER}`,
-        '--authorization-mode=RBAC',
+        // Node: the kubelet reads only the secrets of pods bound to it, as on a real cluster.
+        '--authorization-mode=Node,RBAC',
+        '--enable-admission-plugins=NodeRestriction',
+        `--kubelet-client-certificate=${pki.kubeletClientCert}`,
+        `--kubelet-client-key=${pki.kubeletClientKey}`,
+        // The node's only other address is the VM's own, which the stack never talks to.
+        '--kubelet-preferred-address-types=Hostname',
         '--service-cluster-ip-range=10.0.0.0/24',
         // The endpoint reconciler would publish 127.0.0.1, which Endpoints validation refuses.
         '--endpoint-reconciler-type=none',
@@ -122,7 +138,7 @@ export function components(layout: Layout): Component[] {
         '--bind-address=127.0.0.1',
         `--secure-port=${ports.controllerManager}`,
         `--cert-dir=${join(dir, 'controller-manager')}`,
-        '--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,root-ca-certificate-publisher-controller',
+        '--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller,clusterrole-aggregation-controller',
         `--root-ca-file=${pki.caCert}`,
         '--leader-elect=false',
         '--v=1',
@@ -132,6 +148,21 @@ export function components(layout: Layout): Component[] {
         (await httpStatus(`https://127.0.0.1:${ports.controllerManager}/healthz`, { insecure: true })) === 200,
     },
     {
+      name: 'kube-scheduler',
+      command: bin('kube-scheduler'),
+      args: [
+        `--kubeconfig=${kubeconfig}`,
+        `--authentication-kubeconfig=${kubeconfig}`,
+        `--authorization-kubeconfig=${kubeconfig}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${ports.scheduler}`,
+        '--leader-elect=false',
+        '--v=1',
+      ],
+      startTimeout: 60,
+      healthy: async () => (await httpStatus(`https://127.0.0.1:${ports.scheduler}/healthz`, { insecure: true })) === 200,
+    },
+    {
       name: 'moto',
       command: 'moto_server',
       args: ['-H', '127.0.0.1', '-p', String(ports.moto)],
@@ -139,13 +170,7 @@ export function components(layout: Layout): Component[] {
       startTimeout: 60,
       healthy: async () => (await httpStatus(`http://127.0.0.1:${ports.moto}/moto-api/data.json`)) === 200,
     },
-    {
-      name: 'registry',
-      command: 'docker-registry',
-      args: ['serve', join(dir, 'registry', 'config.yml')],
-      startTimeout: 30,
-      // 401: up, and asking for the credentials the tests will present.
-      healthy: async () => (await httpStatus(`http://127.0.0.1:${ports.registry}/v2/`)) === 401,
-    },
+    ...ecrComponents(layout),
+    ...(layout.nodePorts ? nodeComponents({ dir, pki, ports: layout.nodePorts, apiserverPort: ports.apiserver }, binDir) : []),
   ];
 }

@@ -1,8 +1,13 @@
 // Per-stack PKI made with openssl: one CA, a serving cert for 127.0.0.1/localhost,
-// an admin client cert in system:masters, and the service-account signing key pair.
+// an admin client cert in system:masters, the service-account signing key pair, and the
+// node's certs: the kubelet's client (system:node:localhost) and serving certs, and the
+// API server's client cert for reaching the kubelet.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runOk } from './run.ts';
+
+/** The stack's one node; the API server reaches its kubelet by this name, which resolves to 127.0.0.1. */
+export const NODE_NAME = 'localhost';
 
 export interface Pki {
   caCert: string;
@@ -13,6 +18,12 @@ export interface Pki {
   adminKey: string;
   saKey: string;
   saPub: string;
+  nodeCert: string;
+  nodeKey: string;
+  kubeletServingCert: string;
+  kubeletServingKey: string;
+  kubeletClientCert: string;
+  kubeletClientKey: string;
 }
 
 export function pkiPaths(dir: string): Pki {
@@ -26,6 +37,12 @@ export function pkiPaths(dir: string): Pki {
     adminKey: p('admin.key'),
     saKey: p('sa.key'),
     saPub: p('sa.pub'),
+    nodeCert: p('node.crt'),
+    nodeKey: p('node.key'),
+    kubeletServingCert: p('kubelet-serving.crt'),
+    kubeletServingKey: p('kubelet-serving.key'),
+    kubeletClientCert: p('kubelet-client.crt'),
+    kubeletClientKey: p('kubelet-client.key'),
   };
 }
 
@@ -68,11 +85,16 @@ export async function ensurePki(dir: string): Promise<Pki> {
       '',
     ].join('\n'),
   );
+  const client = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n');
+  await signed(pki, 'admin', '/O=system:masters/CN=stack-admin', client);
+  // The node authorizer knows a kubelet by this name and group.
+  await signed(pki, 'node', `/O=system:nodes/CN=system:node:${NODE_NAME}`, client);
+  await signed(pki, 'kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', client);
   await signed(
     pki,
-    'admin',
-    '/O=system:masters/CN=stack-admin',
-    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n'),
+    'kubelet-serving',
+    `/CN=${NODE_NAME}`,
+    ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=serverAuth', 'subjectAltName=DNS:localhost,IP:127.0.0.1', ''].join('\n'),
   );
   await ecKey(pki.saKey);
   await runOk('openssl', ['pkey', '-in', pki.saKey, '-pubout', '-out', pki.saPub]);

@@ -1,6 +1,7 @@
 // Installs what the stack needs where it is missing: Debian packages, moto, and the
 // Kubernetes binaries built from the Go module proxy (cached by version).
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, runOk } from './run.ts';
@@ -8,6 +9,7 @@ import { run, runOk } from './run.ts';
 const here = dirname(fileURLToPath(import.meta.url));
 
 async function has(command: string): Promise<boolean> {
+  if (command.startsWith('/')) return existsSync(command);
   return (await run('sh', ['-c', `command -v ${command}`])).code === 0;
 }
 
@@ -18,13 +20,23 @@ async function aptInstall(packages: string[], log: (line: string) => void): Prom
   await runOk('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
-export async function ensureTools(log: (line: string) => void): Promise<void> {
+export async function ensureTools(log: (line: string) => void, options: { node?: boolean } = {}): Promise<void> {
   const wanted: Array<[string, string]> = [
     ['skopeo', 'skopeo'],
     ['docker-registry', 'docker-registry'],
-    ['htpasswd', 'apache2-utils'],
     ['openssl', 'openssl'],
   ];
+  if (options.node) {
+    wanted.push(
+      ['containerd', 'containerd'],
+      ['runc', 'runc'],
+      ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+      ['ip', 'iproute2'],
+      ['cc', 'gcc'],
+      // The static pause binary links against glibc's static archive.
+      ['/usr/lib/x86_64-linux-gnu/libc.a', 'libc6-dev'],
+    );
+  }
   const missing: string[] = [];
   for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
   if (missing.length > 0) await aptInstall(missing, log);

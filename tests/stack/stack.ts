@@ -1,14 +1,19 @@
-// The local stack: etcd, kube-apiserver, kube-controller-manager, moto and a registry,
-// started from one state folder. `up` is idempotent; `down` stops what `up` started.
+// The local stack: etcd, kube-apiserver, kube-controller-manager, moto behind an ECR emulator
+// and its registries, started from one state folder. `up` is idempotent; `down` stops what `up` started.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { components, type Component, type Layout, type Ports } from './components.ts';
+import { ecrEnv, newEcrPorts } from './ecr/components.ts';
+import { ecrRegistries } from './ecr/registries.ts';
+import { seedRegistries } from './ecr/seed.ts';
 import { ensureTestImage } from './image.ts';
-import { ensurePki, pkiPaths } from './pki.ts';
+import { type NodePorts, writeRegistryHosts } from './node/config.ts';
+import { cleanupNode, drainNode, killContainers, removeNodeState } from './node/node.ts';
+import { waitForNodeReady } from './node/ready.ts';
+import { ensurePki, NODE_NAME, pkiPaths } from './pki.ts';
 import { ensureBinaries, ensureTools } from './prerequisites.ts';
 import { freePort, isAlive, logFile, readPid, startProcess, stopProcess, tail, waitFor } from './processes.ts';
-import { runOk } from './run.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const DEFAULT_STACK_DIR = join(PROJECT_ROOT, '.stack');
@@ -21,14 +26,10 @@ export const CENTRAL_ROLE_ARN = `arn:aws:iam::${CENTRAL_ACCOUNT}:role/CentralECR
 export const STACK_REGION = 'us-east-1';
 export const TEST_IMAGE_PATH = 'stack/hello:1.0';
 
-/** moto's GetAuthorizationToken password for a caller account. */
-export function motoPassword(account: string): string {
-  return `${account}-auth-token`;
-}
-
 interface State {
   ports: Ports;
   binDir: string;
+  nodePorts?: NodePorts;
 }
 
 export class StackError extends Error {
@@ -47,8 +48,9 @@ function readState(dir: string): State | undefined {
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as State) : undefined;
 }
 
-async function newPorts(): Promise<Ports> {
-  const taken = new Set<number>();
+/** Free ports for what `previous` (an older stack's state) lacks; its own ports stay. */
+async function newPorts(previous?: Partial<Ports>): Promise<Ports> {
+  const taken = new Set<number>(Object.values(previous ?? {}).flatMap((v) => (typeof v === 'number' ? [v] : Object.values(v))));
   const pick = async () => {
     for (;;) {
       const port = await freePort();
@@ -63,8 +65,10 @@ async function newPorts(): Promise<Ports> {
     etcdPeer: await pick(),
     apiserver: await pick(),
     controllerManager: await pick(),
+    scheduler: await pick(),
     moto: await pick(),
-    registry: await pick(),
+    ...(await newEcrPorts(pick)),
+    ...previous,
   };
 }
 
@@ -93,31 +97,6 @@ current-context: stack
     { mode: 0o600 },
   );
   return file;
-}
-
-async function writeRegistryConfig(layout: Layout): Promise<void> {
-  const dir = join(layout.dir, 'registry');
-  mkdirSync(join(dir, 'data'), { recursive: true });
-  const htpasswd = await runOk('htpasswd', ['-nbB', 'AWS', motoPassword(WORKLOAD_ACCOUNT)]);
-  writeFileSync(join(dir, 'htpasswd'), htpasswd.trim() + '\n');
-  writeFileSync(
-    join(dir, 'config.yml'),
-    `version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: ${join(dir, 'data')}
-  delete:
-    enabled: true
-http:
-  addr: 127.0.0.1:${layout.ports.registry}
-auth:
-  htpasswd:
-    realm: stack-registry
-    path: ${join(dir, 'htpasswd')}
-`,
-  );
 }
 
 function writeAuditPolicy(dir: string): void {
@@ -149,7 +128,6 @@ export function envFile(dir: string): string {
 }
 
 function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
-  const registry = `127.0.0.1:${layout.ports.registry}`;
   const env: Record<string, string> = {
     STACK_DIR: layout.dir,
     STACK_KUBE_VERSION: kubeVersion,
@@ -157,7 +135,7 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
     KUBECONFIG: join(layout.dir, 'kubeconfig'),
     STACK_ETCD_URL: `http://127.0.0.1:${layout.ports.etcd}`,
     STACK_AUDIT_LOG: join(layout.dir, 'logs', 'audit.log'),
-    AWS_ENDPOINT_URL: `http://127.0.0.1:${layout.ports.moto}`,
+    ...ecrEnv(layout, TEST_IMAGE_PATH),
     AWS_REGION: STACK_REGION,
     AWS_ROLE_ARN: WORKLOAD_ROLE_ARN,
     AWS_ROLE_SESSION_NAME: 'ecr-credential-sync',
@@ -165,10 +143,8 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
     // Nothing on this machine answers as instance metadata; fail fast instead of probing it.
     AWS_EC2_METADATA_DISABLED: 'true',
     STACK_CENTRAL_ROLE_ARN: CENTRAL_ROLE_ARN,
-    STACK_REGISTRY: registry,
-    STACK_IMAGE: `${registry}/${TEST_IMAGE_PATH}`,
-    STACK_REGISTRY_PASSWORD: motoPassword(WORKLOAD_ACCOUNT),
     STACK_CA_FILE: layout.pki.caCert,
+    ...(layout.nodePorts ? { STACK_NODE_NAME: NODE_NAME } : {}),
     STACK_SA_SIGNING_KEY: layout.pki.saKey,
   };
   const body = Object.entries(env)
@@ -204,6 +180,7 @@ async function ensureComponent(layout: Layout, component: Component, log: Log): 
     }
   }
   log(`starting ${component.name}`);
+  component.prepare?.();
   const started = startProcess(layout.dir, component.name, component.command, component.args, component.env);
   try {
     await waitFor(component.name, component.healthy, component.startTimeout * 1000, () => isAlive(started));
@@ -216,9 +193,19 @@ async function ensureComponent(layout: Layout, component: Component, log: Log): 
   }
 }
 
+async function readyComponent(layout: Layout, component: Component): Promise<void> {
+  try {
+    await component.ready?.();
+  } catch (error) {
+    throw new StackError(component.name, `${component.name} is up but not ready: ${(error as Error).message}`);
+  }
+}
+
 export interface StackUpOptions {
   dir?: string;
   log?: Log;
+  /** Also run a node (containerd + kubelet). A stack that has one keeps it on a later `up`. */
+  node?: boolean;
 }
 
 /** Brings the stack up (or repairs it) and returns the variables written to `<dir>/env`. */
@@ -226,30 +213,50 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
   const log = options.log ?? defaultLog;
   for (const sub of ['run', 'logs']) mkdirSync(join(dir, sub), { recursive: true });
-  await ensureTools(log);
-  const binDir = await ensureBinaries(log);
   const previous = readState(dir);
-  const state: State = { ports: previous?.ports ?? (await newPorts()), binDir };
+  await ensureTools(log, { node: options.node || previous?.nodePorts !== undefined });
+  const binDir = await ensureBinaries(log);
+  const withNode = options.node || previous?.nodePorts !== undefined;
+  const nodePorts = withNode ? (previous?.nodePorts ?? { kubelet: await freePort(), kubeletHealthz: await freePort() }) : undefined;
+  const state: State = { ports: await newPorts(previous?.ports), binDir, ...(nodePorts ? { nodePorts } : {}) };
   writeFileSync(join(dir, 'state.json'), JSON.stringify(state, null, 2));
   const pki = await ensurePki(dir);
-  const layout: Layout = { dir, binDir, ports: state.ports, pki };
+  const layout: Layout = { dir, binDir, ports: state.ports, pki, ...(nodePorts ? { nodePorts } : {}) };
   writeKubeconfig(layout);
   writeWebIdentityToken(dir);
   writeAuditPolicy(dir);
-  await writeRegistryConfig(layout);
-  for (const component of components(layout)) await ensureComponent(layout, component, log);
   const env = writeEnv(layout, kubeVersion());
+  if (nodePorts) writeRegistryHosts(dir, registryHosts(env));
+  for (const component of components(layout)) {
+    await ensureComponent(layout, component, log);
+    await readyComponent(layout, component);
+  }
   try {
-    await ensureTestImage(dir, env.STACK_IMAGE!, motoPassword(WORKLOAD_ACCOUNT));
+    await seedRegistries(env.AWS_ENDPOINT_URL!, ecrRegistries(env), TEST_IMAGE_PATH, (image, creds) => ensureTestImage(dir, image, creds));
   } catch (error) {
-    throw new StackError('registry', `pushing the test image failed: ${(error as Error).message}`);
+    throw new StackError('ecr', `pushing the test image failed: ${(error as Error).message}`);
+  }
+  if (nodePorts) {
+    const started = Date.now();
+    await waitForNodeReady(join(dir, 'kubeconfig'), 90_000).catch((error: Error) => {
+      throw new StackError('kubelet', `${error.message}\n--- last lines of the kubelet log ---\n${tail(logFile(dir, 'kubelet'))}`);
+    });
+    log(`node ${NODE_NAME} Ready (${((Date.now() - started) / 1000).toFixed(1)}s)`);
   }
   log(`ready: . ${envFile(dir)}`);
   return env;
 }
 
+/** Every registry host:port the stack serves; the node's containerd pulls from them over plain HTTP. */
+function registryHosts(env: Record<string, string>): string[] {
+  const hosts = Object.entries(env)
+    .filter(([key, value]) => (key === 'STACK_REGISTRY' || key.startsWith('STACK_ECR_')) && /^127\.0\.0\.1:\d+$/.test(value))
+    .map(([, value]) => value);
+  return [...new Set(hosts)].sort();
+}
+
 export function componentNames(): string[] {
-  const fake = { dir: '', binDir: '', ports: {} as Ports, pki: pkiPaths('') };
+  const fake = { dir: '', binDir: '', ports: {} as Ports, pki: pkiPaths(''), nodePorts: { kubelet: 0, kubeletHealthz: 0 } };
   return components(fake).map((c) => c.name);
 }
 
@@ -257,10 +264,23 @@ export function componentNames(): string[] {
 export async function down(options: { dir?: string; log?: Log; keepState?: boolean } = {}): Promise<void> {
   const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
   const log = options.log ?? defaultLog;
+  const state = readState(dir);
+  if (state?.nodePorts) {
+    // Let the kubelet tear its pods down (networks included) while everything still runs.
+    if (isAlive(readPid(dir, 'kubelet')) && isAlive(readPid(dir, 'kube-apiserver'))) await drainNode(dir, join(state.binDir, 'kubectl'));
+    await stopProcess(dir, 'kubelet');
+    if (isAlive(readPid(dir, 'containerd'))) await killContainers(dir);
+  }
   for (const name of componentNames().reverse()) {
     if (await stopProcess(dir, name)) log(`stopped ${name}`);
   }
-  if (!options.keepState) rmSync(dir, { recursive: true, force: true });
+  // A stack from before the ECR emulator ran a single `registry`.
+  if (await stopProcess(dir, 'registry')) log('stopped registry');
+  if (state?.nodePorts) await cleanupNode(dir, log);
+  if (!options.keepState) {
+    removeNodeState(dir);
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Stops one component and starts it again on the same port (for fault tests). */
@@ -268,12 +288,13 @@ export async function restart(name: string, options: { dir?: string; downMs?: nu
   const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
   const state = readState(dir);
   if (!state) throw new Error(`no stack state in ${dir}`);
-  const layout: Layout = { dir, binDir: state.binDir, ports: state.ports, pki: pkiPaths(dir) };
+  const layout: Layout = { dir, binDir: state.binDir, ports: state.ports, pki: pkiPaths(dir), ...(state.nodePorts ? { nodePorts: state.nodePorts } : {}) };
   const component = components(layout).find((c) => c.name === name);
   if (!component) throw new Error(`unknown component ${name}`);
   await stopProcess(dir, name);
   if (options.downMs) await new Promise((r) => setTimeout(r, options.downMs));
   await ensureComponent(layout, component, () => {});
+  await readyComponent(layout, component);
 }
 
 /** Stops one component and leaves it down. */

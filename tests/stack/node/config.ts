@@ -1,0 +1,231 @@
+// The node's configuration files: containerd, the bridge CNI network, the kubelet and its
+// kubeconfig, and containerd's per-registry hosts.toml (plain HTTP to the stack's registries).
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { NODE_NAME, type Pki } from '../pki.ts';
+
+/** Processes that must never reach out get a proxy on a dead loopback port: a stray request fails loudly. */
+export const DEAD_PROXY_ENV = {
+  HTTP_PROXY: 'http://127.0.0.1:9',
+  HTTPS_PROXY: 'http://127.0.0.1:9',
+  http_proxy: 'http://127.0.0.1:9',
+  https_proxy: 'http://127.0.0.1:9',
+  NO_PROXY: '127.0.0.1,localhost',
+  no_proxy: '127.0.0.1,localhost',
+};
+
+export const SANDBOX_IMAGE = 'stack.local/pause:1.0';
+export const CNI_BIN_DIR = '/usr/lib/cni';
+
+export interface NodePorts {
+  kubelet: number;
+  kubeletHealthz: number;
+}
+
+export interface NodeLayout {
+  dir: string;
+  pki: Pki;
+  ports: NodePorts;
+  apiserverPort: number;
+}
+
+export interface NodePaths {
+  root: string;
+  containerdConfig: string;
+  containerdRoot: string;
+  containerdState: string;
+  socket: string;
+  runcRoot: string;
+  certsDir: string;
+  cniConfDir: string;
+  ipamDir: string;
+  kubeletConfig: string;
+  kubeletKubeconfig: string;
+  kubeletRoot: string;
+  podLogs: string;
+  pauseArchive: string;
+}
+
+export function nodePaths(dir: string): NodePaths {
+  const root = join(dir, 'node');
+  return {
+    root,
+    containerdConfig: join(root, 'containerd.toml'),
+    containerdRoot: join(root, 'containerd', 'root'),
+    containerdState: join(root, 'containerd', 'state'),
+    socket: join(root, 'containerd', 'containerd.sock'),
+    runcRoot: join(root, 'runc'),
+    certsDir: join(root, 'certs.d'),
+    cniConfDir: join(root, 'cni'),
+    ipamDir: join(root, 'ipam'),
+    kubeletConfig: join(root, 'kubelet.yaml'),
+    kubeletKubeconfig: join(root, 'kubelet.kubeconfig'),
+    kubeletRoot: join(root, 'kubelet'),
+    podLogs: join(root, 'pod-logs'),
+    pauseArchive: join(root, 'pause.tar'),
+  };
+}
+
+/** A bridge and subnet of this stack's own, derived from its folder, so two stacks never share them. */
+export function nodeNetwork(dir: string): { bridge: string; subnet: string; prefix: string } {
+  const hash = createHash('sha256').update(dir).digest();
+  const third = hash[0]!;
+  return { bridge: `ecrs${hash.subarray(1, 5).toString('hex')}`, subnet: `10.244.${third}.0/24`, prefix: `10.244.${third}.` };
+}
+
+/** containerd puts each container's cgroup at /k8s.io/<container id> in every hierarchy (no cgroup parent with cgroupsPerQOS off). */
+export const CGROUP_PARENT = 'k8s.io';
+export const CGROUP_MOUNT = '/sys/fs/cgroup';
+
+export function writeNodeConfig(layout: NodeLayout): NodePaths {
+  const paths = nodePaths(layout.dir);
+  for (const d of [paths.root, paths.containerdRoot, paths.containerdState, paths.runcRoot, paths.certsDir, paths.cniConfDir, paths.ipamDir, paths.kubeletRoot, paths.podLogs]) {
+    mkdirSync(d, { recursive: true });
+  }
+  const cri = 'plugins."io.containerd.grpc.v1.cri"';
+  writeFileSync(
+    paths.containerdConfig,
+    `version = 2
+root = "${paths.containerdRoot}"
+state = "${paths.containerdState}"
+# Snapshotters this VM cannot use, and nothing that listens beyond the socket.
+disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper", "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing"]
+
+[grpc]
+  address = "${paths.socket}"
+
+[ttrpc]
+  address = "${paths.socket}.ttrpc"
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "${join(paths.root, 'opt')}"
+
+[${cri}]
+  sandbox_image = "${SANDBOX_IMAGE}"
+  # Root here lacks CAP_SYS_RESOURCE: without this every sandbox fails to start.
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  disable_apparmor = true
+
+[${cri}.containerd]
+  snapshotter = "overlayfs"
+  default_runtime_name = "runc"
+
+[${cri}.containerd.runtimes.runc]
+  runtime_type = "io.containerd.runc.v2"
+
+[${cri}.containerd.runtimes.runc.options]
+  SystemdCgroup = false
+  Root = "${paths.runcRoot}"
+
+[${cri}.cni]
+  bin_dir = "${CNI_BIN_DIR}"
+  conf_dir = "${paths.cniConfDir}"
+
+[${cri}.registry]
+  config_path = "${paths.certsDir}"
+`,
+  );
+  const net = nodeNetwork(layout.dir);
+  writeFileSync(
+    join(paths.cniConfDir, '10-stack.conflist'),
+    JSON.stringify(
+      {
+        cniVersion: '1.0.0',
+        name: 'stack',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: net.bridge,
+            // No gateway and no masquerade: pods reach nothing beyond their own bridge.
+            isGateway: false,
+            ipMasq: false,
+            hairpinMode: true,
+            ipam: { type: 'host-local', ranges: [[{ subnet: net.subnet }]], dataDir: paths.ipamDir },
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
+  const { pki, ports } = layout;
+  writeFileSync(
+    paths.kubeletKubeconfig,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: stack
+  cluster:
+    server: https://127.0.0.1:${layout.apiserverPort}
+    certificate-authority: ${pki.caCert}
+users:
+- name: node
+  user:
+    client-certificate: ${pki.nodeCert}
+    client-key: ${pki.nodeKey}
+contexts:
+- name: node
+  context: {cluster: stack, user: node}
+current-context: node
+`,
+    { mode: 0o600 },
+  );
+  writeFileSync(
+    paths.kubeletConfig,
+    `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: ${ports.kubelet}
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: ${ports.kubeletHealthz}
+tlsCertFile: ${pki.kubeletServingCert}
+tlsPrivateKeyFile: ${pki.kubeletServingKey}
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: false}
+  x509: {clientCAFile: ${pki.caCert}}
+authorization:
+  mode: AlwaysAllow
+containerRuntimeEndpoint: unix://${paths.socket}
+# This VM: cgroup v1, no systemd, root without CAP_SYS_RESOURCE, a shared disk.
+failCgroupV1: false
+cgroupDriver: cgroupfs
+cgroupsPerQOS: false
+enforceNodeAllocatable: []
+failSwapOn: false
+evictionHard: {memory.available: "0%", nodefs.available: "0%", nodefs.inodesFree: "0%", imagefs.available: "0%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+serializeImagePulls: false
+podLogsDir: ${paths.podLogs}
+resolvConf: ""
+volumePluginDir: ${join(paths.root, 'volume-plugins')}
+maxPods: 50
+nodeStatusUpdateFrequency: 4s
+`,
+  );
+  return paths;
+}
+
+/** containerd reads hosts.toml per pull: plain HTTP to each of the stack's registries. */
+export function writeRegistryHosts(dir: string, hosts: readonly string[]): void {
+  const { certsDir } = nodePaths(dir);
+  mkdirSync(certsDir, { recursive: true });
+  const wanted = new Set(hosts);
+  for (const existing of readdirSync(certsDir)) if (!wanted.has(existing)) rmSync(join(certsDir, existing), { recursive: true, force: true });
+  for (const host of hosts) {
+    mkdirSync(join(certsDir, host), { recursive: true });
+    writeFileSync(
+      join(certsDir, host, 'hosts.toml'),
+      `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
+    );
+  }
+}
+
+export const NODE = NODE_NAME;
