@@ -34,7 +34,9 @@ import { join } from 'node:path';
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
-import { CENTRAL_ACCOUNT, down, motoPassword, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
+import { EcrControl } from '../stack/ecr/control.ts';
+import { passwordExpiry } from '../stack/ecr/tokens.ts';
+import { CENTRAL_ACCOUNT, down, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
 import {
   apiserverMetrics,
@@ -70,8 +72,8 @@ const SHELL_COUNT = envInt('BENCH_SHELL_NAMESPACES', 20, 1);
 const CONCURRENCY = envInt('BENCH_WRITE_CONCURRENCY', 16, 1);
 const KEEP = process.env.BENCH_KEEP === '1';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
-// moto reports every token as expired in 2015, so the operator refreshes at its minimum interval
-// (default 5m). 1h keeps a scheduled refresh out of the run; the idle window checks it anyway.
+// Tokens live 12 h (STACK_ECR_TOKEN_TTL), so no refresh is due by expiry during a run; the floor
+// matters only if a shorter TTL is set. The idle window checks that no refresh happens anyway.
 const MIN_REFRESH = process.env.BENCH_MIN_REFRESH_INTERVAL || '1h';
 const SHELL_TOKEN = process.env.BENCH_SHELL_TOKEN ?? 'auto';
 const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT === '1';
@@ -101,7 +103,8 @@ const P2_SYNC = 'bench-p2';
 const P2_NAMESPACES = 5;
 const REGION = 'us-east-1';
 const P1_HOST = `${WORKLOAD_ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
-const P1_PASSWORD = motoPassword(WORKLOAD_ACCOUNT);
+/** Every distinct password seen in a P1 secret; checked against the emulator once P1 is done. */
+const P1_PASSWORDS = new Set<string>();
 
 const TARGETS = {
   p1RatioMax: 1.25,
@@ -153,7 +156,30 @@ interface Results {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Kubernetes helpers
+// Kubernetes and ECR helpers
+
+/** A registry password as the workload role gets it: the default chain, configured by .stack/env. */
+async function workloadPassword(): Promise<string> {
+  const ecr = new ECRClient({ region: REGION, maxAttempts: 2 });
+  try {
+    const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+    const token = Buffer.from(out.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8');
+    return token.slice(token.indexOf(':') + 1);
+  } finally {
+    ecr.destroy();
+  }
+}
+
+/** Why these passwords are not tokens the emulator minted for the workload role in REGION, or undefined. */
+async function notMintedForWorkload(passwords: Iterable<string>): Promise<string | undefined> {
+  const control = new EcrControl();
+  for (const password of passwords) {
+    const info = await control.lookupToken(password);
+    if (!info) return 'a password the emulator never minted';
+    if (!info.principal.startsWith(`arn:aws:sts::${WORKLOAD_ACCOUNT}:`) || info.region !== REGION) return `a token of ${info.principal} in ${info.region}`;
+  }
+  return undefined;
+}
 
 function dockerConfigJson(host: string, username: string, password: string): string {
   const auth = Buffer.from(`${username}:${password}`).toString('base64');
@@ -169,8 +195,13 @@ function validP1Secret(secret: V1Secret): string | undefined {
     const config = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths?: Record<string, { username?: string; password?: string; auth?: string }> };
     const entry = config.auths?.[P1_HOST];
     if (!entry) return `no entry for ${P1_HOST}`;
-    if (entry.username !== 'AWS' || entry.password !== P1_PASSWORD) return 'wrong username or password';
-    if (Buffer.from(entry.auth ?? '', 'base64').toString('utf8') !== `AWS:${P1_PASSWORD}`) return 'auth does not match username:password';
+    if (entry.username !== 'AWS' || !entry.password) return 'wrong username or no password';
+    if (Buffer.from(entry.auth ?? '', 'base64').toString('utf8') !== `AWS:${entry.password}`) return 'auth does not match username:password';
+    // Whether the emulator minted it for the workload role is asked once per password, after P1.
+    const expiry = passwordExpiry(entry.password);
+    if (expiry === undefined) return 'the password is not an ECR token';
+    if (expiry <= Date.now()) return 'the token has expired';
+    P1_PASSWORDS.add(entry.password);
   } catch {
     return '.dockerconfigjson is not JSON';
   }
@@ -459,7 +490,8 @@ async function main(): Promise<number> {
     if (!settle1.settled) results.notes.push(`the API server still saw ${settle1.lastRate} writes per 3 s after ${fmtMs(settle1.ms)} of settling, before the floor`);
 
     // ----- the floor: a bare client-node loop ---------------------------------------------
-    const payload = dockerConfigJson(P1_HOST, 'AWS', P1_PASSWORD);
+    const floorPassword = await workloadPassword();
+    const payload = dockerConfigJson(P1_HOST, 'AWS', floorPassword);
     let floorMs: number | undefined;
     await phase(`floor: bare client-node loop, ${N} secrets, ${CONCURRENCY} in flight`, async () => {
       try {
@@ -471,7 +503,7 @@ async function main(): Promise<number> {
             name: 'regcred',
             labels: { 'app.kubernetes.io/managed-by': 'bench-floor', 'bench.ecrsync.io/floor': 'plain' },
             annotations: {
-              'bench.ecrsync.io/token-expires-at': '2015-01-01T00:00:00.000Z',
+              'bench.ecrsync.io/token-expires-at': new Date(passwordExpiry(floorPassword)!).toISOString().replace(/\.\d{3}Z$/, 'Z'),
               'bench.ecrsync.io/registries': P1_HOST,
               'bench.ecrsync.io/data-hash': createHash('sha256').update(payload).digest('hex'),
             },
@@ -556,7 +588,7 @@ async function main(): Promise<number> {
           const t = performance.now();
           const probe = await runLimited('bash', ['-c', 'command -v aws >/dev/null && aws ecr get-login-password --region "$REGION"'], shellEnv, 60_000).catch(() => undefined);
           probeMs = performance.now() - t;
-          useCli = probe?.code === 0 && probe.stdout.trim() === P1_PASSWORD;
+          useCli = probe?.code === 0 && (await notMintedForWorkload([probe.stdout.trim()])) === undefined;
           if (!useCli) {
             const why = probe?.code === 0 ? `it printed a password for another account (${probe.stdout.trim().slice(0, 40)})` : `exit ${probe?.code}: ${probe?.stderr.trim().slice(0, 300)}`;
             if (SHELL_TOKEN === 'aws') throw new Error(`aws ecr get-login-password did not work: ${why}`);
@@ -574,11 +606,7 @@ async function main(): Promise<number> {
           if (res.code !== 0) throw new Error(`shell loop exited ${res.code}${res.timedOut ? ' (timed out)' : ''}: ${res.stderr.trim().slice(0, 500)}`);
         } else {
           for (const ns of SHELL_NAMESPACES) {
-            const ecr = new ECRClient({ region: REGION, maxAttempts: 2 });
-            const out = await ecr.send(new GetAuthorizationTokenCommand({}));
-            ecr.destroy();
-            const token = Buffer.from(out.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8');
-            const pw = token.slice(token.indexOf(':') + 1);
+            const pw = await workloadPassword();
             const res = await runLimited('bash', ['-c', `set -euo pipefail\n${pipeline}`], { ...shellEnv, ns, PW: pw }, 60_000);
             if (res.code !== 0) throw new Error(`kubectl pipeline for ${ns} exited ${res.code}: ${res.stderr.trim().slice(0, 500)}`);
           }
@@ -758,7 +786,9 @@ async function main(): Promise<number> {
           secretWriteRequestsByVerbAndCode: secretRequests,
           shellLoop: shellPerNsMs !== undefined ? { mode: shellMode, perNamespaceMs: round(shellPerNsMs), extrapolatedToNMs: round(shellPerNsMs * N) } : null,
         };
-        results.figures.p1 = p1;
+        const notMinted = await notMintedForWorkload(P1_PASSWORDS);
+        if (notMinted) results.errors.push(`P1: a secret held ${notMinted}`);
+        results.figures.p1 = { ...p1, distinctTokens: P1_PASSWORDS.size, tokensMintedForTheWorkloadRole: notMinted === undefined };
         const ratio = p1.ratio;
         results.summary.push({
           id: 'P1',

@@ -5,6 +5,8 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type EcrCredentialSync } from '../../operator/api/types.ts';
+import { EcrControl } from '../stack/ecr/control.ts';
+import { ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
 import { CENTRAL_ROLE_ARN, PROJECT_ROOT, up } from '../stack/stack.ts';
 import { run } from '../stack/run.ts';
 
@@ -16,7 +18,7 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  say('== 1. the local stack (kube-apiserver, etcd, kube-controller-manager, moto, registry)');
+  say('== 1. the local stack (kube-apiserver, etcd, kube-controller-manager, moto behind an ECR emulator, three registries)');
   const env = await up();
   Object.assign(process.env, env);
   const kc = new KubeConfig();
@@ -38,7 +40,7 @@ async function main(): Promise<void> {
   const spec = {
     registries: [
       { accountId: '222222222222', region: 'us-east-1', hostnames: [env.STACK_REGISTRY!] },
-      { accountId: '111111111111', region: 'eu-west-1', assumeRole: { roleArn: CENTRAL_ROLE_ARN } },
+      { accountId: '111111111111', region: 'eu-west-1', assumeRole: { roleArn: CENTRAL_ROLE_ARN }, hostnames: [ecrRegistry('111111111111', 'eu-west-1', env).host] },
     ],
     namespaces: { names: NAMESPACES },
   };
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
   });
   // Wait for this operator's own work: a refresh it made, not a status left by an earlier run.
   const startedAt = Math.floor(Date.now() / 1000) * 1000;
+  const control = new EcrControl(env.AWS_ENDPOINT_URL);
   for (let i = 0; i < 150 && !logs.includes('"metricsPort"'); i++) await sleep(100);
   let sync: EcrCredentialSync | undefined;
   for (let i = 0; i < 150; i++) {
@@ -100,14 +103,19 @@ async function main(): Promise<void> {
   say('== 5. the sync\'s status');
   say(`   ${JSON.stringify(sync?.status, null, 2).replace(/\n/g, '\n   ')}`);
 
-  say('== 6. skopeo pulls the test image with that secret');
+  say('== 6. the tokens ECR minted for it: who asked, where');
+  for (const call of await control.calls(startedAt)) say(`   ${call.api} ${call.region} ${call.principal} → ${call.result}`);
+
+  say('== 7. skopeo pulls the test image from both registries with that secret (each checks its token and policy)');
   const authfile = join(env.STACK_DIR!, 'demo-auth.json');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(authfile, Buffer.from(secret.data!['.dockerconfigjson']!, 'base64'));
-  const inspected = await run('skopeo', ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${env.STACK_IMAGE}`]);
-  say(inspected.code === 0 ? `   ${env.STACK_IMAGE}: ${JSON.parse(inspected.stdout).Digest}` : `   skopeo failed: ${inspected.stderr}`);
+  for (const image of [ecrImage('222222222222', 'us-east-1', env), ecrImage('111111111111', 'eu-west-1', env)]) {
+    const inspected = await run('skopeo', ['inspect', '--tls-verify=false', '--authfile', authfile, `docker://${image}`]);
+    say(inspected.code === 0 ? `   ${image}: ${JSON.parse(inspected.stdout).Digest}` : `   skopeo failed: ${inspected.stderr}`);
+  }
 
-  say('== 7. metrics (excerpt)');
+  say('== 8. metrics (excerpt)');
   const port = JSON.parse(logs.split('\n').find((l) => l.includes('"metricsPort"'))!).metricsPort;
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   for (const line of metrics.split('\n')) {

@@ -1,13 +1,14 @@
 // R1: AWS unreachable, failing or throttling. Nothing is deleted or blanked, Ready says why,
 // retries back off exponentially up to a cap, and the operator recovers once AWS is back.
 import { FaultProxy, type FaultMode } from './fault-proxy.ts';
-import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, readyCondition, stackEnv, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, readyCondition, stackEnv, stackSpec, startOperator, uniqueName, useTokenTtl, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const MAX_BACKOFF_S = 8;
 let proxy: FaultProxy;
 let operator: OperatorProcess;
 let sync: string;
+let restoreTtl: () => Promise<void>;
 const namespaces = [uniqueName('fault-a'), uniqueName('fault-b')];
 
 async function metric(pattern: RegExp): Promise<number> {
@@ -37,7 +38,9 @@ beforeAll(async () => {
   await installCrds(kc);
   proxy = new FaultProxy(stackEnv('AWS_ENDPOINT_URL'));
   const endpoint = await proxy.start();
-  // Refresh every 2 s (moto's expiry is in the past, so the floor applies), so faults show at once.
+  // Tokens that live 5 min, less than refreshBefore (1h): the operator refreshes at its 2 s floor,
+  // so faults show at once.
+  restoreTtl = await useTokenTtl(300);
   operator = await startOperator(['--min-refresh-interval=2s', `--max-backoff=${MAX_BACKOFF_S}s`], { AWS_ENDPOINT_URL: endpoint });
   for (const ns of namespaces) await createNamespace(core, ns);
   sync = uniqueName('faults');
@@ -50,6 +53,7 @@ afterAll(async () => {
   proxy.set('pass');
   await deleteSync(custom, sync);
   await eventually('sync gone', async () => !(await getSync(custom, sync)));
+  await restoreTtl();
   expect(await operator.stop()).toBe(0);
   await proxy.stop();
 });

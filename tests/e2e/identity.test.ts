@@ -1,7 +1,7 @@
 // spec.identity.serviceAccountRef: the operator mints a short-lived token for a team's
 // ServiceAccount with TokenRequest, assumes the role from its annotation, and may chain a role after it.
 import { FaultProxy } from './fault-proxy.ts';
-import { applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackEnv, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, createNamespace, deleteSync, dockerConfig, ecrControl, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackEnv, startOperator, uniqueName, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 let proxy: FaultProxy;
@@ -52,9 +52,16 @@ it.each<[string, string | undefined, string]>([
   });
   const secret = await eventually('secret', () => readSecret(core, team, 'regcred'));
   const auths = dockerConfig(secret).auths;
-  // The team's own account minted the first token; the chained central role the second.
-  expect(auths['333333333333.dkr.ecr.us-east-1.amazonaws.com']?.password).toBe('333333333333-auth-token');
-  expect(auths['111111111111.dkr.ecr.eu-west-1.amazonaws.com']?.password).toBe('111111111111-auth-token');
+  // The team's own role minted the first token; the central role chained from it the second.
+  const control = ecrControl();
+  expect(await control.lookupToken(auths['333333333333.dkr.ecr.us-east-1.amazonaws.com']!.password)).toMatchObject({
+    principal: expect.stringMatching(/^arn:aws:sts::333333333333:assumed-role\/team-puller\//),
+    region: 'us-east-1',
+  });
+  expect(await control.lookupToken(auths['111111111111.dkr.ecr.eu-west-1.amazonaws.com']!.password)).toMatchObject({
+    principal: expect.stringMatching(/^arn:aws:sts::111111111111:assumed-role\/CentralECRPullRole\//),
+    region: 'eu-west-1',
+  });
   const calls = webIdentityCalls(since);
   expect(calls.length).toBeGreaterThanOrEqual(1);
   for (const call of calls) {

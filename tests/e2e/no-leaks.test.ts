@@ -1,11 +1,13 @@
 // The token never appears in logs (at trace level), Events, status, metrics or error messages.
-import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, stackEnv, stackSpec, startOperator, uniqueName } from './support.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, stackEnv, stackSpec, startOperator, uniqueName, useTokenTtl } from './support.ts';
 import { GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
 
 it('keeps every token out of everything the operator says', async () => {
+  // Short-lived tokens, so the operator refreshes at its 2 s floor while we watch.
+  const restoreTtl = await useTokenTtl(300);
   const operator = await startOperator(['--log-level=trace', '--min-refresh-interval=2s']);
   const names: string[] = [];
   try {
@@ -57,6 +59,7 @@ it('keeps every token out of everything the operator says', async () => {
   } finally {
     await Promise.all(names.map((n) => deleteSync(custom, n)));
     await eventually('syncs gone', async () => (await Promise.all(names.map((n) => getSync(custom, n)))).every((s) => !s));
+    await restoreTtl();
     expect(await operator.stop()).toBe(0);
   }
 });

@@ -1,10 +1,12 @@
 // The operator, run as its own process against the real stack.
 import type { CoreV1Event } from '@kubernetes/client-node';
+import { ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
 import {
   applySync,
   createNamespace,
   deleteSync,
   dockerConfig,
+  ecrControl,
   eventually,
   getSync,
   httpGet,
@@ -12,6 +14,7 @@ import {
   kube,
   readSecret,
   readyCondition,
+  secretPassword,
   skopeoInspect,
   stackEnv,
   stackSpec,
@@ -75,7 +78,10 @@ describe('an EcrCredentialSync', () => {
       expect(secret.type).toBe('kubernetes.io/dockerconfigjson');
       expect(secret.metadata?.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/sync': name, team: 'platform' });
       expect(secret.metadata?.annotations).toMatchObject({ owner: 'platform-team' });
-      expect(secret.metadata?.annotations?.['ecrsync.io/token-expires-at']).toBe('2015-01-01T00:00:00Z');
+      // The earlier of the two tokens' expiries, as ECR reported it (to the second).
+      const minted = await Promise.all(Object.values(dockerConfig(secret).auths).map((a) => ecrControl().lookupToken(a.password)));
+      const earliest = Math.min(...minted.map((t) => t!.expiresAt));
+      expect(Math.abs(Date.parse(secret.metadata!.annotations!['ecrsync.io/token-expires-at']!) - earliest)).toBeLessThan(1000);
       expect(secret.metadata?.annotations?.['ecrsync.io/data-hash']).toMatch(/^[0-9a-f]{64}$/);
       const hosts = Object.keys(dockerConfig(secret).auths).sort();
       expect(hosts).toEqual([stackEnv('STACK_REGISTRY'), '111111111111.dkr.ecr.eu-west-1.amazonaws.com', '222222222222.dkr.ecr.us-east-1.amazonaws.com'].sort());
@@ -94,23 +100,42 @@ describe('an EcrCredentialSync', () => {
 
   it('mints the registry account token through the assumed central role', async () => {
     const secret = await eventually('secret', () => readSecret(core, nsB, 'regcred'));
-    const auths = dockerConfig(secret).auths;
-    // moto's token names the account of the caller: the central role for eu-west-1, the workload role otherwise.
-    expect(auths['111111111111.dkr.ecr.eu-west-1.amazonaws.com']!.password).toBe('111111111111-auth-token');
-    expect(auths['222222222222.dkr.ecr.us-east-1.amazonaws.com']!.password).toBe('222222222222-auth-token');
-    const entry = auths['222222222222.dkr.ecr.us-east-1.amazonaws.com']!;
+    const control = ecrControl();
+    // Each token names who asked for it: the central role for eu-west-1, the workload role otherwise.
+    expect(await control.lookupToken(secretPassword(secret, '111111111111.dkr.ecr.eu-west-1.amazonaws.com'))).toMatchObject({
+      principal: 'arn:aws:sts::111111111111:assumed-role/CentralECRPullRole/ecr-credential-sync',
+      region: 'eu-west-1',
+      state: 'valid',
+    });
+    expect(await control.lookupToken(secretPassword(secret, '222222222222.dkr.ecr.us-east-1.amazonaws.com'))).toMatchObject({
+      principal: 'arn:aws:sts::222222222222:assumed-role/ecr-credential-sync/ecr-credential-sync',
+      region: 'us-east-1',
+      state: 'valid',
+    });
+    const entry = dockerConfig(secret).auths['222222222222.dkr.ecr.us-east-1.amazonaws.com']!;
     expect(Buffer.from(entry.auth, 'base64').toString()).toBe(`${entry.username}:${entry.password}`);
+    // And the central registry in eu-west-1 takes the central role's token.
+    const central = ecrRegistry('111111111111', 'eu-west-1');
+    const json = JSON.stringify({ auths: { [central.host]: { auth: dockerConfig(secret).auths['111111111111.dkr.ecr.eu-west-1.amazonaws.com']!.auth } } });
+    const pulled = await skopeoInspect(ecrImage('111111111111', 'eu-west-1'), json);
+    expect(pulled.stderr).toBe('');
+    expect(pulled.code).toBe(0);
   });
 
-  it('reports Ready with counts, token expiry, the next refresh and why the expiry was not trusted', async () => {
+  it('reports Ready with counts, the token expiry ECR reported, and a next refresh before it', async () => {
     const sync = await waitReady(name);
     expect(sync.status?.namespaces).toEqual({ targeted: 2, synced: 2, failed: 0 });
-    expect(sync.status?.tokenExpiresAt).toBe('2015-01-01T00:00:00Z');
     expect(sync.status?.tokens?.map((t) => t.region).sort()).toEqual(['eu-west-1', 'us-east-1']);
+    const last = Date.parse(sync.status!.lastRefreshTime!);
+    const expires = Date.parse(sync.status!.tokenExpiresAt!);
+    const ttlMs = (await ecrControl().ttl()) * 1000;
+    expect(Math.abs(expires - last - ttlMs)).toBeLessThan(30_000);
     const trusted = sync.status?.conditions?.find((c) => c.type === 'TokenExpiryTrusted');
-    expect(trusted).toMatchObject({ status: 'False', reason: 'ExpiryInPast' });
-    const next = new Date(sync.status!.nextRefreshTime!).getTime() - new Date(sync.status!.lastRefreshTime!).getTime();
-    expect(next).toBe(5 * 60_000);
+    expect(trusted).toMatchObject({ status: 'True', reason: 'ExpiryAsReported' });
+    const next = Date.parse(sync.status!.nextRefreshTime!);
+    // The default refreshBefore is 1h: on the cron schedule or by then, whichever is first.
+    expect(next).toBeGreaterThan(last);
+    expect(next).toBeLessThanOrEqual(expires - 3600_000);
   });
 
   it('records an Event for the refresh on the sync', async () => {

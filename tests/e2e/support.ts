@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
 import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
+import { EcrControl } from '../stack/ecr/control.ts';
+import { CENTRAL_PULL_ROLE, ecrRegistries } from '../stack/ecr/registries.ts';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
 import { run } from '../stack/run.ts';
 
@@ -197,6 +199,39 @@ export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv 
 export async function httpGet(url: string): Promise<{ status: number; body: string }> {
   const res = await fetch(url);
   return { status: res.status, body: await res.text() };
+}
+
+/** The ECR emulator's control API (tokens, policies, throttling, what it answered). */
+export function ecrControl(): EcrControl {
+  return new EcrControl(stackEnv('AWS_ENDPOINT_URL'));
+}
+
+/** Sets the lifetime of tokens minted from now on; returns a function that restores the old one. */
+export async function useTokenTtl(seconds: number): Promise<() => Promise<void>> {
+  const control = ecrControl();
+  const before = await control.ttl();
+  await control.setTtl(seconds);
+  return () => control.setTtl(before);
+}
+
+/** The password in a secret's entry for `host`. */
+export function secretPassword(secret: V1Secret, host: string): string {
+  const entry = dockerConfig(secret).auths[host];
+  if (!entry) throw new Error(`the secret has no entry for ${host}`);
+  return entry.password;
+}
+
+/**
+ * Registries for every stack registry, each with its host:port among its hostnames: the two in
+ * the central account through CentralECRPullRole, the workload account's directly.
+ */
+export function allRegistries(): EcrCredentialSyncSpec['registries'] {
+  return ecrRegistries().map((r) => ({
+    accountId: r.account,
+    region: r.region,
+    hostnames: [r.host],
+    ...(r.account === '111111111111' ? { assumeRole: { roleArn: CENTRAL_PULL_ROLE } } : {}),
+  }));
 }
 
 /** A sync spec for the stack's registry account, with the local registry as an extra host. */

@@ -5,6 +5,7 @@ import {
   createNamespace,
   deleteSync,
   dockerConfig,
+  ecrControl,
   eventually,
   getSync,
   httpGet,
@@ -54,7 +55,8 @@ describe('watch-driven convergence', () => {
     await createNamespace(core, ns, { [label]: 'yes' });
     const secret = await eventually('secret in the new namespace', () => readSecret(core, ns, 'regcred'), 10_000, 50);
     expect(Date.now() - started).toBeLessThan(5000);
-    expect(dockerConfig(secret).auths['222222222222.dkr.ecr.us-east-1.amazonaws.com']?.password).toBe('222222222222-auth-token');
+    const token = await ecrControl().lookupToken(dockerConfig(secret).auths['222222222222.dkr.ecr.us-east-1.amazonaws.com']!.password);
+    expect(token).toMatchObject({ principal: expect.stringMatching(/^arn:aws:sts::222222222222:/), region: 'us-east-1', state: 'valid' });
     expect(await tokenCalls()).toBe(calls);
   });
 
