@@ -1,0 +1,43 @@
+// The short soak inside npm test: 10 namespaces, tokens living 90 s, a few rotations and one
+// restart, every secret used against its registry every 2 s and a kubelet pull every 20 s.
+import { describe, expect, test } from '@jest/globals';
+import { join } from 'node:path';
+import { EcrControl } from '../stack/ecr/control.ts';
+import { ecrRegistries } from '../stack/ecr/registries.ts';
+import { formatReport, summarize } from '../soak/report.ts';
+import { runSoak } from '../soak/run.ts';
+import { shortSoak } from '../soak/scenario.ts';
+import { installCrds, kube, operatorKubeconfig, ROOT } from './support.ts';
+
+const hasNode = Boolean(process.env.STACK_NODE_NAME);
+const describeNode = hasNode ? describe : describe.skip;
+
+describeNode('short soak', () => {
+  test('every secret keeps working through rotations and a restart, with one AWS call per token group and no restart writes', async () => {
+    const { kc, core, custom } = kube();
+    await installCrds(kc);
+    const config = shortSoak();
+    const run = await runSoak(config, {
+      core,
+      custom,
+      control: new EcrControl(),
+      registries: ecrRegistries(),
+      operatorEnv: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: await operatorKubeconfig() },
+      operatorScript: join(ROOT, 'operator/main.ts'),
+      logDir: join(ROOT, '.stack-test', 'soak-logs'),
+      log: (line) => process.stderr.write(`[soak] ${line}\n`),
+    });
+    const report = summarize(run);
+    process.stderr.write(`${formatReport(report)}\n`);
+    expect(report.checks.failedSamples).toEqual([]);
+    expect(report.checks.failed).toBe(0);
+    expect(report.checks.total).toBeGreaterThan(0);
+    expect(report.rotations).toBeGreaterThanOrEqual(3);
+    expect(report.awsCalls.perRotation).toBe(report.tokenGroups);
+    expect(report.secretWrites.perRotation).toBe(config.namespaces);
+    expect(report.restartWrites).toBe(0);
+    expect(report.podPulls.failedSamples).toEqual([]);
+    expect(report.podPulls.pulled).toBeGreaterThan(0);
+    expect(report.minRemainingS.overall).toBeGreaterThan(0);
+  }, 300_000);
+});

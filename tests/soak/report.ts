@@ -1,0 +1,114 @@
+// The soak's figures: failed pulls (and those a fault was meant to cause), the shortest
+// remaining token lifetime seen, AWS calls and secret writes per rotation, and the writes a
+// restart or a failover caused.
+import { parseDuration } from '../../operator/core/duration.ts';
+import { percentile } from '../bench/support.ts';
+import type { SoakRun } from './run.ts';
+
+/** After a kill, the next leader waits out the dead one's lease before it acts. */
+const LEASE_MS = 15_000;
+
+export interface SoakReport {
+  durationS: number;
+  namespaces: number;
+  registries: number;
+  tokenGroups: number;
+  ttlS: number;
+  refreshBeforeS: number;
+  checks: { total: number; ok: number; failed: number; expectedFailures: number; failedSamples: string[] };
+  minRemainingS: { overall: number | null; outsideFaults: number | null; target: number };
+  rotations: number;
+  awsCalls: { success: number; failed: number; perRotation: number | null };
+  secretWrites: { total: number; perRotation: number | null };
+  restartWrites: number | null;
+  failoverWrites: number | null;
+  podPulls: { total: number; pulled: number; failed: number; expectedFailures: number; p50Ms: number | null; maxMs: number | null; failedSamples: string[] };
+  faults: Array<{ name: string; atS: number; forS: number; registry?: string }>;
+}
+
+export function summarize(run: SoakRun): SoakReport {
+  const { config } = run;
+  const checkMs = config.checkEveryS * 1000;
+  const refreshBeforeS = (parseDuration(config.refreshBefore) ?? 0) / 1000;
+  const maxBackoffMs = parseDuration(config.maxBackoff) ?? 0;
+  const policyWindows = run.faults.filter((f) => f.name === 'policy-removed');
+  // A refused pull is expected while its registry's policy is gone (and one check after: the front may answer a request sent before the restore).
+  const expected = (at: number, registry: string) => policyWindows.some((w) => w.registry === registry && at >= w.start && at <= w.end + checkMs);
+  const disturbed = (at: number) =>
+    run.faults.some((f) => {
+      const tail = f.name === 'throttle' ? maxBackoffMs + checkMs : f.name === 'restart' || f.name === 'failover' ? LEASE_MS + checkMs : 0;
+      return at >= f.start && at <= f.end + tail;
+    });
+  const ok = run.checks.filter((c) => c.status === 200);
+  const refused = run.checks.filter((c) => c.status !== 200);
+  const expectedFailures = refused.filter((c) => expected(c.at, c.registry));
+  const failed = refused.filter((c) => !expected(c.at, c.registry));
+  const remaining = run.checks.filter((c) => c.remainingS !== undefined);
+  const min = (values: number[]) => (values.length ? Math.round(Math.min(...values) * 10) / 10 : null);
+  const rotations = run.processes.reduce((sum, p) => sum + p.refreshes, 0);
+  const success = run.calls.filter((c) => c.result === 'success').length;
+  const writes = run.processes.reduce((sum, p) => sum + p.secretsWritten, 0);
+  const per = (n: number) => (rotations ? Math.round((n / rotations) * 100) / 100 : null);
+  const roleWrites = (role: string) => {
+    const matching = run.processes.filter((p) => p.role === role);
+    return matching.length ? matching.reduce((sum, p) => sum + p.writesBeforeFirstRefresh, 0) : null;
+  };
+  const pulledPods = run.pods.filter((p) => p.pulled);
+  const refusedPods = run.pods.filter((p) => !p.pulled);
+  const expectedPods = refusedPods.filter((p) => expected(p.at, p.registry));
+  const failedPods = refusedPods.filter((p) => !expected(p.at, p.registry));
+  return {
+    durationS: Math.round((run.endedAt - run.startedAt) / 1000),
+    namespaces: config.namespaces,
+    registries: new Set(run.checks.map((c) => c.registry)).size,
+    tokenGroups: run.groups,
+    ttlS: config.ttlS,
+    refreshBeforeS,
+    checks: {
+      total: run.checks.length,
+      ok: ok.length,
+      failed: failed.length,
+      expectedFailures: expectedFailures.length,
+      failedSamples: failed.slice(0, 5).map((c) => `${new Date(c.at).toISOString()} ${c.namespace} ${c.registry} ${c.status}${c.missing ? ` (${c.missing} missing)` : ''}`),
+    },
+    minRemainingS: {
+      overall: min(remaining.map((c) => c.remainingS!)),
+      outsideFaults: min(remaining.filter((c) => !disturbed(c.at)).map((c) => c.remainingS!)),
+      target: refreshBeforeS - config.checkEveryS,
+    },
+    rotations,
+    awsCalls: { success, failed: run.calls.length - success, perRotation: per(success) },
+    secretWrites: { total: writes, perRotation: per(writes) },
+    restartWrites: roleWrites('restarted'),
+    failoverWrites: roleWrites('standby'),
+    podPulls: {
+      total: run.pods.length,
+      pulled: pulledPods.length,
+      failed: failedPods.length,
+      expectedFailures: expectedPods.length,
+      p50Ms: percentile(pulledPods.map((p) => p.ms), 50) ?? null,
+      maxMs: pulledPods.length ? Math.max(...pulledPods.map((p) => p.ms)) : null,
+      failedSamples: failedPods.slice(0, 5).map((p) => `${new Date(p.at).toISOString()} ${p.namespace} ${p.registry}: ${p.message ?? ''}`),
+    },
+    faults: run.faults.map((f) => ({ name: f.name, atS: Math.round((f.start - run.startedAt) / 1000), forS: Math.round((f.end - f.start) / 1000), ...(f.registry ? { registry: f.registry } : {}) })),
+  };
+}
+
+export function formatReport(r: SoakReport): string {
+  const rows: Array<[string, string, string]> = [
+    ['registry checks', `${r.checks.ok}/${r.checks.total} accepted, ${r.checks.failed} failed`, 'failed = 0'],
+    ['refused by design (policy removed)', String(r.checks.expectedFailures), 'counted apart'],
+    ['shortest remaining token lifetime', `${r.minRemainingS.outsideFaults ?? 'n/a'} s outside faults, ${r.minRemainingS.overall ?? 'n/a'} s overall`, `≥ ${r.minRemainingS.target} s`],
+    ['rotations', String(r.rotations), `TTL ${r.ttlS} s, refreshBefore ${r.refreshBeforeS} s`],
+    ['GetAuthorizationToken per rotation', `${r.awsCalls.perRotation ?? 'n/a'} (${r.awsCalls.success} ok, ${r.awsCalls.failed} refused)`, `= ${r.tokenGroups} (chain × region)`],
+    ['secret writes per rotation', `${r.secretWrites.perRotation ?? 'n/a'} (${r.secretWrites.total} in all)`, `= ${r.namespaces}`],
+    ['writes by a restarted operator before its first refresh', String(r.restartWrites ?? 'n/a'), '0'],
+    ['writes by the new leader after failover before its first refresh', String(r.failoverWrites ?? 'n/a'), '0'],
+    ['kubelet pulls', `${r.podPulls.pulled}/${r.podPulls.total} pulled, ${r.podPulls.failed} failed, ${r.podPulls.expectedFailures} refused by design; p50 ${r.podPulls.p50Ms ?? 'n/a'} ms, max ${r.podPulls.maxMs ?? 'n/a'} ms`, 'failed = 0'],
+  ];
+  const width = Math.max(...rows.map(([a]) => a.length));
+  const lines = rows.map(([a, b, c]) => `  ${a.padEnd(width)}  ${b}   [target ${c}]`);
+  const faults = r.faults.map((f) => `  t+${f.atS}s ${f.name}${f.forS ? ` for ${f.forS}s` : ''}${f.registry ? ` (${f.registry})` : ''}`);
+  const samples = [...r.checks.failedSamples, ...r.podPulls.failedSamples].map((s) => `  ! ${s}`);
+  return [`soak: ${r.durationS}s, ${r.namespaces} namespaces × ${r.registries} registries`, ...lines, 'faults:', ...faults, ...samples].join('\n');
+}
