@@ -7,7 +7,9 @@ import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node
 import { GROUP, PLURAL, VERSION, type EcrCredentialSync } from '../../operator/api/types.ts';
 import { EcrControl } from '../stack/ecr/control.ts';
 import { ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
+import { nodeUnsupportedReason } from '../stack/node/capable.ts';
 import { CENTRAL_ROLE_ARN, PROJECT_ROOT, up } from '../stack/stack.ts';
+import { pullWith } from '../e2e/pods.ts';
 import { run } from '../stack/run.ts';
 
 const SYNC = 'demo';
@@ -18,8 +20,10 @@ const say = (line = '') => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function main(): Promise<void> {
-  say('== 1. the local stack (kube-apiserver, etcd, kube-controller-manager, moto behind an ECR emulator, three registries)');
-  const env = await up();
+  say('== 1. the local stack (etcd, kube-apiserver, controller-manager, scheduler, moto behind an ECR emulator, three registries, a kubelet + containerd node)');
+  const unsupported = nodeUnsupportedReason();
+  if (unsupported) say(`   (no node on this machine: ${unsupported})`);
+  const env = await up({ node: !unsupported });
   Object.assign(process.env, env);
   const kc = new KubeConfig();
   kc.loadFromFile(env.KUBECONFIG!);
@@ -115,7 +119,30 @@ async function main(): Promise<void> {
     say(inspected.code === 0 ? `   ${image}: ${JSON.parse(inspected.stdout).Digest}` : `   skopeo failed: ${inspected.stderr}`);
   }
 
-  say('== 8. metrics (excerpt)');
+  say('== 8. kubectl get ecrsync -o wide');
+  say((await run(kubectl, ['get', 'ecrsync', SYNC, '-o', 'wide'])).stdout.trimEnd().replace(/^/gm, '   '));
+
+  if (!unsupported) {
+    say('== 9. a pod on the node pulls from both registries with imagePullSecrets: [regcred]');
+    const images = [ecrImage('222222222222', 'us-east-1', env), ecrImage('111111111111', 'eu-west-1', env)];
+    await core.deleteNamespacedPod({ namespace: NAMESPACES[0]!, name: 'demo-pull', gracePeriodSeconds: 0 }).catch(() => undefined);
+    for (let i = 0; i < 50; i++) {
+      const gone = await core.readNamespacedPod({ namespace: NAMESPACES[0]!, name: 'demo-pull' }).then(() => false, () => true);
+      if (gone) break;
+      await sleep(200);
+    }
+    const started = Date.now();
+    const outcome = await pullWith(core, NAMESPACES[0]!, 'demo-pull', images, { imagePullSecrets: ['regcred'] });
+    for (const container of outcome.pod.spec?.containers ?? []) {
+      const status = outcome.pod.status?.containerStatuses?.find((c) => c.name === container.name);
+      say(`   ${container.image}: ${status?.state?.running ? 'running' : JSON.stringify(status?.state)}, ${status?.imageID?.split('@')[1] ?? ''}`);
+    }
+    say(outcome.pulled ? `   pulled and running on node ${outcome.pod.spec?.nodeName} in ${Date.now() - started} ms` : `   pull FAILED: ${outcome.failure?.message}`);
+    const seen = (await control.registryRequests(started)).filter((r) => r.path.includes('/manifests/'));
+    for (const r of seen) say(`   registry ${r.registry} answered ${r.status} to ${r.method} ${r.path} from ${r.principal ?? '(no token)'}`);
+  }
+
+  say('== 10. metrics (excerpt)');
   const port = JSON.parse(logs.split('\n').find((l) => l.includes('"metricsPort"'))!).metricsPort;
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   for (const line of metrics.split('\n')) {
