@@ -18,6 +18,7 @@ import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { mapLimit } from './limit.ts';
+import { OwnWrites } from './own-writes.ts';
 
 export interface ReconcilerOptions {
   minRefreshIntervalMs?: number;
@@ -62,6 +63,7 @@ export class Reconciler {
   private readonly tokenCache = new Map<string, Map<string, CachedToken>>();
   /** Namespaces where a foreign secret holds our name: read them, rather than try to create. */
   private readonly conflictHints = new Map<string, Set<string>>();
+  private readonly ownWrites = new OwnWrites();
 
   constructor(deps: ReconcilerDeps) {
     this.kube = deps.kube;
@@ -82,6 +84,7 @@ export class Reconciler {
   forget(name: string): void {
     this.tokenCache.delete(name);
     this.conflictHints.delete(name);
+    this.ownWrites.forget(name);
     this.metrics.syncForgotten(name);
   }
 
@@ -252,7 +255,7 @@ export class Reconciler {
   }
 
   private async actualSecrets(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
-    const ours = await this.kube.listSyncSecrets(sync.metadata.name);
+    const ours = this.ownWrites.overlay(sync.metadata.name, await this.kube.listSyncSecrets(sync.metadata.name));
     const hints = this.conflictHints.get(sync.metadata.name);
     if (!hints?.size) return ours;
     const targetSet = new Set(targets);
@@ -299,10 +302,11 @@ export class Reconciler {
     }
   }
 
-  private async write(verb: 'create' | 'update' | 'delete', fn: () => Promise<void>): Promise<void> {
+  private async write<T>(verb: 'create' | 'update' | 'delete', fn: () => Promise<T>): Promise<T> {
     try {
-      await fn();
+      const result = await fn();
       this.metrics.secretWritten(verb, 'success');
+      return result;
     } catch (error) {
       this.metrics.secretWritten(verb, 'error');
       throw error;
@@ -317,8 +321,9 @@ export class Reconciler {
     conflict: (message: string) => NamespaceOutcome,
   ): Promise<NamespaceOutcome | undefined> {
     try {
-      await this.write('create', () => this.kube.createSecret(namespace, name, content));
-      return { namespace, result: 'synced' };
+      const version = await this.write('create', () => this.kube.createSecret(namespace, name, content));
+      this.ownWrites.remember(sync.metadata.name, namespace, name, version, content);
+      return { namespace, result: 'synced', wrote: 'created' };
     } catch (error) {
       if (isStatus(error, 404)) return undefined; // the namespace went away meanwhile
       if (!isStatus(error, 409)) throw error;
@@ -336,8 +341,9 @@ export class Reconciler {
     attempt: number,
   ): Promise<NamespaceOutcome | undefined> {
     try {
-      await this.write('update', () => this.kube.updateSecret(actual, content));
-      return { namespace: actual.namespace, result: 'synced' };
+      const version = await this.write('update', () => this.kube.updateSecret(actual, content));
+      this.ownWrites.remember(sync.metadata.name, actual.namespace, actual.name, version, content);
+      return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
     } catch (error) {
       if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, conflict);
       if (!isStatus(error, 409) || attempt >= UPDATE_ATTEMPTS) throw error;
@@ -416,8 +422,9 @@ export class Reconciler {
     for (const error of fetchErrors) await this.event(sync, 'Warning', EventReason.TokenFetchFailed, error.message);
     const failedNs = new Set(outcomes.filter((o) => o.result === 'failed').map((o) => o.namespace));
     const count = (kind: Action['kind']) => actions.filter((a) => a.kind === kind && !failedNs.has(a.namespace)).length;
-    const created = count('create');
-    const updated = count('update');
+    // Counted from what was written: a planned update that found the secret already right wrote nothing.
+    const created = outcomes.filter((o) => o.result === 'synced' && o.wrote === 'created').length;
+    const updated = outcomes.filter((o) => o.result === 'synced' && o.wrote === 'updated').length;
     const deleted = count('delete');
     if (created + updated + deleted > 0) {
       const message = `secret ${sync.spec.secretName ?? DEFAULT_SECRET_NAME}: created ${created}, updated ${updated}, removed ${deleted}`;

@@ -7,7 +7,8 @@ import type { RefreshPlan } from './schedule.ts';
 export const MAX_FAILURES_LISTED = 10;
 
 export type NamespaceOutcome =
-  | { namespace: string; result: 'synced' }
+  /** `wrote`: what this reconcile wrote there; absent when the secret was already right. */
+  | { namespace: string; result: 'synced'; wrote?: 'created' | 'updated' }
   | { namespace: string; result: 'kept' }
   | { namespace: string; result: 'failed'; reason: string; message: string };
 

@@ -140,8 +140,8 @@ export class ClientGateway implements KubeGateway {
     }
   }
 
-  async createSecret(namespace: string, name: string, content: SecretContent): Promise<void> {
-    await this.write(`create secret ${namespace}/${name}`, () =>
+  async createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined> {
+    const created = await this.write(`create secret ${namespace}/${name}`, () =>
       this.core.createNamespacedSecret({
         namespace,
         fieldManager: FIELD_MANAGER,
@@ -155,10 +155,11 @@ export class ClientGateway implements KubeGateway {
         },
       }),
     );
+    return this.dryRun ? undefined : created.metadata?.resourceVersion;
   }
 
-  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<void> {
-    await this.write(`update secret ${actual.namespace}/${actual.name}`, () =>
+  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined> {
+    const updated = await this.write(`update secret ${actual.namespace}/${actual.name}`, () =>
       this.core.replaceNamespacedSecret({
         namespace: actual.namespace,
         name: actual.name,
@@ -179,6 +180,7 @@ export class ClientGateway implements KubeGateway {
         },
       }),
     );
+    return this.dryRun ? undefined : updated.metadata?.resourceVersion;
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {

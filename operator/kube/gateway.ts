@@ -13,9 +13,10 @@ export interface KubeGateway {
   /** Secrets labelled as this sync's. */
   listSyncSecrets(syncName: string): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
-  createSecret(namespace: string, name: string, content: SecretContent): Promise<void>;
+  /** Resolves to the new object's resourceVersion, when the server reports one. */
+  createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined>;
   /** Replaces data and the operator's labels and annotations; keeps what others added. Fails with 409 if `actual` is stale. */
-  updateSecret(actual: ActualSecret, content: SecretContent): Promise<void>;
+  updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined>;
   /** Deletes only the exact object seen (uid and resourceVersion preconditions). */
   deleteSecret(actual: ActualSecret): Promise<void>;
   patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;

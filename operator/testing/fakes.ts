@@ -176,6 +176,8 @@ export class FakeKube implements KubeGateway {
   readonly failures: InjectedFailure[] = [];
   /** Secrets that listSyncSecrets does not show yet, as an informer cache that lags behind. */
   readonly hiddenFromList = new Set<string>();
+  /** While set, listSyncSecrets answers from this copy: an informer cache that has not seen the latest writes. */
+  frozenList: Map<string, ActualSecret> | undefined;
   /** Runs before a write is applied, so a test can change the world under the reconciler. */
   beforeWrite: ((op: WriteOp, target: string) => void) | undefined;
   private rv = 100;
@@ -208,6 +210,15 @@ export class FakeKube implements KubeGateway {
   }
 
   // --- test helpers ----------------------------------------------------------------------------
+
+  /** From now on listSyncSecrets shows the secrets as they are now, until `thawList()`. */
+  freezeList(): void {
+    this.frozenList = new Map(clone([...this.secrets.entries()]));
+  }
+
+  thawList(): void {
+    this.frozenList = undefined;
+  }
 
   addNamespace(name: string, labels: Record<string, string> = {}, terminating = false): void {
     this.namespaces.set(name, { name, labels: { 'kubernetes.io/metadata.name': name, ...labels }, ...(terminating ? { terminating } : {}) });
@@ -314,7 +325,7 @@ export class FakeKube implements KubeGateway {
     await Promise.resolve();
     this.injected('listSyncSecrets', syncName);
     return clone(
-      [...this.secrets.entries()]
+      [...(this.frozenList ?? this.secrets).entries()]
         .filter(([key, s]) => s.labels?.[LABEL_SYNC] === syncName && !this.hiddenFromList.has(key))
         .map(([, s]) => s),
     );
@@ -326,7 +337,7 @@ export class FakeKube implements KubeGateway {
     return clone(this.secrets.get(`${namespace}/${name}`));
   }
 
-  async createSecret(namespace: string, name: string, content: SecretContent): Promise<void> {
+  async createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined> {
     const key = `${namespace}/${name}`;
     await this.mutate('createSecret', key, () => {
       const ns = this.namespaces.get(namespace);
@@ -344,9 +355,10 @@ export class FakeKube implements KubeGateway {
         annotations: clone(content.annotations),
       });
     });
+    return this.secrets.get(key)?.resourceVersion;
   }
 
-  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<void> {
+  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined> {
     const key = `${actual.namespace}/${actual.name}`;
     await this.mutate('updateSecret', key, () => {
       const current = this.secrets.get(key);
@@ -367,6 +379,7 @@ export class FakeKube implements KubeGateway {
         annotations: { ...clone(actual.annotations ?? {}), ...clone(content.annotations) },
       });
     });
+    return this.secrets.get(key)?.resourceVersion;
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {
