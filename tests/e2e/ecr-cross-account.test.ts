@@ -43,6 +43,7 @@ afterAll(async () => {
   await deleteSync(custom, sync);
   await eventually('sync gone', async () => !(await getSync(custom, sync)));
   expect(await operator.stop()).toBe(0);
+  await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });
 
 const pull = (account: string, region: string) => skopeoInspect(ecrImage(account, region), Buffer.from(secret.data!['.dockerconfigjson']!, 'base64').toString());

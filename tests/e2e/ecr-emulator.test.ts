@@ -107,9 +107,9 @@ describe('GetAuthorizationToken', () => {
     } finally {
       await control.throttle(false);
     }
-    await control.throttle(true, 1);
+    await control.throttle(true, 5);
     expect(await failure(client)).toMatchObject({ code: 'ThrottlingException' });
-    await eventually('throttle over', () => password(client), 10_000);
+    await eventually('throttle over', () => password(client), 20_000);
   });
 
   it('answers ECR Public in us-east-1 only', async () => {

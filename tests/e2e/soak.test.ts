@@ -1,5 +1,6 @@
 // The short soak inside npm test: 10 namespaces, tokens living 90 s, a few rotations and one
-// restart, every secret used against its registry every 2 s and a kubelet pull every 20 s.
+// restart right after a rotation, every secret used against its registry every 2 s and a kubelet
+// pull every 20 s.
 import { describe, expect, test } from '@jest/globals';
 import { join } from 'node:path';
 import { EcrControl } from '../stack/ecr/control.ts';
@@ -24,7 +25,7 @@ describeNode('short soak', () => {
       registries: ecrRegistries(),
       operatorEnv: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: await operatorKubeconfig() },
       operatorScript: join(ROOT, 'operator/main.ts'),
-      logDir: join(ROOT, '.stack-test', 'soak-logs'),
+      logDir: join(process.env.STACK_DIR ?? join(ROOT, '.stack-test'), 'soak-logs'),
       log: (line) => process.stderr.write(`[soak] ${line}\n`),
     });
     const report = summarize(run);
@@ -34,8 +35,11 @@ describeNode('short soak', () => {
     expect(report.checks.total).toBeGreaterThan(0);
     expect(report.rotations).toBeGreaterThanOrEqual(3);
     expect(report.awsCalls.perRotation).toBe(report.tokenGroups);
-    expect(report.secretWrites.perRotation).toBe(config.namespaces);
-    expect(report.restartWrites).toBe(0);
+    // One write per namespace and rotation, counted from the API server's audit log.
+    expect(report.secretWrites.perRotation).toBeGreaterThanOrEqual(config.namespaces);
+    expect(report.secretWrites.perRotation).toBeLessThanOrEqual(config.namespaces * 1.05);
+    expect(report.takeovers).toHaveLength(1);
+    expect(report.takeovers[0]).toMatchObject({ kind: 'restart', recovered: true, tokenCalls: 0, secretWrites: 0 });
     expect(report.podPulls.failedSamples).toEqual([]);
     expect(report.podPulls.pulled).toBeGreaterThan(0);
     expect(report.minRemainingS.overall).toBeGreaterThan(0);

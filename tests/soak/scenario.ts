@@ -12,16 +12,16 @@ export interface SoakConfig {
   podEveryS: number;
   podNamespaces: number;
   faults: Faults;
-  syncName: string;
+  /** Names the sync, the lease and (with a random suffix) the namespaces. */
   namespacePrefix: string;
 }
 
 export interface Faults {
-  /** SIGKILL the leader and start a new process at once (it waits out the dead one's lease). */
+  /** Right after a rotation, SIGKILL the leader and start a new process (it waits out the dead one's lease). */
   restartAtS?: number;
   /** Start a second replica, a standby. */
   standbyAtS?: number;
-  /** SIGKILL the leader; the standby takes over. A new standby is started. */
+  /** Right after a rotation, SIGKILL the leader; the standby takes over. A new standby is started. */
   failoverAtS?: number;
   throttleAtS?: number;
   throttleForS?: number;
@@ -39,8 +39,10 @@ export function fullSoak(env: NodeJS.ProcessEnv = process.env): SoakConfig {
     namespaces: num('SOAK_NAMESPACES', 50),
     durationS,
     ttlS: num('SOAK_TTL_SECONDS', 120),
-    // Longer than a 60 s throttle plus the retry cap, so a throttled refresh can still land in time.
-    refreshBefore: env.SOAK_REFRESH_BEFORE ?? '90s',
+    // Rotations every ≈45 s: longer than a leader's lease (15 s), so a successor can take over
+    // before the refresh is due; faults start right after a rotation, so a 60 s throttle ends
+    // before the token (120 s) runs out.
+    refreshBefore: env.SOAK_REFRESH_BEFORE ?? '70s',
     minRefreshInterval: '5s',
     maxBackoff: '5s',
     checkEveryS: num('SOAK_CHECK_SECONDS', 5),
@@ -55,7 +57,6 @@ export function fullSoak(env: NodeJS.ProcessEnv = process.env): SoakConfig {
       policyOffAtS: at(0.75),
       policyOffForS: 60,
     },
-    syncName: 'soak',
     namespacePrefix: 'soak',
   };
 }
@@ -64,16 +65,16 @@ export function fullSoak(env: NodeJS.ProcessEnv = process.env): SoakConfig {
 export function shortSoak(): SoakConfig {
   return {
     namespaces: 10,
-    durationS: 75,
+    durationS: 100,
+    // Rotations every ≈25 s, still longer than the lease a restarted leader waits out.
     ttlS: 90,
-    refreshBefore: '70s',
+    refreshBefore: '60s',
     minRefreshInterval: '5s',
     maxBackoff: '5s',
     checkEveryS: 2,
     podEveryS: 20,
     podNamespaces: 2,
-    faults: { restartAtS: 30 },
-    syncName: 'soak-short',
+    faults: { restartAtS: 20 },
     namespacePrefix: 'soak-short',
   };
 }
