@@ -112,6 +112,7 @@ export function components(layout: Layout): Component[] {
         '--enable-admission-plugins=NodeRestriction',
         `--kubelet-client-certificate=${pki.kubeletClientCert}`,
         `--kubelet-client-key=${pki.kubeletClientKey}`,
+        `--kubelet-certificate-authority=${pki.caCert}`,
         // The node's only other address is the VM's own, which the stack never talks to.
         '--kubelet-preferred-address-types=Hostname',
         '--service-cluster-ip-range=10.0.0.0/24',

@@ -8,6 +8,8 @@ import { runOk } from './run.ts';
 
 /** The stack's one node; the API server reaches its kubelet by this name, which resolves to 127.0.0.1. */
 export const NODE_NAME = 'localhost';
+/** The API server's user at the kubelet: RBAC grants it system:kubelet-api-admin, nothing more. */
+export const KUBELET_CLIENT_USER = 'kube-apiserver-kubelet-client';
 
 export interface Pki {
   caCert: string;
@@ -89,7 +91,7 @@ export async function ensurePki(dir: string): Promise<Pki> {
   await signed(pki, 'admin', '/O=system:masters/CN=stack-admin', client);
   // The node authorizer knows a kubelet by this name and group.
   await signed(pki, 'node', `/O=system:nodes/CN=system:node:${NODE_NAME}`, client);
-  await signed(pki, 'kubelet-client', '/O=system:masters/CN=kube-apiserver-kubelet-client', client);
+  await signed(pki, 'kubelet-client', `/CN=${KUBELET_CLIENT_USER}`, client);
   await signed(
     pki,
     'kubelet-serving',

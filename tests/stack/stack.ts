@@ -9,7 +9,7 @@ import { ecrRegistries } from './ecr/registries.ts';
 import { seedRegistries } from './ecr/seed.ts';
 import { ensureTestImage } from './image.ts';
 import { type NodePorts, writeRegistryHosts } from './node/config.ts';
-import { cleanupNode, drainNode, killContainers, removeNodeState } from './node/node.ts';
+import { downNode } from './node/teardown.ts';
 import { waitForNodeReady } from './node/ready.ts';
 import { ensurePki, NODE_NAME, pkiPaths } from './pki.ts';
 import { ensureBinaries, ensureTools } from './prerequisites.ts';
@@ -265,22 +265,14 @@ export async function down(options: { dir?: string; log?: Log; keepState?: boole
   const dir = resolve(options.dir ?? process.env.STACK_DIR ?? DEFAULT_STACK_DIR);
   const log = options.log ?? defaultLog;
   const state = readState(dir);
-  if (state?.nodePorts) {
-    // Let the kubelet tear its pods down (networks included) while everything still runs.
-    if (isAlive(readPid(dir, 'kubelet')) && isAlive(readPid(dir, 'kube-apiserver'))) await drainNode(dir, join(state.binDir, 'kubectl'));
-    await stopProcess(dir, 'kubelet');
-    if (isAlive(readPid(dir, 'containerd'))) await killContainers(dir);
-  }
+  // The node first, while the API server can still drain it.
+  if (state?.nodePorts) await downNode(dir, join(state.binDir, 'kubectl'), log);
   for (const name of componentNames().reverse()) {
     if (await stopProcess(dir, name)) log(`stopped ${name}`);
   }
   // A stack from before the ECR emulator ran a single `registry`.
   if (await stopProcess(dir, 'registry')) log('stopped registry');
-  if (state?.nodePorts) await cleanupNode(dir, log);
-  if (!options.keepState) {
-    removeNodeState(dir);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  if (!options.keepState) rmSync(dir, { recursive: true, force: true });
 }
 
 /** Stops one component and starts it again on the same port (for fault tests). */

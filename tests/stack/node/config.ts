@@ -1,9 +1,9 @@
 // The node's configuration files: containerd, the bridge CNI network, the kubelet and its
 // kubeconfig, and containerd's per-registry hosts.toml (plain HTTP to the stack's registries).
-import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NODE_NAME, type Pki } from '../pki.ts';
+import { chooseSubnet, CNI_CONFLIST, nodeNetwork } from './network.ts';
 
 /** Processes that must never reach out get a proxy on a dead loopback port: a stray request fails loudly. */
 export const DEAD_PROXY_ENV = {
@@ -37,6 +37,10 @@ export interface NodePaths {
   containerdState: string;
   socket: string;
   runcRoot: string;
+  /** Where runc keeps the state of the node's containers: containerd's shim adds the namespace to `Root`. */
+  runcStates: string;
+  /** The shims' bundles, one per container, each with its OCI spec. */
+  taskBundles: string;
   certsDir: string;
   cniConfDir: string;
   ipamDir: string;
@@ -47,15 +51,20 @@ export interface NodePaths {
   pauseArchive: string;
 }
 
+export const CONTAINERD_NAMESPACE = 'k8s.io';
+
 export function nodePaths(dir: string): NodePaths {
   const root = join(dir, 'node');
+  const containerdState = join(root, 'containerd', 'state');
   return {
     root,
     containerdConfig: join(root, 'containerd.toml'),
     containerdRoot: join(root, 'containerd', 'root'),
-    containerdState: join(root, 'containerd', 'state'),
+    containerdState,
     socket: join(root, 'containerd', 'containerd.sock'),
     runcRoot: join(root, 'runc'),
+    runcStates: join(root, 'runc', CONTAINERD_NAMESPACE),
+    taskBundles: join(containerdState, 'io.containerd.runtime.v2.task', CONTAINERD_NAMESPACE),
     certsDir: join(root, 'certs.d'),
     cniConfDir: join(root, 'cni'),
     ipamDir: join(root, 'ipam'),
@@ -65,13 +74,6 @@ export function nodePaths(dir: string): NodePaths {
     podLogs: join(root, 'pod-logs'),
     pauseArchive: join(root, 'pause.tar'),
   };
-}
-
-/** A bridge and subnet of this stack's own, derived from its folder, so two stacks never share them. */
-export function nodeNetwork(dir: string): { bridge: string; subnet: string; prefix: string } {
-  const hash = createHash('sha256').update(dir).digest();
-  const third = hash[0]!;
-  return { bridge: `ecrs${hash.subarray(1, 5).toString('hex')}`, subnet: `10.244.${third}.0/24`, prefix: `10.244.${third}.` };
 }
 
 /** containerd puts each container's cgroup at /k8s.io/<container id> in every hierarchy (no cgroup parent with cgroupsPerQOS off). */
@@ -110,6 +112,11 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   restrict_oom_score_adj = true
   enable_selinux = false
   disable_apparmor = true
+  # The default, spelled out: exec and port-forward streams listen on loopback only.
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  # Pods' network namespaces go under the state dir, not the host's /var/run/netns: down finds them there.
+  netns_mounts_under_state_dir = true
 
 [${cri}.containerd]
   snapshotter = "overlayfs"
@@ -131,12 +138,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
 `,
   );
   const net = nodeNetwork(layout.dir);
+  const conflist = join(paths.cniConfDir, CNI_CONFLIST);
+  const subnet = chooseSubnet(layout.dir, conflist, paths.containerdConfig);
   writeFileSync(
-    join(paths.cniConfDir, '10-stack.conflist'),
+    conflist,
     JSON.stringify(
       {
         cniVersion: '1.0.0',
-        name: 'stack',
+        name: net.name,
         plugins: [
           {
             type: 'bridge',
@@ -145,7 +154,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             isGateway: false,
             ipMasq: false,
             hairpinMode: true,
-            ipam: { type: 'host-local', ranges: [[{ subnet: net.subnet }]], dataDir: paths.ipamDir },
+            ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: paths.ipamDir },
           },
         ],
       },
@@ -190,8 +199,9 @@ authentication:
   anonymous: {enabled: false}
   webhook: {enabled: false}
   x509: {clientCAFile: ${pki.caCert}}
+# The API server's client certificate is no admin: RBAC grants it system:kubelet-api-admin.
 authorization:
-  mode: AlwaysAllow
+  mode: Webhook
 containerRuntimeEndpoint: unix://${paths.socket}
 # This VM: cgroup v1, no systemd, root without CAP_SYS_RESOURCE, a shared disk.
 failCgroupV1: false
