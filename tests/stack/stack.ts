@@ -133,6 +133,8 @@ function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
     STACK_KUBE_VERSION: kubeVersion,
     STACK_BIN_DIR: layout.binDir,
     KUBECONFIG: join(layout.dir, 'kubeconfig'),
+    // kubectl's discovery cache stays with the stack, not in ~/.kube/cache.
+    KUBECACHEDIR: join(layout.dir, 'kube-cache'),
     STACK_ETCD_URL: `http://127.0.0.1:${layout.ports.etcd}`,
     STACK_AUDIT_LOG: join(layout.dir, 'logs', 'audit.log'),
     ...ecrEnv(layout, TEST_IMAGE_PATH),
