@@ -158,12 +158,11 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
     const takeovers: Takeover[] = [];
     const pods: PodPull[] = [];
     const f = config.faults;
-    const due = (s: number | undefined) => s !== undefined && Date.now() >= startedAt + s * 1000;
-    const done = new Set<string>();
-    const once = async (key: string, when: number | undefined, action: () => Promise<void>) => {
-      if (done.has(key) || !due(when)) return;
-      done.add(key);
-      await action();
+    /** Sleeps until `s` seconds into the soak; false when that is past its end or not planned. */
+    const until = async (s: number | undefined): Promise<boolean> => {
+      if (s === undefined || s >= config.durationS) return false;
+      await sleep(Math.max(0, startedAt + s * 1000 - Date.now()));
+      return true;
     };
     const takeover = async (kind: Takeover['kind']) => {
       await nextRotation();
@@ -184,25 +183,29 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
     let nextPod = startedAt + config.podEveryS * 1000;
     let podIndex = 0;
     const pending: Array<Promise<void>> = [];
-    while (Date.now() < endAt) {
-      await once('restart', f.restartAtS, () => takeover('restart'));
-      await once('standby', f.standbyAtS, async () => void start(`op-${names++}`));
-      await once('failover', f.failoverAtS, () => takeover('failover'));
-      await once('throttle', f.throttleAtS, async () => {
+    // The faults run on their own timeline, so the checks never pause while one waits for a rotation.
+    const timeline = (async () => {
+      if (await until(f.restartAtS)) await takeover('restart');
+      if (await until(f.standbyAtS)) start(`op-${names++}`);
+      if (await until(f.failoverAtS)) await takeover('failover');
+      if (await until(f.throttleAtS)) {
         await nextRotation();
         await control.throttle(true, f.throttleForS);
         faults.push({ name: 'throttle', start: Date.now(), end: Date.now() + (f.throttleForS ?? 0) * 1000 });
         log(`ECR throttles GetAuthorizationToken for ${f.throttleForS}s`);
-      });
-      await once('policy-off', f.policyOffAtS, async () => {
+      }
+      if (await until(f.policyOffAtS)) {
         await control.deletePolicy(policyRegistry);
         faults.push({ name: 'policy-removed', start: Date.now(), end: Date.now() + (f.policyOffForS ?? 0) * 1000, registry: `${policyRegistry.account}-${policyRegistry.region}` });
         log(`repository policy of ${policyRegistry.account}/${policyRegistry.region} removed for ${f.policyOffForS}s`);
-      });
-      await once('policy-on', f.policyOffAtS !== undefined ? f.policyOffAtS + (f.policyOffForS ?? 0) : undefined, async () => {
+        await sleep((f.policyOffForS ?? 0) * 1000);
         await control.setPolicy(policyRegistry, defaultPolicy(policyRegistry));
         log('repository policy restored');
-      });
+      }
+    })();
+    let timelineError: unknown;
+    timeline.catch((error: unknown) => (timelineError = error));
+    while (Date.now() < endAt && timelineError === undefined) {
       if (Date.now() >= nextCheck) {
         nextCheck = Math.max(nextCheck + config.checkEveryS * 1000, Date.now());
         const round = await probe.round();
@@ -227,6 +230,7 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
       await sleep(Math.max(0, Math.min(nextCheck, nextPod, endAt) - Date.now()));
     }
     await Promise.all(pending);
+    await timeline;
     const endedAt = Date.now();
     for (const t of takeovers) {
       const successor = operators.find((o) => o.name === t.successor)!.op;
