@@ -28,6 +28,14 @@ describe('parseCron', () => {
     expect(parsed.message).toMatch(why);
   });
 
+  it.each<[string, unknown]>([
+    ['an object whose toString is not a function', { toString: [] }],
+    ['a number', 5],
+    ['null', null],
+  ])('%s is no schedule, and says so rather than throw', (_name, value) => {
+    expect(parseCron(value)).toEqual({ ok: false, message: 'schedule must be a cron expression' });
+  });
+
   // node-cron accepts these, but nextCronTime cannot evaluate them; they used to be accepted and then never fire.
   it.each<[string, string]>([
     ['the day before the last day of the month', '0 0 L-1 * *'],

@@ -15,7 +15,8 @@ export interface CronSchedule {
 
 export type CronParse = { ok: true; schedule: CronSchedule } | { ok: false; message: string };
 
-export function parseCron(expression: string): CronParse {
+export function parseCron(expression: unknown): CronParse {
+  if (typeof expression !== 'string') return { ok: false, message: 'schedule must be a cron expression' };
   const checked = cron.validateDetailed(expression);
   if (!checked.valid || !checked.fields) {
     const why = checked.errors.map((e) => e.message).join('; ') || 'not a cron expression';

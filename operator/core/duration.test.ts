@@ -26,6 +26,15 @@ describe('parseDuration', () => {
   ])('%s (%j)', (_name, text, expected) => {
     expect(parseDuration(text)).toBe(expected);
   });
+
+  it.each<[string, unknown]>([
+    ['an object whose toString is not a function', { toString: [] }],
+    ['an object without a prototype', Object.create(null)],
+    ['a number', 3600],
+    ['a list holding a duration', ['1h']],
+  ])('%s, as a spec that skipped the schema may hold, is no duration rather than a throw', (_name, value) => {
+    expect(parseDuration(value)).toBeUndefined();
+  });
 });
 
 describe('formatDuration', () => {

@@ -4,9 +4,9 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const WHOLE = /^(?:\d+(?:\.\d+)?(?:ms|s|m|h))+$/;
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
 
-/** Milliseconds, or undefined when the text is not a non-negative duration. */
-export function parseDuration(text: string): number | undefined {
-  if (!WHOLE.test(text)) return undefined;
+/** Milliseconds, or undefined when the value is not a non-negative duration (or not a string at all). */
+export function parseDuration(text: unknown): number | undefined {
+  if (typeof text !== 'string' || !WHOLE.test(text)) return undefined;
   let total = 0;
   for (const [, amount, unit] of text.matchAll(PART)) total += Number(amount) * UNIT_MS[unit!]!;
   return Math.round(total);

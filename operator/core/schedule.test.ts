@@ -66,6 +66,15 @@ describe('nextRefreshAt', () => {
     ['no reported expiry plans for a 12h token', { schedule: YEARLY }, undefined, {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryMissing],
     ['an invalid schedule is ignored and the expiry decides', { schedule: 'not a cron' }, at(12 * HOUR), {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryAsReported],
     ['an unparseable refreshBefore falls back to 1h', { schedule: YEARLY, refreshBefore: 'soon' }, at(12 * HOUR), {}, at(11 * HOUR - j), 'TokenExpiry', Reason.ExpiryAsReported],
+    [
+      'a schedule and refreshBefore that are not strings at all, as a spec that skipped the schema may hold, are ignored as unparseable ones are',
+      { schedule: { toString: [] }, refreshBefore: { toString: [] } } as unknown as { schedule: string; refreshBefore: string },
+      at(12 * HOUR),
+      {},
+      at(11 * HOUR - j),
+      'TokenExpiry',
+      Reason.ExpiryAsReported,
+    ],
     ['a schedule that fires before the minimum interval still wins', { schedule: '*/10 * * * * *' }, at(-HOUR), {}, at(10_000 + j), 'Schedule', Reason.ExpiryInPast],
   ])('%s', (_name, spec, expiresAt, options, expected, driver, reason) => {
     const plan = nextRefreshAt(spec, { lastRefreshTime: LAST.toISOString() }, expiresAt, NOW, { jitterKey: KEY, ...options });

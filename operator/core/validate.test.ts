@@ -90,6 +90,8 @@ describe('validateSpec', () => {
     ['a schedule with a minute out of range', withSpec({ schedule: '61 * * * *' }), 'schedule "61 * * * *" is not a valid cron expression: 61 is a invalid expression for minute'],
     ['a refreshBefore that is not a duration', withSpec({ refreshBefore: 'an hour' }), 'refreshBefore must be a positive duration such as 1h or 30m'],
     ['a refreshBefore that is a number', withSpec({ refreshBefore: 3600 }), 'refreshBefore must be a positive duration such as 1h or 30m'],
+    ['a refreshBefore that is an object whose toString is not a function', withSpec({ refreshBefore: { toString: [] } }), 'refreshBefore must be a positive duration such as 1h or 30m'],
+    ['a schedule that is an object whose toString is not a function', withSpec({ schedule: { toString: [] } }), 'schedule must be a cron expression'],
     ['a refreshBefore under a minute', withSpec({ refreshBefore: '30s' }), 'refreshBefore must be between 1m and 11h'],
     ['a refreshBefore as long as a token lives', withSpec({ refreshBefore: '12h' }), 'refreshBefore must be between 1m and 11h'],
     ['an identity that is a string', withSpec({ identity: 'operator' }), 'identity must be an object'],
