@@ -71,7 +71,11 @@ async function main(argv: string[]): Promise<number> {
   kubeConfig.loadFromDefault();
   const metrics = new PromMetrics();
   const tokens = new SdkEcrTokenSource({ record: (api, result) => metrics.awsCall(api, result), serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig) });
-  const reconcilerOptions = { minRefreshIntervalMs: flags.minRefreshIntervalMs, writeConcurrency: flags.writeConcurrency };
+  const reconcilerOptions = {
+    minRefreshIntervalMs: flags.minRefreshIntervalMs,
+    writeConcurrency: flags.writeConcurrency,
+    ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
+  };
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');
 
   if (flags.once) {

@@ -86,6 +86,8 @@ export interface TokenStatus {
   region: string;
   identity: string;
   expiresAt: string;
+  /** 16 hex digits of the SHA-256 of the token's password. */
+  fingerprint?: string;
 }
 
 export interface NamespaceFailure {

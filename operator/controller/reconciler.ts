@@ -1,15 +1,13 @@
 // reconcile(name): read the sync and the world, converge, report. Level-triggered: it takes
 // no event, and running it twice in a row writes nothing the second time.
-import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
-import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason, TOKEN_LIFETIME_MS } from '../api/constants.ts';
-import type { EcrToken, EcrTokenSource } from '../aws/token-source.ts';
-import { TokenFetchError } from '../aws/token-source.ts';
-import { desiredSecrets, type GroupToken, type SecretContent } from '../core/desired.ts';
-import { describeChain, tokenGroups, type TokenGroup } from '../core/identity.ts';
+import type { EcrCredentialSync } from '../api/types.ts';
+import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason } from '../api/constants.ts';
+import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
+import { desiredSecrets, type SecretContent } from '../core/desired.ts';
+import type { TokenGroup } from '../core/identity.ts';
 import { targetNamespaces } from '../core/namespaces.ts';
 import { type Action, type ActualSecret, conflictMessage, ownership, plan, upToDate } from '../core/plan.ts';
-import { recoverTokens, wholeSeconds } from '../core/recover.ts';
-import { assessExpiry, DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
+import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
 import { accountChanges } from '../core/service-accounts.ts';
@@ -19,10 +17,13 @@ import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { mapLimit } from './limit.ts';
 import { OwnWrites } from './own-writes.ts';
+import { TokenCache } from './token-cache.ts';
 
 export interface ReconcilerOptions {
   minRefreshIntervalMs?: number;
   writeConcurrency?: number;
+  /** The operator's own role (AWS_ROLE_ARN), which chains without spec.identity start from. */
+  environmentRoleArn?: string;
 }
 
 export interface ReconcileOutcome {
@@ -30,12 +31,6 @@ export interface ReconcileOutcome {
   requeueAfterMs?: number;
   /** Failed; the queue backs off. */
   error?: Error;
-}
-
-interface CachedToken {
-  token: EcrToken;
-  fetchedAt: Date;
-  group: TokenGroup;
 }
 
 export interface ReconcilerDeps {
@@ -49,40 +44,31 @@ export interface ReconcilerDeps {
 
 const UPDATE_ATTEMPTS = 3;
 const CONFLICT_RECHECK_MS = 60_000;
-/** Stop using a cached token this long before it would expire. */
-const TOKEN_USE_MARGIN_MS = 60_000;
 
 export class Reconciler {
   private readonly kube: KubeGateway;
-  private readonly tokens: EcrTokenSource;
   private readonly clock: Clock;
   private readonly metrics: Metrics;
   private readonly log: Logger;
   private readonly minRefreshIntervalMs: number;
   private readonly writeConcurrency: number;
-  private readonly tokenCache = new Map<string, Map<string, CachedToken>>();
+  private readonly tokenCache: TokenCache;
   /** Namespaces where a foreign secret holds our name: read them, rather than try to create. */
   private readonly conflictHints = new Map<string, Set<string>>();
   private readonly ownWrites = new OwnWrites();
 
   constructor(deps: ReconcilerDeps) {
     this.kube = deps.kube;
-    this.tokens = deps.tokens;
     this.clock = deps.clock;
     this.metrics = deps.metrics;
     this.log = deps.log;
     this.minRefreshIntervalMs = deps.options?.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
     this.writeConcurrency = deps.options?.writeConcurrency ?? 16;
-  }
-
-  private usable(cached: CachedToken, now: Date): boolean {
-    const expiry = assessExpiry(cached.token.expiresAt, cached.fetchedAt);
-    const until = expiry.status === 'True' ? expiry.effective.getTime() : cached.fetchedAt.getTime() + TOKEN_LIFETIME_MS;
-    return now.getTime() < until - TOKEN_USE_MARGIN_MS;
+    this.tokenCache = new TokenCache({ kube: deps.kube, tokens: deps.tokens, metrics: deps.metrics, environmentRoleArn: deps.options?.environmentRoleArn });
   }
 
   forget(name: string): void {
-    this.tokenCache.delete(name);
+    this.tokenCache.forget(name);
     this.conflictHints.delete(name);
     this.ownWrites.forget(name);
     this.metrics.syncForgotten(name);
@@ -128,45 +114,15 @@ export class Reconciler {
     const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces());
     const actual = await this.actualSecrets(sync, sync.spec.secretName ?? DEFAULT_SECRET_NAME, targets);
 
-    // Tokens: fetch when the refresh is due, or when a group has no usable token.
-    const groups = tokenGroups(sync.spec);
-    const cache = this.cacheFor(name, groups);
+    // Tokens: fetched when the refresh is due, or when a group has no usable token for its identity.
     const dueAt = sync.status?.nextRefreshTime ? new Date(sync.status.nextRefreshTime) : undefined;
     const due = !sync.status?.lastRefreshTime || !dueAt || now >= dueAt;
-    if (!due && groups.some((g) => !cache.has(g.key))) this.recover(sync, groups, cache, actual, now, log);
-    const toFetch = groups.filter((g) => due || !cache.has(g.key) || !this.usable(cache.get(g.key)!, now));
-    const fetchErrors: TokenFetchError[] = [];
-    let lastRefreshTime = sync.status?.lastRefreshTime;
-    if (toFetch.length > 0) {
-      const results = await Promise.allSettled(toFetch.map((g) => this.tokens.fetchToken({ chain: g.chain, region: g.region }, signal)));
-      results.forEach((result, i) => {
-        const group = toFetch[i]!;
-        if (result.status === 'fulfilled') {
-          // In whole seconds, as the secrets record it: a token learned back from them plans the same refresh.
-          const token = { ...result.value, expiresAt: wholeSeconds(result.value.expiresAt) };
-          cache.set(group.key, { token, fetchedAt: now, group });
-          this.metrics.tokenFetched(name, group.region, token.expiresAt, now);
-        } else {
-          const error = result.reason instanceof TokenFetchError ? result.reason : new TokenFetchError('GetAuthorizationToken', 'Error', String((result.reason as Error)?.message ?? result.reason), true);
-          fetchErrors.push(error);
-          log.warn({ region: group.region, identity: describeChain(group.chain), api: error.api, code: error.code, retryable: error.retryable }, error.message);
-        }
-      });
-      if (fetchErrors.length === 0) lastRefreshTime = iso(now);
-    }
+    const round = await this.tokenCache.obtain(sync, actual, now, due, log, signal);
+    if (round.kind === 'wait') return { requeueAfterMs: round.afterMs };
+    const { tokens: tokenMap, status: tokenStatus, fetched: toFetch, errors: fetchErrors } = round;
+    const lastRefreshTime = toFetch.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
     // Shutting down: the aborted fetch is no failure to report, and nothing more is written.
     if (signal?.aborted) return {};
-
-    const tokenMap = new Map<string, GroupToken>();
-    const tokenStatus: TokenStatus[] = [];
-    for (const group of groups) {
-      const cached = cache.get(group.key);
-      if (!cached || !this.usable(cached, now)) continue;
-      tokenMap.set(group.key, { credential: cached.token.credential, expiresAt: cached.token.expiresAt });
-      if (!Number.isNaN(cached.token.expiresAt.getTime())) {
-        tokenStatus.push({ region: group.region, identity: describeChain(group.chain), expiresAt: iso(cached.token.expiresAt) });
-      }
-    }
 
     // Secrets.
     const desired = desiredSecrets(sync, tokenMap, targets);
@@ -225,33 +181,6 @@ export class Reconciler {
 
   private lastRefresh(sync: EcrCredentialSync): { lastRefreshTime?: string } {
     return sync.status?.lastRefreshTime ? { lastRefreshTime: sync.status.lastRefreshTime } : {};
-  }
-
-  private cacheFor(name: string, groups: readonly TokenGroup[]): Map<string, CachedToken> {
-    let cache = this.tokenCache.get(name);
-    if (!cache) {
-      cache = new Map();
-      this.tokenCache.set(name, cache);
-    }
-    const keys = new Set(groups.map((g) => g.key));
-    for (const key of cache.keys()) if (!keys.has(key)) cache.delete(key);
-    return cache;
-  }
-
-  /** Seeds the cache with the tokens the sync's secrets hold, for groups this process has none for. */
-  private recover(sync: EcrCredentialSync, groups: readonly TokenGroup[], cache: Map<string, CachedToken>, actual: readonly ActualSecret[], now: Date, log: Logger): void {
-    const recovered = recoverTokens(sync, actual, now);
-    let count = 0;
-    for (const group of groups) {
-      const token = recovered.get(group.key);
-      if (!token || cache.has(group.key)) continue;
-      // ECR tokens live 12 hours. Not after now: recoverTokens trusts an expiry up to 12h10m ahead.
-      const fetchedAt = new Date(Math.min(now.getTime(), token.expiresAt.getTime() - TOKEN_LIFETIME_MS));
-      cache.set(group.key, { token, fetchedAt, group });
-      this.metrics.tokenFetched(sync.metadata.name, group.region, token.expiresAt, fetchedAt);
-      count++;
-    }
-    if (count > 0) log.info({ tokens: count, expiresAt: iso(recovered.values().next().value!.expiresAt) }, 'took the tokens its secrets hold');
   }
 
   private async actualSecrets(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {

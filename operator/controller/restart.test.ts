@@ -1,7 +1,10 @@
 // A restarted operator, or a new leader: a fresh Reconciler, with nothing cached, over the world an
 // earlier one left. The fake ECR, like the real one, hands out a new token on every call.
-import { ANNOTATION_EXPIRES_AT } from '../api/constants.ts';
+import { ANNOTATION_EXPIRES_AT, Reason, ROLE_ARN_ANNOTATION } from '../api/constants.ts';
 import type { EcrCredentialSyncSpec } from '../api/types.ts';
+import { TokenFetchError } from '../aws/token-source.ts';
+import { secretContent } from '../core/desired.ts';
+import { tokenGroups } from '../core/identity.ts';
 import { createLogger } from '../runtime/log.ts';
 import { FakeClock, FakeKube, type FakeTokenOptions, FakeTokens, HOUR, makeSync, MINUTE, RecordingMetrics } from '../testing/fakes.ts';
 import { Reconciler, type ReconcilerOptions } from './reconciler.ts';
@@ -15,17 +18,19 @@ const SPEC: EcrCredentialSyncSpec = {
   namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } },
 };
 const TEAMS = ['team-a', 'team-b', 'team-c'];
+const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-sync';
+const ROLE_B = 'arn:aws:iam::111111111111:role/ecr-sync-v2';
 
-function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOptions } = {}) {
+function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOptions; spec?: EcrCredentialSyncSpec } = {}) {
   const clock = new FakeClock('2025-01-15T01:23:45.678Z');
   const kube = new FakeKube();
   for (const ns of ['default', ...TEAMS]) kube.addNamespace(ns, ns === 'default' ? {} : { team: ns });
   const tokens = new FakeTokens(clock, o.tokens);
-  kube.addSync(makeSync('prod', SPEC));
+  kube.addSync(makeSync('prod', o.spec ?? SPEC));
   let metrics = new RecordingMetrics();
-  const start = () => {
+  const start = (options: ReconcilerOptions = {}) => {
     metrics = new RecordingMetrics();
-    return new Reconciler({ kube, tokens, clock, metrics, log: createLogger('silent'), ...(o.options ? { options: o.options } : {}) });
+    return new Reconciler({ kube, tokens, clock, metrics, log: createLogger('silent'), options: { environmentRoleArn: ROLE_A, ...o.options, ...options } });
   };
   const password = (ns: string) => kube.dockerConfig(ns, 'regcred')?.auths[US]?.password;
   const snapshot = () => JSON.stringify({ secrets: [...kube.secrets.entries()].sort(), syncs: [...kube.syncs.entries()] });
@@ -138,5 +143,115 @@ describe('a restarted operator', () => {
     await t.start().reconcile('prod');
     expect(t.tokens.total).toBe(4);
     for (const ns of TEAMS) expect(t.password(ns)).toBe('pw-us-east-1-4');
+  });
+});
+
+describe('a restarted operator, whose identity changed while it was down,', () => {
+  it('fetches when its own role (AWS_ROLE_ARN) is another', async () => {
+    const t = setup();
+    await t.start().reconcile('prod');
+    const writes = t.kube.writes.length;
+    const outcome = await t.start({ environmentRoleArn: ROLE_B }).reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(4);
+    expect(writesSince(t.kube, writes)).toEqual([...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod']);
+    expect(t.kube.sync('prod')!.status!.tokens!.map((x) => x.identity)).toEqual([`operator web identity (${ROLE_B})`, `operator web identity (${ROLE_B})`]);
+  });
+
+  it('fetches, with the role now named, when its ServiceAccount is annotated with another role', async () => {
+    const t = setup({ spec: { ...SPEC, identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' } } } });
+    t.kube.serviceAccounts.set('ci/puller', { namespace: 'ci', name: 'puller', imagePullSecrets: [], annotations: { [ROLE_ARN_ANNOTATION]: ROLE_A }, resourceVersion: '1' });
+    await t.start().reconcile('prod');
+    await t.start().reconcile('prod');
+    expect(t.tokens.total).toBe(2);
+    t.kube.serviceAccounts.get('ci/puller')!.annotations = { [ROLE_ARN_ANNOTATION]: ROLE_B };
+    await t.start().reconcile('prod');
+    expect(t.tokens.total).toBe(4);
+    expect(t.tokens.requests.map((r) => (r.chain.base as { roleArn?: string }).roleArn)).toEqual([ROLE_A, ROLE_A, ROLE_B, ROLE_B]);
+    for (const ns of TEAMS) expect(t.password(ns)).toBe('pw-us-east-1-4');
+    expect(t.kube.sync('prod')!.status!.tokens!.map((x) => x.identity)).toEqual([`serviceaccount ci/puller (${ROLE_B})`, `serviceaccount ci/puller (${ROLE_B})`]);
+  });
+});
+
+describe('a restarted operator, over secrets it cannot take at their word,', () => {
+  it('does not learn a token edited into one secret, its hash recomputed and its expiry later, and leaves the other namespaces alone', async () => {
+    // eu-west-1's token outlives us-east-1's: the status names a later expiry than the secrets hold.
+    const t = setup({ tokens: { expiresAt: (r, now) => new Date(now.getTime() + 12 * HOUR + (r.region === 'eu-west-1' ? 5 * MINUTE : 0)) } });
+    await t.start().reconcile('prod');
+    const sync = t.kube.sync('prod')!;
+    const later = new Date(sync.status!.tokens!.map((x) => x.expiresAt).sort().at(-1)!);
+    const forged = secretContent(sync, new Map(tokenGroups(sync.spec).map((g) => [g.key, { credential: { username: 'AWS', password: `forged-${g.region}` }, expiresAt: later }])))!;
+    t.kube.tamper('team-b', 'regcred', (secret) => {
+      secret.data = forged.data;
+      secret.annotations = { ...secret.annotations, ...forged.annotations };
+    });
+    const others = () => ['team-a', 'team-c'].map((ns) => t.kube.secretBytes(ns, 'regcred'));
+    const before = others();
+    const writes = t.kube.writes.length;
+    const outcome = await t.start().reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(2);
+    expect(writesSince(t.kube, writes)).toEqual(['updateSecret team-b/regcred']);
+    expect(others()).toEqual(before);
+    expect(t.kube.secret('team-b', 'regcred')!.data).toEqual(t.kube.secret('team-a', 'regcred')!.data);
+  });
+
+  it('does not go back to the token its lagging cache still shows, while the status names the newer one', async () => {
+    const t = setup();
+    const before = t.start();
+    await before.reconcile('prod');
+    t.kube.freezeList();
+    t.toNextRefresh();
+    await before.reconcile('prod');
+    expect(TEAMS.map(t.password)).toEqual(TEAMS.map(() => 'pw-us-east-1-4'));
+    const writes = t.kube.writes.length;
+    const leader = t.start();
+    expect(await leader.reconcile('prod')).toEqual({ requeueAfterMs: 2000 });
+    expect(writesSince(t.kube, writes)).toEqual([]);
+    t.kube.thawList();
+    const outcome = await leader.reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(4);
+    expect(writesSince(t.kube, writes)).toEqual([]);
+    expect(TEAMS.map(t.password)).toEqual(TEAMS.map(() => 'pw-us-east-1-4'));
+  });
+
+  it('looks again a few times for the token the status names, then fetches', async () => {
+    const t = setup();
+    const before = t.start();
+    await before.reconcile('prod');
+    t.kube.freezeList();
+    t.toNextRefresh();
+    await before.reconcile('prod');
+    const leader = t.start();
+    for (let look = 0; look < 3; look++) expect(await leader.reconcile('prod')).toEqual({ requeueAfterMs: 2000 });
+    const outcome = await leader.reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(6);
+    expect(TEAMS.map(t.password)).toEqual(TEAMS.map(() => 'pw-us-east-1-6'));
+  });
+});
+
+describe('a restarted operator, when a refresh is due and ECR fails,', () => {
+  it('keeps serving the token its secrets hold and keeps it in the status, as the operator that kept running does', async () => {
+    const t = setup();
+    const running = t.start();
+    await running.reconcile('prod');
+    const tokens = t.kube.sync('prod')!.status!.tokens;
+    t.toNextRefresh();
+    t.tokens.fail();
+    t.kube.addNamespace('team-d', { team: 'd' });
+    for (let restart = 0; restart < 2; restart++) {
+      const outcome = await t.start().reconcile('prod');
+      expect(outcome.error).toBeInstanceOf(TokenFetchError);
+      const status = t.kube.sync('prod')!.status!;
+      expect(status.tokens).toEqual(tokens);
+      expect(status.namespaces).toEqual({ targeted: 4, synced: 4, failed: 0 });
+      expect(status.conditions!.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: Reason.TokenFetchFailed });
+    }
+    expect(t.kube.secret('team-d', 'regcred')!.data).toEqual(t.kube.secret('team-a', 'regcred')!.data);
+    const writes = t.kube.writes.length;
+    await running.reconcile('prod');
+    expect(writesSince(t.kube, writes)).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 import type { EcrCredentialSyncSpec, RegistrySpec } from '../api/types.ts';
-import { baseIdentity, chainKey, describeChain, tokenGroups } from './identity.ts';
+import { baseIdentity, chainKey, describeChain, resolveGroups, tokenGroups } from './identity.ts';
 
 const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-pull';
 const ROLE_B = 'arn:aws:iam::222222222222:role/ecr-pull';
@@ -97,22 +97,47 @@ describe('baseIdentity', () => {
 });
 
 describe('chainKey and describeChain', () => {
-  it.each<[string, Parameters<typeof chainKey>[0], string, string]>([
-    ['the environment', { base: { kind: 'environment' } }, 'env', 'operator web identity'],
-    ['the environment then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, `env>${ROLE_A}::`, `operator web identity -> ${ROLE_A}`],
-    ['a web identity', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, `web:${WEB_ROLE}:`, WEB_ROLE],
+  it.each<[string, Parameters<typeof chainKey>[0], string | undefined, string, string]>([
+    ['the environment', { base: { kind: 'environment' } }, WEB_ROLE, 'env', `operator web identity (${WEB_ROLE})`],
+    ['the environment without a role of its own', { base: { kind: 'environment' } }, undefined, 'env', 'operator web identity'],
+    ['the environment then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, WEB_ROLE, `env>${ROLE_A}::`, `operator web identity (${WEB_ROLE}) -> ${ROLE_A}`],
+    ['a web identity', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, ROLE_B, `web:${WEB_ROLE}:`, WEB_ROLE],
     [
       'a ServiceAccount with a role',
       { base: { kind: 'serviceAccount', namespace: 'ci', name: 'puller', audience: 'a', roleArn: WEB_ROLE } },
+      ROLE_B,
       `sa:ci/puller:a:${WEB_ROLE}`,
       `serviceaccount ci/puller (${WEB_ROLE})`,
     ],
-  ])('%s', (_name, chain, key, description) => {
+    ['a ServiceAccount without a role', { base: { kind: 'serviceAccount', namespace: 'ci', name: 'puller', audience: 'a' } }, ROLE_B, 'sa:ci/puller:a:', 'serviceaccount ci/puller'],
+  ])('%s', (_name, chain, environmentRole, key, description) => {
     expect(chainKey(chain)).toBe(key);
-    expect(describeChain(chain)).toBe(description);
+    expect(describeChain(chain, environmentRole)).toBe(description);
   });
 
   it('a chain description never includes the externalId', () => {
-    expect(describeChain({ base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A, externalId: 'very-secret' } })).not.toContain('very-secret');
+    expect(describeChain({ base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A, externalId: 'very-secret' } }, WEB_ROLE)).not.toContain('very-secret');
+  });
+});
+
+describe('resolveGroups', () => {
+  const roles = { environment: WEB_ROLE, serviceAccounts: new Map([['ci/puller', ROLE_B]]) };
+  const resolved = (identity: EcrCredentialSyncSpec['identity']) => resolveGroups(tokenGroups(spec([reg('111111111111', 'us-east-1')], { identity })), roles)[0]!;
+
+  it.each<[string, EcrCredentialSyncSpec['identity'], string | undefined, string]>([
+    ['a ServiceAccount takes the role it is annotated with', { serviceAccountRef: { namespace: 'ci', name: 'puller' } }, ROLE_B, `serviceaccount ci/puller (${ROLE_B})`],
+    ['a ServiceAccount given a role in the spec keeps it over its annotation', { serviceAccountRef: { namespace: 'ci', name: 'puller', roleArn: ROLE_A } }, ROLE_A, `serviceaccount ci/puller (${ROLE_A})`],
+    ['a ServiceAccount that is not annotated, or not there, has no role', { serviceAccountRef: { namespace: 'ci', name: 'other' } }, undefined, 'serviceaccount ci/other'],
+    ['the environment names the operator\'s own role', undefined, undefined, `operator web identity (${WEB_ROLE})`],
+    ['a chain takes its base\'s role before the one it assumes', { serviceAccountRef: { namespace: 'ci', name: 'puller' }, assumeRole: { roleArn: ROLE_A } }, ROLE_B, `serviceaccount ci/puller (${ROLE_B}) -> ${ROLE_A}`],
+  ])('%s', (_name, identity, roleArn, description) => {
+    const group = resolved(identity);
+    expect((group.chain.base as { roleArn?: string }).roleArn).toBe(roleArn);
+    expect(group.identity).toBe(description);
+  });
+
+  it('keeps the key the spec gives, so a role that changes does not lose the cached token\'s place', () => {
+    const groups = tokenGroups(spec([reg('111111111111', 'us-east-1')], { identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' } } }));
+    expect(resolveGroups(groups, roles).map((g) => g.key)).toEqual(groups.map((g) => g.key));
   });
 });

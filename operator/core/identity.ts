@@ -51,16 +51,44 @@ export function chainKey(chain: IdentityChain): string {
   return ar ? `${base}>${ar.roleArn}:${ar.externalId ?? ''}:${ar.sessionName ?? ''}` : base;
 }
 
-/** A readable chain for status and logs: role ARNs joined by ' -> '. Holds no secrets. */
-export function describeChain(chain: IdentityChain): string {
+/**
+ * A readable chain for status and logs: role ARNs joined by ' -> '. Holds no secrets. The first
+ * link names the role it stands for (the operator's own, or the ServiceAccount's), so that a
+ * status written under one role does not vouch for a token after a restart under another.
+ */
+export function describeChain(chain: IdentityChain, environmentRoleArn: string | undefined): string {
   const b = chain.base;
+  const role = (arn: string | undefined) => (arn ? ` (${arn})` : '');
   const first =
     b.kind === 'environment'
-      ? 'operator web identity'
+      ? `operator web identity${role(environmentRoleArn)}`
       : b.kind === 'webIdentity'
         ? b.roleArn
-        : `serviceaccount ${b.namespace}/${b.name}${b.roleArn ? ` (${b.roleArn})` : ''}`;
+        : `serviceaccount ${b.namespace}/${b.name}${role(b.roleArn)}`;
   return chain.assumeRole ? `${first} -> ${chain.assumeRole.roleArn}` : first;
+}
+
+/** What the operator learns at run time about the roles chains start from. */
+export interface RuntimeRoles {
+  /** The operator's own role, AWS_ROLE_ARN. */
+  environment: string | undefined;
+  /** The eks.amazonaws.com/role-arn annotation of each ServiceAccount, by `namespace/name`. */
+  serviceAccounts: ReadonlyMap<string, string>;
+}
+
+/** A token group as it is fetched now: `chain` with its role resolved, and `identity` describing it. */
+export interface ResolvedGroup extends TokenGroup {
+  identity: string;
+}
+
+/** Fills in a ServiceAccount's role from its annotation where the spec names none; keys stay the spec's. */
+export function resolveGroups(groups: readonly TokenGroup[], roles: RuntimeRoles): ResolvedGroup[] {
+  return groups.map((group) => {
+    const b = group.chain.base;
+    const annotated = b.kind === 'serviceAccount' && !b.roleArn ? roles.serviceAccounts.get(`${b.namespace}/${b.name}`) : undefined;
+    const chain = annotated && b.kind === 'serviceAccount' ? { ...group.chain, base: { ...b, roleArn: annotated } } : group.chain;
+    return { ...group, chain, identity: describeChain(chain, roles.environment) };
+  });
 }
 
 export function tokenGroups(spec: EcrCredentialSyncSpec): TokenGroup[] {

@@ -3,9 +3,9 @@ import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
 import { HOUR, makeSync } from '../testing/fakes.ts';
 import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts';
 import { sha256Hex } from './hash.ts';
-import { describeChain, tokenGroups } from './identity.ts';
+import { resolveGroups, type RuntimeRoles, tokenGroups } from './identity.ts';
 import type { ActualSecret } from './plan.ts';
-import { recoverTokens, wholeSeconds } from './recover.ts';
+import { recoverTokens, tokenFingerprint, wholeSeconds } from './recover.ts';
 import { iso } from './status.ts';
 
 const SPEC: EcrCredentialSyncSpec = {
@@ -16,6 +16,7 @@ const SPEC: EcrCredentialSyncSpec = {
   ],
   namespaces: { selector: {} },
 };
+const ROLES: RuntimeRoles = { environment: 'arn:aws:iam::111111111111:role/ecr-sync', serviceAccounts: new Map() };
 const NOW = new Date('2025-01-15T01:23:45Z');
 const EXPIRES = new Date('2025-01-15T13:00:00Z');
 const EARLIER = new Date('2025-01-15T10:00:00Z');
@@ -23,12 +24,26 @@ const EARLIER = new Date('2025-01-15T10:00:00Z');
 const LATE = new Date('2025-01-15T13:32:45Z');
 const TOO_LATE = new Date(NOW.getTime() + 13 * HOUR);
 
-/** A sync whose last status, for its generation, named a token for every group, expiring at `reported`. */
-function synced(spec: EcrCredentialSyncSpec = SPEC, generation = 1, observedGeneration = generation, reported = EXPIRES): EcrCredentialSync {
-  const tokens = tokenGroups(spec).map((g) => ({ region: g.region, identity: describeChain(g.chain), expiresAt: iso(reported) }));
+const groupsOf = (spec: EcrCredentialSyncSpec, roles = ROLES) => resolveGroups(tokenGroups(spec), roles);
+
+/** A sync whose last status, for its generation, named the token `${password}-${region}` of every group, expiring at `reported`. */
+function synced(
+  o: { spec?: EcrCredentialSyncSpec; generation?: number; observedGeneration?: number; reported?: (region: string) => Date; password?: string; roles?: RuntimeRoles } = {},
+): EcrCredentialSync {
+  const { spec = SPEC, generation = 1, observedGeneration = generation, reported = () => EXPIRES, password = 'pw', roles = ROLES } = o;
+  const tokens = groupsOf(spec, roles).map((g) => ({
+    region: g.region,
+    identity: g.identity,
+    expiresAt: iso(reported(g.region)),
+    fingerprint: tokenFingerprint({ username: 'AWS', password: `${password}-${g.region}` }),
+  }));
   return { ...makeSync('prod', spec, { generation }), status: { observedGeneration, tokens } };
 }
 const SYNC = synced();
+const withTokens = (sync: EcrCredentialSync, edit: (t: NonNullable<NonNullable<EcrCredentialSync['status']>['tokens']>[number]) => object): EcrCredentialSync => ({
+  ...sync,
+  status: { ...sync.status, tokens: sync.status!.tokens!.map((t) => ({ ...t, ...edit(t) }) as typeof t) },
+});
 
 /** A secret exactly as the operator writes it, with password `${password}-${region}`. */
 function written(namespace: string, password = 'pw', expiresAt = (_region: string) => EXPIRES, sync = SYNC): ActualSecret {
@@ -60,76 +75,71 @@ const mirrorApart = (json: string) => {
 };
 
 const BOTH = { 'env@eu-west-1': `pw-eu-west-1 ${iso(EXPIRES)}`, 'env@us-east-1': `pw-us-east-1 ${iso(EXPIRES)}` };
-const NOTHING = {};
+/** Nothing learned: fetch. */
+const NONE = 'none';
+/** Nothing learned, and every secret holds another token than the status names. */
+const UNSEEN = 'unseen';
 
-/** What was learned, as "password expiry" by group key. */
-const learned = (sync: EcrCredentialSync, secrets: ActualSecret[], now = NOW) =>
-  Object.fromEntries([...recoverTokens(sync, secrets, now)].map(([key, t]) => [key, `${t.credential.password} ${iso(t.expiresAt)}`]));
+/** What was learned, as "password expiry" by group key, or why nothing was. */
+const learned = (sync: EcrCredentialSync, secrets: ActualSecret[], now = NOW, roles = ROLES) => {
+  const recovery = recoverTokens(sync, groupsOf(sync.spec, roles), secrets, now);
+  if (recovery.kind !== 'learned') return recovery.kind;
+  return Object.fromEntries([...recovery.tokens].map(([key, t]) => [key, `${t.credential.password} ${iso(t.expiresAt)}`]));
+};
 
 describe('recoverTokens', () => {
-  it.each<[string, EcrCredentialSync, ActualSecret[], Record<string, string>]>([
+  it.each<[string, EcrCredentialSync, ActualSecret[], Record<string, string> | string]>([
     ['a secret the sync wrote gives back the token of every group, with its expiry', SYNC, [written('a')], BOTH],
     ['many secrets holding the same token give it back once', SYNC, [written('a'), written('b'), written('c')], BOTH],
     [
-      'the earliest expiry in the secret stands for every group',
-      SYNC,
+      'each group takes the expiry the status names for it, though the secret records only the earliest',
+      synced({ reported: (r) => (r === 'eu-west-1' ? EARLIER : EXPIRES) }),
       [written('a', 'pw', (r) => (r === 'eu-west-1' ? EARLIER : EXPIRES))],
-      { 'env@eu-west-1': `pw-eu-west-1 ${iso(EARLIER)}`, 'env@us-east-1': `pw-us-east-1 ${iso(EARLIER)}` },
+      { 'env@eu-west-1': `pw-eu-west-1 ${iso(EARLIER)}`, 'env@us-east-1': `pw-us-east-1 ${iso(EXPIRES)}` },
     ],
-    ['no secrets give nothing', SYNC, [], NOTHING],
+    ['no secrets give nothing', SYNC, [], NONE],
     // Ownership.
-    ['a secret of another sync is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_MANAGED_BY]: 'ecr-credential-sync', [LABEL_SYNC]: 'staging' } }], NOTHING],
-    ['a secret without the managed-by label is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_SYNC]: 'prod' } }], NOTHING],
+    ['a secret of another sync is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_MANAGED_BY]: 'ecr-credential-sync', [LABEL_SYNC]: 'staging' } }], NONE],
+    ['a secret without the managed-by label is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_SYNC]: 'prod' } }], NONE],
     // The spec it was written for.
-    ['a secret written for other registries is stale', SYNC, [written('a', 'pw', () => EXPIRES, synced({ ...SPEC, registries: SPEC.registries.slice(0, 1).concat(SPEC.registries.slice(2)) }))], NOTHING],
-    ['a secret written before the secret template changed is stale', synced({ ...SPEC, secretTemplate: { labels: { team: 'x' } } }), [written('a')], NOTHING],
-    ['a secret whose status is from an older generation is not trusted: the spec changed since', synced(SPEC, 2, 1), [written('a')], NOTHING],
-    ['a secret is not trusted when the sync has no status', makeSync('prod', SPEC), [written('a')], NOTHING],
-    [
-      'a secret is not trusted when the status named no token for some group: its identity may have changed',
-      { ...SYNC, status: { ...SYNC.status, tokens: SYNC.status!.tokens!.slice(1) } },
-      [written('a')],
-      NOTHING,
-    ],
-    [
-      'a secret is not trusted when the status named another identity for a group',
-      { ...SYNC, status: { ...SYNC.status, tokens: SYNC.status!.tokens!.map((t) => ({ ...t, identity: 'arn:aws:iam::999999999999:role/old' })) } },
-      [written('a')],
-      NOTHING,
-    ],
+    ['a secret written for other registries is stale', SYNC, [written('a', 'pw', () => EXPIRES, synced({ spec: { ...SPEC, registries: SPEC.registries.slice(0, 1).concat(SPEC.registries.slice(2)) } }))], NONE],
+    ['a secret written before the secret template changed is stale', synced({ spec: { ...SPEC, secretTemplate: { labels: { team: 'x' } } } }), [written('a')], NONE],
+    ['a secret whose status is from an older generation is not trusted: the spec changed since', synced({ generation: 2, observedGeneration: 1 }), [written('a')], NONE],
+    ['a secret is not trusted when the sync has no status', makeSync('prod', SPEC), [written('a')], NONE],
+    ['a secret is not trusted when the status named no token for some group', { ...SYNC, status: { ...SYNC.status, tokens: SYNC.status!.tokens!.slice(1) } }, [written('a')], NONE],
+    ['a secret is not trusted when the status named another identity for a group', withTokens(SYNC, () => ({ identity: 'arn:aws:iam::999999999999:role/old' })), [written('a')], NONE],
+    ['a secret is not trusted when the status, written before fingerprints were, names none', withTokens(SYNC, () => ({ fingerprint: undefined })), [written('a')], NONE],
     // The payload.
-    ['a host that holds another credential than the rest of its group spoils the secret', SYNC, [withJson(written('a'), mirrorApart)], NOTHING],
-    ['a payload that is not JSON is not learned from', SYNC, [withJson(written('a'), (json) => json.slice(0, -1))], NOTHING],
-    ['a payload without auths is not learned from', SYNC, [withJson(written('a'), () => '{"auths":null}')], NOTHING],
-    ['a payload that lost a host is not learned from', SYNC, [withJson(written('a'), (json) => json.replace('mirror.example.com', 'mirror.example.org'))], NOTHING],
-    ['a payload edited by hand, its hash annotation left as it was, is not learned from', SYNC, [withJson(written('a'), (json) => json.replaceAll('pw-', 'hand-'), false)], NOTHING],
-    ['a secret without its docker config is not learned from', SYNC, [{ ...written('a'), data: {} }], NOTHING],
-    ['a secret whose type was changed is not learned from', SYNC, [{ ...written('a'), type: 'Opaque' }], NOTHING],
+    ['a host that holds another credential than the rest of its group spoils the secret', SYNC, [withJson(written('a'), mirrorApart)], NONE],
+    ['a payload that is not JSON is not learned from', SYNC, [withJson(written('a'), (json) => json.slice(0, -1))], NONE],
+    ['a payload without auths is not learned from', SYNC, [withJson(written('a'), () => '{"auths":null}')], NONE],
+    ['a payload that lost a host is not learned from', SYNC, [withJson(written('a'), (json) => json.replace('mirror.example.com', 'mirror.example.org'))], NONE],
+    ['a payload edited by hand, its hash annotation left as it was, holds another token', SYNC, [withJson(written('a'), (json) => json.replaceAll('pw-', 'hand-'), false)], UNSEEN],
+    ['a token forged as the operator would write it, hash and a later expiry and all, is not learned', SYNC, [written('a', 'forged', () => LATE)], UNSEEN],
+    ['a secret without its docker config is not learned from', SYNC, [{ ...written('a'), data: {} }], NONE],
+    ['a secret whose type was changed is not learned from', SYNC, [{ ...written('a'), type: 'Opaque' }], NONE],
     // The expiry.
-    ['a secret without an expiry annotation is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: undefined })], NOTHING],
-    ['a secret with an empty expiry, as ECR reported none, is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: '' })], NOTHING],
-    ['a secret with an unparsable expiry is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: 'soon' })], NOTHING],
-    ['a secret whose expiry is past is not learned from', SYNC, [written('a', 'pw', () => new Date(NOW.getTime() - 1000))], NOTHING],
-    ['a secret that expires this very second is not learned from', SYNC, [written('a', 'pw', () => NOW)], NOTHING],
-    ['a secret that expires later than a fresh token would is not learned from', synced(SPEC, 1, 1, TOO_LATE), [written('a', 'pw', () => TOO_LATE)], NOTHING],
+    ['a secret without an expiry annotation is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: undefined })], NONE],
+    ['a secret with an empty expiry is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: '' })], NONE],
+    ['a secret with an unparsable expiry is not learned from', SYNC, [withAnnotations(written('a'), { [ANNOTATION_EXPIRES_AT]: 'soon' })], NONE],
+    ['a secret that says it expires later than the status reported is not learned from', SYNC, [written('a', 'pw', () => new Date(EXPIRES.getTime() + 1000))], NONE],
+    ['a token the status says is past its expiry is not learned', synced({ reported: () => new Date(NOW.getTime() - 1000) }), [written('a', 'pw', () => new Date(NOW.getTime() - 1000))], NONE],
+    ['a token the status says expires this very second is not learned', synced({ reported: () => NOW }), [written('a', 'pw', () => NOW)], NONE],
+    ['a token the status says expires later than a fresh token would is not learned', synced({ reported: () => TOO_LATE }), [written('a', 'pw', () => TOO_LATE)], NONE],
     [
-      'a secret that expires within a fresh token\'s lifetime, give or take ten minutes, is learned from',
-      synced(SPEC, 1, 1, LATE),
+      'a token that expires within a fresh token\'s lifetime, give or take ten minutes, is learned',
+      synced({ reported: () => LATE }),
       [written('a', 'pw', () => LATE)],
       { 'env@eu-west-1': `pw-eu-west-1 ${iso(LATE)}`, 'env@us-east-1': `pw-us-east-1 ${iso(LATE)}` },
     ],
-    ['a secret that says it expires later than any token the status reported is not learned from', SYNC, [written('a', 'pw', () => new Date(EXPIRES.getTime() + 1000))], NOTHING],
     // Secrets that disagree.
-    [
-      'when secrets disagree, the token that expires last wins',
-      SYNC,
-      [written('a', 'old', () => EARLIER), written('b', 'pw'), written('c', 'old', () => EARLIER)],
-      BOTH,
-    ],
-    ['when secrets disagree, the token that expires last wins in whatever order they are listed', SYNC, [written('c', 'pw'), written('a', 'old', () => EARLIER)], BOTH],
-    ['when secrets disagree and expire together, the first by namespace wins', SYNC, [written('b', 'other'), written('a', 'pw')], BOTH],
-    ['a secret that cannot be trusted does not hide one that can', SYNC, [withJson(written('a', 'new'), mirrorApart), written('b', 'pw', () => EXPIRES)], BOTH],
+    ['when secrets disagree, the one holding the tokens the status names wins, though another expires later', SYNC, [written('a', 'new', () => LATE), written('b', 'pw'), written('c', 'old', () => EARLIER)], BOTH],
+    ['when secrets disagree, the one the status names wins in whatever order they are listed', SYNC, [written('c', 'pw'), written('a', 'old', () => EARLIER)], BOTH],
+    ['a secret that cannot be trusted does not hide one that can', SYNC, [withJson(written('a'), mirrorApart), written('b')], BOTH],
     ['an expiry edited by hand to last longer than the status reported does not win', SYNC, [withAnnotations(written('a', 'new'), { [ANNOTATION_EXPIRES_AT]: '2025-01-15T13:30:00Z' }), written('b')], BOTH],
+    ['when every secret holds another token than the status names, it says so: the list may lag behind the status', SYNC, [written('a', 'old'), written('b', 'old', () => EARLIER)], UNSEEN],
+    ['a secret of another sync does not stop it saying so', SYNC, [written('a', 'old'), { ...written('b'), labels: { [LABEL_MANAGED_BY]: 'ecr-credential-sync', [LABEL_SYNC]: 'staging' } }], UNSEEN],
+    ['when some secret holds no other token but is stale, nothing is learned and no lag is suspected', SYNC, [written('a', 'old'), { ...written('b'), type: 'Opaque' }], NONE],
   ])('%s', (_name, sync, secrets, expected) => {
     expect(learned(sync, secrets)).toEqual(expected);
   });
@@ -144,10 +154,68 @@ describe('recoverTokens', () => {
       namespaces: { names: ['a'] },
       identity: { serviceAccountRef: { namespace: 'ci', name: 'builder', audience: 'openshift' }, assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/central' } },
     };
-    const sync = synced(spec);
+    const sync = synced({ spec });
     const keys = tokenGroups(spec).map((g) => g.key);
     expect(keys).toHaveLength(3);
     expect(Object.keys(learned(sync, [written('a', 'pw', () => EXPIRES, sync)])).sort()).toEqual([...keys].sort());
+  });
+
+  it('gives two groups of the same identity and region each its own token', () => {
+    // The same role assumed with two external IDs: two groups, which the status names alike.
+    const role = { roleArn: 'arn:aws:iam::222222222222:role/pull' };
+    const spec: EcrCredentialSyncSpec = {
+      registries: [
+        { accountId: '111111111111', region: 'us-east-1', assumeRole: { ...role, externalId: 'a' } },
+        { accountId: '222222222222', region: 'us-east-1', assumeRole: { ...role, externalId: 'b' } },
+      ],
+      namespaces: { names: ['a'] },
+    };
+    const groups = groupsOf(spec);
+    expect(new Set(groups.map((g) => g.identity)).size).toBe(1);
+    const tokens = new Map<string, GroupToken>(groups.map((g, i) => [g.key, { credential: { username: 'AWS', password: `pw-${i}` }, expiresAt: EXPIRES }]));
+    const status = groups.map((g, i) => ({ region: g.region, identity: g.identity, expiresAt: iso(EXPIRES), fingerprint: tokenFingerprint({ username: 'AWS', password: `pw-${i}` }) }));
+    const sync: EcrCredentialSync = { ...makeSync('prod', spec), status: { observedGeneration: 1, tokens: status.reverse() } };
+    const content = secretContent(sync, tokens)!;
+    const secret: ActualSecret = { namespace: 'a', name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations };
+    expect(learned(sync, [secret])).toEqual(Object.fromEntries(groups.map((g, i) => [g.key, `pw-${i} ${iso(EXPIRES)}`])));
+  });
+
+  it.each<[string, EcrCredentialSyncSpec, RuntimeRoles]>([
+    ['the operator\'s own role is another than when the status was written', SPEC, { ...ROLES, environment: 'arn:aws:iam::111111111111:role/ecr-sync-v2' }],
+    ['the operator has no role of its own any more', SPEC, { ...ROLES, environment: undefined }],
+    [
+      'the ServiceAccount it uses is annotated with another role than when the status was written',
+      { ...SPEC, identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' } } },
+      { ...ROLES, serviceAccounts: new Map([['ci/puller', 'arn:aws:iam::111111111111:role/other']]) },
+    ],
+  ])('nothing is learned when %s', (_name, spec, roles) => {
+    const before: RuntimeRoles = { ...ROLES, serviceAccounts: new Map([['ci/puller', 'arn:aws:iam::111111111111:role/puller']]) };
+    const sync = synced({ spec, roles: before });
+    const secrets = [written('a', 'pw', () => EXPIRES, sync)];
+    expect(Object.keys(learned(sync, secrets, NOW, before))).toEqual(tokenGroups(spec).map((g) => g.key));
+    expect(learned(sync, secrets, NOW, roles)).toEqual(NONE);
+  });
+
+  it('counts a token learned back as fetched 12 hours before it expires, but not after now', () => {
+    const fetchedAt = (reported: Date) => {
+      const sync = synced({ reported: () => reported });
+      const recovery = recoverTokens(sync, groupsOf(SPEC), [written('a', 'pw', () => reported, sync)], NOW);
+      return recovery.kind === 'learned' ? [...recovery.tokens.values()].map((t) => iso(t.fetchedAt)) : recovery.kind;
+    };
+    expect(fetchedAt(EXPIRES)).toEqual(['2025-01-15T01:00:00Z', '2025-01-15T01:00:00Z']);
+    expect(fetchedAt(LATE)).toEqual([iso(NOW), iso(NOW)]);
+  });
+});
+
+describe('tokenFingerprint', () => {
+  it('tells tokens apart and gives nothing of the token away', () => {
+    const password = 'eyJwYXlsb2FkIjoiZXhhbXBsZSIsImRhdGFrZXkiOiJzZWNyZXQifQ==';
+    const fingerprint = tokenFingerprint({ username: 'AWS', password });
+    expect(fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(tokenFingerprint({ username: 'AWS', password: `${password}x` })).not.toBe(fingerprint);
+    for (const text of [password, Buffer.from(`AWS:${password}`).toString('base64')]) {
+      for (let i = 0; i + 8 <= text.length; i++) expect(fingerprint).not.toContain(text.slice(i, i + 8));
+    }
   });
 });
 

@@ -1,13 +1,25 @@
 // The tokens a sync's own secrets hold, learned back by a fresh process (a restart, a new leader).
 // ECR hands out a new token on every call, so fetching instead would rewrite every secret.
-import type { EcrCredentialSync } from '../api/types.ts';
-import { ANNOTATION_DATA_HASH, ANNOTATION_EXPIRES_AT } from '../api/constants.ts';
+import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
+import { TOKEN_LIFETIME_MS } from '../api/constants.ts';
 import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts';
 import { type Credential, registryHost } from './dockerconfig.ts';
 import { sha256Hex } from './hash.ts';
-import { describeChain, type TokenGroup, tokenGroups } from './identity.ts';
+import type { ResolvedGroup } from './identity.ts';
 import { type ActualSecret, ownership, upToDate } from './plan.ts';
 import { assessExpiry } from './schedule.ts';
+
+export interface RecoveredToken extends GroupToken {
+  /** When it was fetched, as far as anyone can tell: 12 hours before it expires, and not after now. */
+  fetchedAt: Date;
+}
+
+export type Recovery =
+  | { kind: 'learned'; tokens: Map<string, RecoveredToken> }
+  /** Nothing to learn: the status vouches for no token (another generation, identity or expiry), or there are no secrets. */
+  | { kind: 'none' }
+  /** Every secret listed holds another token than the status names: a cache that has not caught up, perhaps. */
+  | { kind: 'unseen' };
 
 /** A date cut to whole seconds, as the secret's expiry annotation holds it. */
 export function wholeSeconds(date: Date): Date {
@@ -15,68 +27,85 @@ export function wholeSeconds(date: Date): Date {
 }
 
 /**
- * For each token group, the credential the secrets hold and the expiry to trust: the secret's
- * `token-expires-at`, the earliest over its groups. Learned from one secret, the one whose
- * expiry is latest, so that a sync stopped halfway through writing a new token goes on with it.
- * Empty when no secret can be trusted.
+ * What the status records of a token so that it can be told from any other: 64 bits of the
+ * SHA-256 of its password. Neither the token nor a way back to it.
  */
-export function recoverTokens(sync: EcrCredentialSync, secrets: readonly ActualSecret[], now: Date): Map<string, GroupToken> {
-  const groups = tokenGroups(sync.spec);
-  const latest = latestVouchedExpiry(sync, groups);
-  if (!latest) return new Map();
-  let best: { tokens: Map<string, GroupToken>; expiresAt: Date } | undefined;
-  const byName = (a: ActualSecret, b: ActualSecret) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1);
-  for (const secret of [...secrets].sort(byName)) {
-    const found = tokensIn(sync, groups, secret, now);
-    if (found && found.expiresAt <= latest && (!best || found.expiresAt > best.expiresAt)) best = found;
-  }
-  return best?.tokens ?? new Map();
+export function tokenFingerprint(credential: Credential): string {
+  return sha256Hex(credential.password).slice(0, 16);
 }
 
 /**
- * A secret does not say which identity fetched its token; the status does, for the generation
- * it was written for. Trust the secrets only if that is this generation and every group had a
- * token then: otherwise the spec changed since (its identity, perhaps) and the token is stale.
- * Returns the latest expiry the status reported, which no secret's may exceed, or undefined.
+ * A secret says nothing trustworthy about where its token came from: whoever may edit it in one
+ * namespace may write any credential, data hash and expiry there. Only the status, which only the
+ * operator writes, vouches for a token: for this generation, for each group's identity and region,
+ * by fingerprint, with its expiry. A secret is learned from only if it holds exactly those tokens
+ * and would be written as it is; the first such secret by namespace is taken.
  */
-function latestVouchedExpiry(sync: EcrCredentialSync, groups: readonly TokenGroup[]): Date | undefined {
-  const status = sync.status;
-  if (!status || status.observedGeneration !== sync.metadata.generation) return undefined;
-  const named = (status.tokens ?? []).map((t) => `${t.region} ${t.identity}`).sort();
-  const wanted = groups.map((g) => `${g.region} ${describeChain(g.chain)}`).sort();
-  if (named.length !== wanted.length || !named.every((n, i) => n === wanted[i])) return undefined;
-  const latest = Math.max(...(status.tokens ?? []).map((t) => Date.parse(t.expiresAt)));
-  return Number.isNaN(latest) ? undefined : new Date(latest);
+export function recoverTokens(sync: EcrCredentialSync, groups: readonly ResolvedGroup[], secrets: readonly ActualSecret[], now: Date): Recovery {
+  const vouched = vouchedTokens(sync, groups, now);
+  if (!vouched) return { kind: 'none' };
+  const ours = secrets.filter((s) => ownership(s, sync.metadata.name) === 'ours');
+  const byName = (a: ActualSecret, b: ActualSecret) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1);
+  let others = 0;
+  for (const secret of [...ours].sort(byName)) {
+    const found = tokensIn(sync, groups, vouched, secret, now);
+    if (found instanceof Map) return { kind: 'learned', tokens: found };
+    if (found === 'other') others++;
+  }
+  return others > 0 && others === ours.length ? { kind: 'unseen' } : { kind: 'none' };
 }
 
+/** The status entries for this generation, one per group, all with a fingerprint and an expiry still to come. */
+function vouchedTokens(sync: EcrCredentialSync, groups: readonly ResolvedGroup[], now: Date): TokenStatus[] | undefined {
+  const status = sync.status;
+  if (!status || status.observedGeneration !== sync.metadata.generation) return undefined;
+  const entries = Array.isArray(status.tokens) ? status.tokens : [];
+  if (entries.length !== groups.length) return undefined;
+  for (const entry of entries) {
+    if (typeof entry?.fingerprint !== 'string' || typeof entry.expiresAt !== 'string') return undefined;
+    if (assessExpiry(new Date(entry.expiresAt), now).status !== 'True') return undefined;
+  }
+  const wanted = groups.map((g) => `${g.region} ${g.identity}`).sort();
+  const named = entries.map((t) => `${t.region} ${t.identity}`).sort();
+  return named.every((n, i) => n === wanted[i]) ? entries : undefined;
+}
+
+/**
+ * The tokens the secret holds, if it holds those the status names and would be written as it is;
+ * 'other' if it holds another token for some group; 'unfit' if neither.
+ */
 function tokensIn(
   sync: EcrCredentialSync,
-  groups: readonly TokenGroup[],
+  groups: readonly ResolvedGroup[],
+  vouched: readonly TokenStatus[],
   secret: ActualSecret,
   now: Date,
-): { tokens: Map<string, GroupToken>; expiresAt: Date } | undefined {
-  if (ownership(secret, sync.metadata.name) !== 'ours') return undefined;
-  const expiresAt = new Date(secret.annotations?.[ANNOTATION_EXPIRES_AT] ?? '');
-  // Missing, past, or beyond a fresh token's lifetime (a hand edit): not to be trusted.
-  if (assessExpiry(expiresAt, now).status !== 'True') return undefined;
+): Map<string, RecoveredToken> | 'other' | 'unfit' {
   const encoded = secret.data?.[DOCKER_CONFIG_KEY];
-  if (encoded === undefined) return undefined;
-  const json = Buffer.from(encoded, 'base64').toString('utf8');
-  // The content hash leaves this annotation out; it tells data the operator wrote from a hand edit.
-  if (secret.annotations?.[ANNOTATION_DATA_HASH] !== sha256Hex(json)) return undefined;
-  const auths = credentialsByHost(json);
-  if (!auths) return undefined;
-  const tokens = new Map<string, GroupToken>();
+  const auths = encoded === undefined ? undefined : credentialsByHost(Buffer.from(encoded, 'base64').toString('utf8'));
+  if (!auths) return 'unfit';
+  const unused = [...vouched];
+  const tokens = new Map<string, RecoveredToken>();
+  let fit = true;
   for (const group of groups) {
     const first = group.registries[0]!;
     const credential = auths.get(registryHost(first.accountId, first.region));
-    if (!credential) return undefined;
-    tokens.set(group.key, { credential, expiresAt });
+    if (!credential) {
+      fit = false;
+      continue;
+    }
+    const fingerprint = tokenFingerprint(credential);
+    const i = unused.findIndex((t) => t.region === group.region && t.identity === group.identity && t.fingerprint === fingerprint);
+    if (i < 0) return 'other';
+    const expiresAt = new Date(unused.splice(i, 1)[0]!.expiresAt);
+    // Not after now: an expiry up to 12h10m ahead is trusted.
+    const fetchedAt = new Date(Math.min(now.getTime(), expiresAt.getTime() - TOKEN_LIFETIME_MS));
+    tokens.set(group.key, { credential, expiresAt, fetchedAt });
   }
   // Written again from what was learned, the secret must come out as it is: the same hosts as the
   // spec wants now, each with its group's credential, and the same expiry, labels and annotations.
-  const content = secretContent(sync, tokens);
-  return content && upToDate(content, secret) ? { tokens, expiresAt } : undefined;
+  const content = fit ? secretContent(sync, tokens) : undefined;
+  return content && upToDate(content, secret) ? tokens : 'unfit';
 }
 
 function credentialsByHost(json: string): Map<string, Credential> | undefined {

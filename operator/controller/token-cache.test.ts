@@ -1,0 +1,83 @@
+// The token cache through the reconciler: which identity a token is kept under, and that what
+// it reports of a token (status, logs, events, metrics) gives nothing of the token away.
+import { ROLE_ARN_ANNOTATION } from '../api/constants.ts';
+import type { EcrCredentialSyncSpec } from '../api/types.ts';
+import { createLogger } from '../runtime/log.ts';
+import { FakeClock, FakeKube, FakeTokens, makeSync, RecordingMetrics } from '../testing/fakes.ts';
+import { Reconciler } from './reconciler.ts';
+
+const ROLE_A = 'arn:aws:iam::111111111111:role/puller';
+const ROLE_B = 'arn:aws:iam::111111111111:role/puller-v2';
+const SPEC: EcrCredentialSyncSpec = {
+  registries: [{ accountId: '111111111111', region: 'us-east-1' }],
+  namespaces: { names: ['team-a', 'team-b'] },
+  identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' } },
+};
+
+function setup() {
+  const clock = new FakeClock('2025-01-15T01:23:45.678Z');
+  const kube = new FakeKube();
+  for (const ns of ['team-a', 'team-b']) kube.addNamespace(ns);
+  kube.serviceAccounts.set('ci/puller', { namespace: 'ci', name: 'puller', imagePullSecrets: [], annotations: { [ROLE_ARN_ANNOTATION]: ROLE_A }, resourceVersion: '1' });
+  kube.addSync(makeSync('prod', SPEC));
+  const tokens = new FakeTokens(clock);
+  const metrics = new RecordingMetrics();
+  const logs: string[] = [];
+  const log = createLogger('debug', { write: (line: string) => void logs.push(line) });
+  const start = () => new Reconciler({ kube, tokens, clock, metrics, log, options: { environmentRoleArn: ROLE_A } });
+  const annotate = (roleArn: string) => (kube.serviceAccounts.get('ci/puller')!.annotations = { [ROLE_ARN_ANNOTATION]: roleArn });
+  const identities = () => kube.sync('prod')!.status!.tokens!.map((t) => t.identity);
+  return { clock, kube, tokens, metrics, logs, start, annotate, identities };
+}
+
+describe('the token cache', () => {
+  it('fetches with the new role when the ServiceAccount is annotated with another while the operator runs', async () => {
+    const t = setup();
+    const reconciler = t.start();
+    await reconciler.reconcile('prod');
+    t.annotate(ROLE_B);
+    const outcome = await reconciler.reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.requests.map((r) => (r.chain.base as { roleArn?: string }).roleArn)).toEqual([ROLE_A, ROLE_B]);
+    expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_B})`]);
+    expect(t.kube.dockerConfig('team-a', 'regcred')!.auths['111111111111.dkr.ecr.us-east-1.amazonaws.com']!.password).toBe('pw-us-east-1-2');
+  });
+
+  it('keeps the token it has under the role it was fetched with, when the fetch with the new role fails', async () => {
+    const t = setup();
+    const reconciler = t.start();
+    await reconciler.reconcile('prod');
+    t.annotate(ROLE_B);
+    t.tokens.fail();
+    expect((await reconciler.reconcile('prod')).error).toBeDefined();
+    expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_A})`]);
+    expect(t.kube.sync('prod')!.status!.namespaces).toEqual({ targeted: 2, synced: 2, failed: 0 });
+    // A restart under the new role trusts nothing the status names.
+    t.tokens.heal();
+    await t.start().reconcile('prod');
+    expect(t.tokens.total).toBe(3);
+    expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_B})`]);
+  });
+
+  it('puts no token, nor its base64, in the status, a log line, an event or a metric, across a restart, a repair and a refresh', async () => {
+    const t = setup();
+    const passwords = new Set<string>();
+    const seen = () => {
+      for (const ns of ['team-a', 'team-b']) passwords.add(Object.values(t.kube.dockerConfig(ns, 'regcred')!.auths)[0]!.password);
+    };
+    await t.start().reconcile('prod');
+    seen();
+    t.kube.tamper('team-b', 'regcred', (secret) => (secret.data = { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') }));
+    await t.start().reconcile('prod');
+    seen();
+    t.clock.set(t.kube.sync('prod')!.status!.nextRefreshTime!);
+    await t.start().reconcile('prod');
+    seen();
+    expect(passwords.size).toBe(2);
+    const reported = JSON.stringify({ status: t.kube.sync('prod')!.status, events: t.kube.events, metrics: t.metrics.calls, logs: t.logs });
+    expect(reported).toContain('took the tokens its secrets hold');
+    for (const password of passwords) {
+      for (const form of [password, Buffer.from(password).toString('base64'), Buffer.from(`AWS:${password}`).toString('base64')]) expect(reported).not.toContain(form);
+    }
+  });
+});
