@@ -1,14 +1,18 @@
 // What this process last wrote to each managed secret, so that a reconcile that follows its own
 // writes does not act on an informer cache that has not seen them yet: a stale cached copy would
 // plan an update, get 409 and count a failed write, once per secret, after every rotation.
-// The cache is trusted again as soon as it shows our write or anything newer.
-import type { SecretContent } from '../core/desired.ts';
+// The cache is trusted again as soon as it shows our write or anything newer, or once the write
+// is a minute old: resourceVersions can go backwards (an etcd restore), and a cache that lags
+// that long is better met with a 409 than overruled.
 import type { ActualSecret } from '../core/plan.ts';
 
 interface Written {
-  resourceVersion: string;
-  content: SecretContent;
+  /** The secret as the server returned it: its labels and annotations too, not the cache's older ones. */
+  secret: ActualSecret;
+  at: number;
 }
+
+const TRUST_MS = 60_000;
 
 /**
  * Whether resourceVersion `a` is older than `b`. They are opaque to clients, but every API server
@@ -23,11 +27,16 @@ export function olderVersion(a: string | undefined, b: string): boolean {
 export class OwnWrites {
   private readonly bySync = new Map<string, Map<string, Written>>();
 
-  remember(syncName: string, namespace: string, name: string, resourceVersion: string | undefined, content: SecretContent): void {
-    if (!resourceVersion) return;
+  /** Without `written` (a dry run, no resourceVersion) any earlier write of that secret is forgotten. */
+  remember(syncName: string, namespace: string, name: string, written: ActualSecret | undefined, now: Date): void {
+    const key = `${namespace}/${name}`;
     let writes = this.bySync.get(syncName);
+    if (!written?.resourceVersion) {
+      writes?.delete(key);
+      return;
+    }
     if (!writes) this.bySync.set(syncName, (writes = new Map()));
-    writes.set(`${namespace}/${name}`, { resourceVersion, content });
+    writes.set(key, { secret: structuredClone(written), at: now.getTime() });
   }
 
   forget(syncName: string): void {
@@ -35,11 +44,11 @@ export class OwnWrites {
   }
 
   /**
-   * The listed secrets, each one the cache shows older than our own write replaced by what we
-   * wrote (keeping what others own on it). A secret not listed is not invented: it may have been
-   * deleted since, and must then be created again.
+   * The listed secrets, each one the cache shows older than our own recent write replaced by what
+   * the server returned for it. A secret not listed is not invented: it may have been deleted
+   * since, and must then be created again.
    */
-  overlay(syncName: string, listed: readonly ActualSecret[]): ActualSecret[] {
+  overlay(syncName: string, listed: readonly ActualSecret[], now: Date): ActualSecret[] {
     const writes = this.bySync.get(syncName);
     if (!writes?.size) return [...listed];
     const seen = new Set<string>();
@@ -48,19 +57,12 @@ export class OwnWrites {
       seen.add(key);
       const own = writes.get(key);
       if (!own) return secret;
-      if (!olderVersion(secret.resourceVersion, own.resourceVersion)) {
+      const fresh = now.getTime() - own.at <= TRUST_MS;
+      if (!fresh || !olderVersion(secret.resourceVersion, own.secret.resourceVersion!)) {
         writes.delete(key);
         return secret;
       }
-      const { content } = own;
-      return {
-        ...secret,
-        resourceVersion: own.resourceVersion,
-        type: content.type,
-        data: { ...content.data },
-        labels: { ...secret.labels, ...content.labels },
-        annotations: { ...secret.annotations, ...content.annotations },
-      };
+      return structuredClone(own.secret);
     });
     for (const key of writes.keys()) if (!seen.has(key)) writes.delete(key);
     return result;

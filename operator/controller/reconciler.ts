@@ -184,7 +184,7 @@ export class Reconciler {
   }
 
   private async actualSecrets(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
-    const ours = this.ownWrites.overlay(sync.metadata.name, await this.kube.listSyncSecrets(sync.metadata.name));
+    const ours = this.ownWrites.overlay(sync.metadata.name, await this.kube.listSyncSecrets(sync.metadata.name), this.clock.now());
     const hints = this.conflictHints.get(sync.metadata.name);
     if (!hints?.size) return ours;
     const targetSet = new Set(targets);
@@ -250,8 +250,8 @@ export class Reconciler {
     conflict: (message: string) => NamespaceOutcome,
   ): Promise<NamespaceOutcome | undefined> {
     try {
-      const version = await this.write('create', () => this.kube.createSecret(namespace, name, content));
-      this.ownWrites.remember(sync.metadata.name, namespace, name, version, content);
+      const written = await this.write('create', () => this.kube.createSecret(namespace, name, content));
+      this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.clock.now());
       return { namespace, result: 'synced', wrote: 'created' };
     } catch (error) {
       if (isStatus(error, 404)) return undefined; // the namespace went away meanwhile
@@ -270,8 +270,8 @@ export class Reconciler {
     attempt: number,
   ): Promise<NamespaceOutcome | undefined> {
     try {
-      const version = await this.write('update', () => this.kube.updateSecret(actual, content));
-      this.ownWrites.remember(sync.metadata.name, actual.namespace, actual.name, version, content);
+      const written = await this.write('update', () => this.kube.updateSecret(actual, content));
+      this.ownWrites.remember(sync.metadata.name, actual.namespace, actual.name, written, this.clock.now());
       return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
     } catch (error) {
       if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, conflict);

@@ -140,7 +140,7 @@ export class ClientGateway implements KubeGateway {
     }
   }
 
-  async createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined> {
+  async createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined> {
     const created = await this.write(`create secret ${namespace}/${name}`, () =>
       this.core.createNamespacedSecret({
         namespace,
@@ -155,10 +155,10 @@ export class ClientGateway implements KubeGateway {
         },
       }),
     );
-    return this.dryRun ? undefined : created.metadata?.resourceVersion;
+    return this.dryRun ? undefined : actualSecret(created);
   }
 
-  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined> {
+  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined> {
     const updated = await this.write(`update secret ${actual.namespace}/${actual.name}`, () =>
       this.core.replaceNamespacedSecret({
         namespace: actual.namespace,
@@ -180,7 +180,7 @@ export class ClientGateway implements KubeGateway {
         },
       }),
     );
-    return this.dryRun ? undefined : updated.metadata?.resourceVersion;
+    return this.dryRun ? undefined : actualSecret(updated);
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {

@@ -13,10 +13,13 @@ export interface KubeGateway {
   /** Secrets labelled as this sync's. */
   listSyncSecrets(syncName: string): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
-  /** Resolves to the new object's resourceVersion, when the server reports one. */
-  createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined>;
-  /** Replaces data and the operator's labels and annotations; keeps what others added. Fails with 409 if `actual` is stale. */
-  updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined>;
+  /** Resolves to the object the server stored; undefined in a dry run. */
+  createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined>;
+  /**
+   * Replaces data and the operator's labels and annotations; keeps what others added. Fails with 409 if `actual` is stale.
+   * Resolves to the object the server stored; undefined in a dry run.
+   */
+  updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined>;
   /** Deletes only the exact object seen (uid and resourceVersion preconditions). */
   deleteSecret(actual: ActualSecret): Promise<void>;
   patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;

@@ -337,7 +337,7 @@ export class FakeKube implements KubeGateway {
     return clone(this.secrets.get(`${namespace}/${name}`));
   }
 
-  async createSecret(namespace: string, name: string, content: SecretContent): Promise<string | undefined> {
+  async createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined> {
     const key = `${namespace}/${name}`;
     await this.mutate('createSecret', key, () => {
       const ns = this.namespaces.get(namespace);
@@ -355,10 +355,10 @@ export class FakeKube implements KubeGateway {
         annotations: clone(content.annotations),
       });
     });
-    return this.secrets.get(key)?.resourceVersion;
+    return clone(this.secrets.get(key));
   }
 
-  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<string | undefined> {
+  async updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined> {
     const key = `${actual.namespace}/${actual.name}`;
     await this.mutate('updateSecret', key, () => {
       const current = this.secrets.get(key);
@@ -379,7 +379,7 @@ export class FakeKube implements KubeGateway {
         annotations: { ...clone(actual.annotations ?? {}), ...clone(content.annotations) },
       });
     });
-    return this.secrets.get(key)?.resourceVersion;
+    return clone(this.secrets.get(key));
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {
