@@ -173,6 +173,19 @@ describe('a restarted operator, whose identity changed while it was down,', () =
   });
 });
 
+describe('a restarted operator whose own identity names no role (no AWS_ROLE_ARN: Pod Identity, an instance profile, static keys)', () => {
+  it('fetches rather than learn the tokens its secrets hold: its status cannot tell one role from another', async () => {
+    const t = setup({ options: { environmentRoleArn: undefined } });
+    await t.start().reconcile('prod');
+    const writes = t.kube.writes.length;
+    const outcome = await t.start().reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(4);
+    expect(writesSince(t.kube, writes)).toEqual([...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod']);
+    for (const ns of TEAMS) expect(t.password(ns)).toBe('pw-us-east-1-4');
+  });
+});
+
 describe('a restarted operator, over secrets it cannot take at their word,', () => {
   it('does not learn a token edited into one secret, its hash recomputed and its expiry later, and leaves the other namespaces alone', async () => {
     // eu-west-1's token outlives us-east-1's: the status names a later expiry than the secrets hold.

@@ -196,6 +196,9 @@ describe('the pure core, on random specs', () => {
   });
 });
 
+// Without a role of its own the operator never learns its tokens back (see recover.ts).
+const OPERATOR_ROLE = 'arn:aws:iam::111111111111:role/ecr-sync';
+
 describe('the reconciler, on random specs', () => {
   const log = createLogger('silent');
   const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -216,7 +219,7 @@ describe('the reconciler, on random specs', () => {
         const foreignBefore = foreign();
         const tokens = new FakeTokens(clock, { expiresAt: (_r, now) => new Date(now.getTime() + expiryHours * HOUR) });
         if (failTokens) tokens.fail();
-        const reconciler = new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log });
+        const reconciler = new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } });
         kube.addSync({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', metadata: { name: 'fuzz' }, spec: raw as EcrCredentialSyncSpec });
         const stored = kube.sync('fuzz')!.spec;
 
@@ -249,7 +252,7 @@ describe('the reconciler, on random specs', () => {
           // write. (It does find a foreign secret at its name again, by a create refused with 409.)
           if (expiryHours >= 1 && expiryHours <= 12 && [...kube.secrets.values()].some(ours)) {
             const fetched = tokens.total;
-            const restarted = await new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log }).reconcile('fuzz');
+            const restarted = await new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } }).reconcile('fuzz');
             await flush();
             expect(restarted.error).toBeUndefined();
             expect(tokens.total).toBe(fetched);

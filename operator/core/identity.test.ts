@@ -1,5 +1,5 @@
 import type { EcrCredentialSyncSpec, RegistrySpec } from '../api/types.ts';
-import { baseIdentity, chainKey, describeChain, resolveGroups, tokenGroups } from './identity.ts';
+import { baseIdentity, chainKey, describeChain, resolveGroups, type RuntimeRoles, tokenGroups } from './identity.ts';
 
 const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-pull';
 const ROLE_B = 'arn:aws:iam::222222222222:role/ecr-pull';
@@ -134,6 +134,16 @@ describe('resolveGroups', () => {
     const group = resolved(identity);
     expect((group.chain.base as { roleArn?: string }).roleArn).toBe(roleArn);
     expect(group.identity).toBe(description);
+  });
+
+  it.each<[string, EcrCredentialSyncSpec['identity'], RuntimeRoles, boolean]>([
+    ['the environment with the operator\'s role knows it', undefined, roles, true],
+    ['the environment without AWS_ROLE_ARN does not', undefined, { ...roles, environment: undefined }, false],
+    ['the environment without AWS_ROLE_ARN does not, though it then assumes a role', { assumeRole: { roleArn: ROLE_A } }, { ...roles, environment: undefined }, false],
+    ['a web identity knows its role', { webIdentity: { roleArn: ROLE_A } }, { ...roles, environment: undefined }, true],
+    ['an annotated ServiceAccount knows its role', { serviceAccountRef: { namespace: 'ci', name: 'puller' } }, roles, true],
+  ])('%s', (_name, identity, runtime, known) => {
+    expect(resolveGroups(tokenGroups(spec([reg('111111111111', 'us-east-1')], { identity })), runtime)[0]!.roleKnown).toBe(known);
   });
 
   it('keeps the key the spec gives, so a role that changes does not lose the cached token\'s place', () => {

@@ -79,6 +79,11 @@ export interface RuntimeRoles {
 /** A token group as it is fetched now: `chain` with its role resolved, and `identity` describing it. */
 export interface ResolvedGroup extends TokenGroup {
   identity: string;
+  /**
+   * False for the operator's own identity without AWS_ROLE_ARN (Pod Identity, an instance profile,
+   * static keys): `identity` then reads the same under any role, so the status vouches for no token.
+   */
+  roleKnown: boolean;
 }
 
 /** Fills in a ServiceAccount's role from its annotation where the spec names none; keys stay the spec's. */
@@ -87,7 +92,8 @@ export function resolveGroups(groups: readonly TokenGroup[], roles: RuntimeRoles
     const b = group.chain.base;
     const annotated = b.kind === 'serviceAccount' && !b.roleArn ? roles.serviceAccounts.get(`${b.namespace}/${b.name}`) : undefined;
     const chain = annotated && b.kind === 'serviceAccount' ? { ...group.chain, base: { ...b, roleArn: annotated } } : group.chain;
-    return { ...group, chain, identity: describeChain(chain, roles.environment) };
+    const roleKnown = chain.base.kind !== 'environment' || Boolean(roles.environment);
+    return { ...group, chain, identity: describeChain(chain, roles.environment), roleKnown };
   });
 }
 

@@ -196,6 +196,19 @@ describe('recoverTokens', () => {
     expect(learned(sync, secrets, NOW, roles)).toEqual(NONE);
   });
 
+  it.each<[string, EcrCredentialSyncSpec, RuntimeRoles]>([
+    ['the operator\'s own identity, with no role named (Pod Identity, an instance profile, static keys)', SPEC, { ...ROLES, environment: undefined }],
+    [
+      'the operator\'s own identity with no role named, though it then assumes a named one',
+      { ...SPEC, identity: { assumeRole: { roleArn: 'arn:aws:iam::111111111111:role/central' } } },
+      { ...ROLES, environment: undefined },
+    ],
+  ])('nothing is learned for %s: a status written under another role would read the same', (_name, spec, roles) => {
+    const sync = synced({ spec, roles });
+    expect(learned(sync, [written('a', 'pw', () => EXPIRES, sync)], NOW, roles)).toEqual(NONE);
+    expect(learned(sync, [written('a', 'old', () => EXPIRES, sync)], NOW, roles)).toEqual(NONE);
+  });
+
   it('counts a token learned back as fetched 12 hours before it expires, but not after now', () => {
     const fetchedAt = (reported: Date) => {
       const sync = synced({ reported: () => reported });

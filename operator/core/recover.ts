@@ -39,9 +39,11 @@ export function tokenFingerprint(credential: Credential): string {
  * namespace may write any credential, data hash and expiry there. Only the status, which only the
  * operator writes, vouches for a token: for this generation, for each group's identity and region,
  * by fingerprint, with its expiry. A secret is learned from only if it holds exactly those tokens
- * and would be written as it is; the first such secret by namespace is taken.
+ * and would be written as it is; the first such secret by namespace is taken. A group whose identity
+ * names no role is never vouched for: its token is fetched.
  */
 export function recoverTokens(sync: EcrCredentialSync, groups: readonly ResolvedGroup[], secrets: readonly ActualSecret[], now: Date): Recovery {
+  if (!groups.some((g) => g.roleKnown)) return { kind: 'none' };
   const vouched = vouchedTokens(sync, groups, now);
   if (!vouched) return { kind: 'none' };
   const ours = secrets.filter((s) => ownership(s, sync.metadata.name) === 'ours');
@@ -49,7 +51,10 @@ export function recoverTokens(sync: EcrCredentialSync, groups: readonly Resolved
   let others = 0;
   for (const secret of [...ours].sort(byName)) {
     const found = tokensIn(sync, groups, vouched, secret, now);
-    if (found instanceof Map) return { kind: 'learned', tokens: found };
+    if (found instanceof Map) {
+      for (const group of groups) if (!group.roleKnown) found.delete(group.key);
+      return { kind: 'learned', tokens: found };
+    }
     if (found === 'other') others++;
   }
   return others > 0 && others === ours.length ? { kind: 'unseen' } : { kind: 'none' };
