@@ -57,19 +57,24 @@ export class RegistryProbe {
     const auth = config.auths?.[registry.host]?.auth;
     if (!auth) return { ...base, status: 0, missing: 'entry' };
     const password = Buffer.from(auth, 'base64').toString('utf8').split(':').slice(1).join(':');
-    let status = 0;
+    // A request that got no answer is tried once more: load on this machine is not a refusal.
+    let status = await this.head(registry, auth);
+    if (status === 0) status = await this.head(registry, auth);
+    const expiresAt = await this.expiry(password);
+    return { ...base, status, ...(expiresAt !== undefined ? { remainingS: (expiresAt - at) / 1000 } : {}) };
+  }
+
+  private async head(registry: EcrRegistry, auth: string): Promise<number> {
     try {
       const res = await fetch(`http://${registry.host}${this.path}`, {
         method: 'HEAD',
         headers: { Authorization: `Basic ${auth}`, Accept: MANIFEST_TYPES },
         signal: AbortSignal.timeout(10_000),
       });
-      status = res.status;
+      return res.status;
     } catch {
-      status = 0;
+      return 0;
     }
-    const expiresAt = await this.expiry(password);
-    return { ...base, status, ...(expiresAt !== undefined ? { remainingS: (expiresAt - at) / 1000 } : {}) };
   }
 
   private async expiry(password: string): Promise<number | undefined> {

@@ -7,8 +7,12 @@ import type { SoakRun } from './run.ts';
 
 /** After a kill, the next leader waits out the dead one's lease before it acts. */
 const LEASE_MS = 15_000;
-/** Token calls closer together than this belong to one rotation. */
-const ROTATION_GAP_MS = 3_000;
+/** Token calls within this long of a rotation's first call belong to it. */
+const ROTATION_SPAN_MS = 10_000;
+/** A refresh is planned from the moment its reconcile began, a little before its calls go out. */
+const FETCH_SLACK_S = 1;
+/** How long a kubelet pull may take, so a pull that began before a policy was removed may still meet the removal. */
+const POD_PULL_MS = 60_000;
 
 export interface TakeoverFigures {
   kind: string;
@@ -29,6 +33,8 @@ export interface SoakReport {
   checks: { total: number; ok: number; failed: number; expectedFailures: number; failedSamples: string[] };
   minRemainingS: { overall: number | null; outsideFaults: number | null; target: number };
   rotations: number;
+  /** The shortest time between two rotations, and the least the schedule allows (TTL − refreshBefore − jitter): an extra fetch shows as a shorter gap. */
+  rotationGapS: { shortest: number | null; expectedAtLeast: number };
   awsCalls: { success: number; refused: number; perRotation: number | null };
   secretWrites: { total: number; perRotation: number | null };
   takeovers: TakeoverFigures[];
@@ -42,24 +48,30 @@ export function summarize(run: SoakRun): SoakReport {
   const refreshBeforeS = (parseDuration(config.refreshBefore) ?? 0) / 1000;
   const maxBackoffMs = parseDuration(config.maxBackoff) ?? 0;
   const policyWindows = run.faults.filter((f) => f.name === 'policy-removed');
-  // A refused pull is expected while its registry's policy is gone (and one check after: a request may have been sent before the restore).
-  const expected = (at: number, registry: string) => policyWindows.some((w) => w.registry === registry && at >= w.start && at <= w.end + checkMs);
+  // A 403 is expected from a registry whose policy is gone, for checks sent within a check interval of
+  // the window (a round is stamped when it starts) and for pulls begun up to a pull's time before it.
+  const expected = (at: number, registry: string, status: number | 'pod', before = checkMs) =>
+    (status === 403 || status === 'pod') && policyWindows.some((w) => w.registry === registry && at >= w.start - before && at <= w.end + checkMs);
   const disturbed = (at: number) =>
     run.faults.some((f) => {
       const tail = f.name === 'throttle' ? maxBackoffMs + checkMs : f.name === 'restart' || f.name === 'failover' ? LEASE_MS + checkMs : 0;
       return at >= f.start && at <= f.end + tail;
     });
   const refused = run.checks.filter((c) => c.status !== 200);
-  const failed = refused.filter((c) => !expected(c.at, c.registry));
+  const failed = refused.filter((c) => !expected(c.at, c.registry, c.status));
   const remaining = run.checks.filter((c) => c.remainingS !== undefined);
   const min = (values: number[]) => (values.length ? Math.round(Math.min(...values) * 10) / 10 : null);
   const successes = run.calls.filter((c) => c.result === 'success').sort((a, b) => a.at - b.at);
-  const rotations = successes.filter((c, i) => i === 0 || c.at - successes[i - 1]!.at > ROTATION_GAP_MS).length;
+  const starts: number[] = [];
+  for (const c of successes) if (!starts.length || c.at - starts[starts.length - 1]! > ROTATION_SPAN_MS) starts.push(c.at);
+  const rotations = starts.length;
+  const gaps = starts.slice(1).map((at, i) => (at - starts[i]!) / 1000);
+  const jitterS = Math.min(300, refreshBeforeS / 10);
   const per = (n: number) => (rotations ? Math.round((n / rotations) * 100) / 100 : null);
   const writeTimes = run.writes.map((w) => Date.parse(w.requestReceivedTimestamp));
   const pulledPods = run.pods.filter((p) => p.pulled);
   const refusedPods = run.pods.filter((p) => !p.pulled);
-  const failedPods = refusedPods.filter((p) => !expected(p.at, p.registry));
+  const failedPods = refusedPods.filter((p) => !(/\b403\b/.test(p.message ?? '') && expected(p.at, p.registry, 'pod', POD_PULL_MS)));
   return {
     durationS: Math.round((run.endedAt - run.startedAt) / 1000),
     namespaces: config.namespaces,
@@ -80,6 +92,7 @@ export function summarize(run: SoakRun): SoakReport {
       target: refreshBeforeS - config.checkEveryS,
     },
     rotations,
+    rotationGapS: { shortest: gaps.length ? Math.round(Math.min(...gaps) * 10) / 10 : null, expectedAtLeast: Math.round((config.ttlS - refreshBeforeS - jitterS - FETCH_SLACK_S) * 10) / 10 },
     awsCalls: { success: successes.length, refused: run.calls.length - successes.length, perRotation: per(successes.length) },
     secretWrites: { total: run.writes.length, perRotation: per(run.writes.length) },
     takeovers: run.takeovers.map((t) => ({
@@ -107,7 +120,7 @@ export function formatReport(r: SoakReport): string {
     ['registry checks', `${r.checks.ok}/${r.checks.total} accepted, ${r.checks.failed} failed`, 'failed = 0'],
     ['refused by design (policy removed)', String(r.checks.expectedFailures), 'counted apart'],
     ['shortest remaining token lifetime', `${r.minRemainingS.outsideFaults ?? 'n/a'} s outside faults, ${r.minRemainingS.overall ?? 'n/a'} s overall`, `≥ ${r.minRemainingS.target} s`],
-    ['rotations', String(r.rotations), `TTL ${r.ttlS} s, refreshBefore ${r.refreshBeforeS} s`],
+    ['rotations', `${r.rotations}, shortest gap ${r.rotationGapS.shortest ?? 'n/a'} s`, `gap ≥ ${r.rotationGapS.expectedAtLeast} s (TTL ${r.ttlS} s − refreshBefore ${r.refreshBeforeS} s − jitter)`],
     ['GetAuthorizationToken per rotation', `${r.awsCalls.perRotation ?? 'n/a'} (${r.awsCalls.success} ok, ${r.awsCalls.refused} refused)`, `= ${r.tokenGroups} (chain × region)`],
     ['secret writes per rotation (audit log)', `${r.secretWrites.perRotation ?? 'n/a'} (${r.secretWrites.total} in all)`, `= ${r.namespaces}`],
     ...r.takeovers.map((t): [string, string, string] => [

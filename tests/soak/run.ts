@@ -9,7 +9,7 @@ import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { OperatorProcess, sleep } from '../bench/support.ts';
 import { pullWith } from '../e2e/pods.ts';
-import { allRegistries, type AuditEvent, auditedWrites, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../e2e/support.ts';
+import { allRegistries, type AuditEvent, auditedWrites, eventually, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../e2e/support.ts';
 import type { CallRecord, EcrControl } from '../stack/ecr/control.ts';
 import { defaultPolicy, ecrImage, type EcrRegistry } from '../stack/ecr/registries.ts';
 import { type Check, RegistryProbe } from './probe.ts';
@@ -84,6 +84,9 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
   const ttlBefore = await control.ttl();
   const setupAt = Date.now();
   try {
+    // Just after the CRD is established its storage may still answer 429 for a moment.
+    const others = (await eventually('EcrCredentialSyncs listed', () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), 30_000, 500)) as { items: EcrCredentialSync[] };
+    if (others.items.length) throw new Error(`other EcrCredentialSyncs exist (${others.items.map((o) => o.metadata.name).join(', ')}); their token calls would be counted`);
     for (const name of namespaces) await core.createNamespace({ body: { metadata: { name } } });
     await control.setTtl(config.ttlS);
     const start = (name: string) => {
@@ -117,17 +120,21 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
       }
       throw new Error('no operator leads');
     };
-    /** Resolves just after the next successful token call: a rotation has begun. */
-    const nextRotation = async (): Promise<void> => {
-      const since = Date.now();
-      const deadline = since + (config.ttlS + 30) * 1000;
+    const getSync = async () => (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName })) as EcrCredentialSync;
+    /**
+     * Resolves once the next rotation is complete: the leader has fetched, written the secrets
+     * and put a new, future refresh in the status. Returns that planned refresh (epoch ms).
+     */
+    const nextRotation = async (): Promise<number> => {
+      const before = (await getSync()).status?.nextRefreshTime;
+      const deadline = Date.now() + (config.ttlS + 60) * 1000;
       while (Date.now() < deadline) {
-        if ((await control.calls(since)).some((c) => c.api === 'GetAuthorizationToken' && c.result === 'success')) return sleep(1000);
+        const planned = (await getSync()).status?.nextRefreshTime;
+        if (planned && planned !== before && Date.parse(planned) > Date.now()) return Date.parse(planned);
         await sleep(200);
       }
-      throw new Error('no token rotation seen');
+      throw new Error('no completed token rotation seen');
     };
-    const getSync = async () => (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName })) as EcrCredentialSync;
 
     let names = 0;
     start(`op-${names++}`);
@@ -165,8 +172,7 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
       return true;
     };
     const takeover = async (kind: Takeover['kind']) => {
-      await nextRotation();
-      const dueAt = Date.parse((await getSync()).status?.nextRefreshTime ?? '');
+      const dueAt = await nextRotation();
       const l = await leader();
       l.child.kill('SIGKILL');
       const killedAt = Date.now();
@@ -180,7 +186,7 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
 
     const probe = new RegistryProbe(core, control, syncName, namespaces, registries);
     let nextCheck = Date.now();
-    let nextPod = startedAt + config.podEveryS * 1000;
+    let nextPod = config.podEveryS > 0 ? startedAt + config.podEveryS * 1000 : Number.POSITIVE_INFINITY;
     let podIndex = 0;
     const pending: Array<Promise<void>> = [];
     // The faults run on their own timeline, so the checks never pause while one waits for a rotation.
@@ -195,8 +201,9 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
         log(`ECR throttles GetAuthorizationToken for ${f.throttleForS}s`);
       }
       if (await until(f.policyOffAtS)) {
+        const removedAt = Date.now();
         await control.deletePolicy(policyRegistry);
-        faults.push({ name: 'policy-removed', start: Date.now(), end: Date.now() + (f.policyOffForS ?? 0) * 1000, registry: `${policyRegistry.account}-${policyRegistry.region}` });
+        faults.push({ name: 'policy-removed', start: removedAt, end: removedAt + (f.policyOffForS ?? 0) * 1000, registry: `${policyRegistry.account}-${policyRegistry.region}` });
         log(`repository policy of ${policyRegistry.account}/${policyRegistry.region} removed for ${f.policyOffForS}s`);
         await sleep((f.policyOffForS ?? 0) * 1000);
         await control.setPolicy(policyRegistry, defaultPolicy(policyRegistry));
@@ -232,13 +239,23 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
     await Promise.all(pending);
     await timeline;
     const endedAt = Date.now();
+    // Count whole rotations only: let one in progress finish (its writes land, the status names the
+    // next refresh), and let every takeover window close, before reading calls and writes.
+    const settleBy = Date.now() + 60_000;
+    const lastDue = Math.max(0, ...takeovers.map((t) => t.dueAt));
+    while (Date.now() < settleBy) {
+      const planned = Date.parse((await getSync()).status?.nextRefreshTime ?? '');
+      if (planned > Date.now() + 2000 && Date.now() > lastDue + 2000) break;
+      await sleep(250);
+    }
     for (const t of takeovers) {
       const successor = operators.find((o) => o.name === t.successor)!.op;
       t.recovered = successor.records.some((r) => r.entry.msg === RECOVERED_LOG && r.at < t.dueAt);
     }
     const calls = (await control.calls(setupAt)).filter((c) => c.api === 'GetAuthorizationToken');
+    const ours = new Set(namespaces);
     const writes = auditedWrites(setupAt, OPERATOR_USER).filter(
-      (e) => e.objectRef?.resource === 'secrets' && !e.objectRef.subresource && ['create', 'update', 'patch'].includes(e.verb) && (e.responseStatus?.code ?? 0) < 300,
+      (e) => e.objectRef?.resource === 'secrets' && ours.has(e.objectRef.namespace ?? '') && !e.objectRef.subresource && ['create', 'update', 'patch'].includes(e.verb) && (e.responseStatus?.code ?? 0) < 300,
     );
     return { config, startedAt, endedAt, namespaces, groups, checks: probe.checks, pods, calls, writes, faults, takeovers };
   } finally {

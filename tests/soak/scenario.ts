@@ -65,9 +65,10 @@ export function fullSoak(env: NodeJS.ProcessEnv = process.env): SoakConfig {
 export function shortSoak(): SoakConfig {
   return {
     namespaces: 10,
-    durationS: 100,
-    // Rotations every ≈25 s, still longer than the lease a restarted leader waits out.
-    ttlS: 90,
+    durationS: 150,
+    // Rotations every ≈55 s: a restarted leader, which waits out the dead one's 15 s lease, takes
+    // over well before the refresh the dead one planned.
+    ttlS: 120,
     refreshBefore: '60s',
     minRefreshInterval: '5s',
     maxBackoff: '5s',

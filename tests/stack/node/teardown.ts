@@ -65,11 +65,25 @@ export async function cleanupNode(dir: string, log: Log): Promise<void> {
   removeCniResults(dir, found);
   removeLogLinks(paths.root);
   for (const id of found.ids) rmSync(join(SHIM_SOCKETS, shimSocketName(paths.socket, id)), { force: true });
+  // containerd's shared parent goes too once empty, unless another containerd (another stack's
+  // node) runs and could be creating a container under it right now.
+  const parentToo = !anotherContainerd();
   for (const hierarchy of readdirSync(CGROUP_MOUNT)) {
     for (const id of found.ids) removeCgroupTree(join(CGROUP_MOUNT, hierarchy, CGROUP_PARENT, id));
-    // containerd's parent: gone once empty; another stack's node recreates it when it needs it.
-    removeCgroupTree(join(CGROUP_MOUNT, hierarchy, CGROUP_PARENT), false);
+    if (parentToo) removeCgroupTree(join(CGROUP_MOUNT, hierarchy, CGROUP_PARENT), false);
   }
+}
+
+function anotherContainerd(): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'containerd') return true;
+    } catch {
+      /* gone */
+    }
+  }
+  return false;
 }
 
 function shimSocketName(socket: string, id: string): string {
