@@ -43,20 +43,28 @@ describe('the token cache', () => {
     expect(t.kube.dockerConfig('team-a', 'regcred')!.auths['111111111111.dkr.ecr.us-east-1.amazonaws.com']!.password).toBe('pw-us-east-1-2');
   });
 
-  it('keeps the token it has under the role it was fetched with, when the fetch with the new role fails', async () => {
+  it.each<[string, (t: ReturnType<typeof setup>) => void, string]>([
+    ['annotated with another role', (t) => t.annotate(ROLE_B), `serviceaccount ci/puller (${ROLE_B})`],
+    ['no longer annotated', (t) => (t.kube.serviceAccounts.get('ci/puller')!.annotations = {}), 'serviceaccount ci/puller'],
+  ])('writes the old role\'s token into no new namespace when the ServiceAccount is %s and the fetch fails, and keeps the secrets there', async (_name, change, identity) => {
     const t = setup();
     const reconciler = t.start();
     await reconciler.reconcile('prod');
-    t.annotate(ROLE_B);
+    const kept = t.kube.secretBytes('team-a', 'regcred');
+    change(t);
     t.tokens.fail();
+    t.kube.addNamespace('team-c');
+    t.kube.editSpec('prod', (spec) => ({ ...spec, namespaces: { names: ['team-a', 'team-b', 'team-c'] } }));
     expect((await reconciler.reconcile('prod')).error).toBeDefined();
+    expect(t.kube.secret('team-c', 'regcred')).toBeUndefined();
+    expect(t.kube.secretBytes('team-a', 'regcred')).toBe(kept);
     expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_A})`]);
-    expect(t.kube.sync('prod')!.status!.namespaces).toEqual({ targeted: 2, synced: 2, failed: 0 });
+    expect(t.kube.sync('prod')!.status!.namespaces).toEqual({ targeted: 3, synced: 0, failed: 1 });
     // A restart under the new role trusts nothing the status names.
     t.tokens.heal();
     await t.start().reconcile('prod');
     expect(t.tokens.total).toBe(3);
-    expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_B})`]);
+    expect(t.identities()).toEqual([identity]);
   });
 
   it('puts no token, nor its base64, in the status, a log line, an event or a metric, across a restart, a repair and a refresh', async () => {

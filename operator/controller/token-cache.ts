@@ -97,10 +97,12 @@ export class TokenCache {
       const cached = cache.get(group.key);
       if (!cached || !usable(cached, now)) continue;
       const { credential, expiresAt } = cached.token;
-      tokens.set(group.key, { credential, expiresAt });
       if (!Number.isNaN(expiresAt.getTime())) {
         status.push({ region: group.region, identity: cached.identity, expiresAt: iso(expiresAt), fingerprint: tokenFingerprint(credential) });
       }
+      // Fetched under a role since changed or removed, and the fetch under the new one failed: the
+      // status keeps naming it, but it goes into no new secret, or a revocation would not be honoured.
+      if (cached.identity === group.identity) tokens.set(group.key, { credential, expiresAt });
     }
     return { kind: 'tokens', tokens, status, fetched, errors };
   }
