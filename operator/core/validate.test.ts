@@ -92,6 +92,8 @@ describe('validateSpec', () => {
     ['a refreshBefore that is a number', withSpec({ refreshBefore: 3600 }), 'refreshBefore must be a positive duration such as 1h or 30m'],
     ['a refreshBefore that is an object whose toString is not a function', withSpec({ refreshBefore: { toString: [] } }), 'refreshBefore must be a positive duration such as 1h or 30m'],
     ['a schedule that is an object whose toString is not a function', withSpec({ schedule: { toString: [] } }), 'schedule must be a cron expression'],
+    ['a region that is an object whose toString is not a function', withRegistry({ region: { toString: null } }), 'registries[0].region must be an AWS region code such as us-east-1'],
+    ['an account ID that is an object whose toString is not a function', withRegistry({ accountId: { toString: null } }), 'registries[0].accountId must be exactly 12 digits'],
     ['a refreshBefore under a minute', withSpec({ refreshBefore: '30s' }), 'refreshBefore must be between 1m and 11h'],
     ['a refreshBefore as long as a token lives', withSpec({ refreshBefore: '12h' }), 'refreshBefore must be between 1m and 11h'],
     ['an identity that is a string', withSpec({ identity: 'operator' }), 'identity must be an object'],

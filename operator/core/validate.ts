@@ -53,9 +53,11 @@ export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] 
       if (!isRecord(r)) return problems.push(`registries[${i}] must be an object`);
       if (!isString(r.accountId) || !ACCOUNT.test(r.accountId)) problems.push(`registries[${i}].accountId must be exactly 12 digits`);
       if (!isString(r.region) || !REGION.test(r.region)) problems.push(`registries[${i}].region must be an AWS region code such as us-east-1`);
-      const id = `${String(r.accountId)}/${String(r.region)}`;
-      if (seen.has(id)) problems.push(`registries[${i}] repeats accountId ${String(r.accountId)} in ${String(r.region)}`);
-      seen.add(id);
+      if (isString(r.accountId) && isString(r.region)) {
+        const id = `${r.accountId}/${r.region}`;
+        if (seen.has(id)) problems.push(`registries[${i}] repeats accountId ${r.accountId} in ${r.region}`);
+        seen.add(id);
+      }
       const hostnames = r.hostnames as unknown;
       if (hostnames !== undefined && (!Array.isArray(hostnames) || !hostnames.every((h) => isString(h) && HOST.test(h)))) {
         problems.push(`registries[${i}].hostnames must be host or host:port entries`);
