@@ -16,3 +16,29 @@ export function writeTokenKubeconfig(file: string, server: string, caFile: strin
   );
   return file;
 }
+
+/** A kubeconfig that authenticates with a client certificate (the stack's admin, the node's kubelet). */
+export function writeCertKubeconfig(file: string, o: { server: string; ca: string; cert: string; key: string; user: string; context: string }): string {
+  writeFileSync(
+    file,
+    `apiVersion: v1
+kind: Config
+clusters:
+- name: stack
+  cluster:
+    server: ${o.server}
+    certificate-authority: ${o.ca}
+users:
+- name: ${o.user}
+  user:
+    client-certificate: ${o.cert}
+    client-key: ${o.key}
+contexts:
+- name: ${o.context}
+  context: {cluster: stack, user: ${o.user}}
+current-context: ${o.context}
+`,
+    { mode: 0o600 },
+  );
+  return file;
+}

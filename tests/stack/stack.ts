@@ -11,6 +11,7 @@ import { ensureTestImage } from './image.ts';
 import { type NodePorts, writeRegistryHosts } from './node/config.ts';
 import { downNode } from './node/teardown.ts';
 import { waitForNodeReady } from './node/ready.ts';
+import { writeCertKubeconfig } from './kubeconfig.ts';
 import { ensurePki, NODE_NAME, pkiPaths } from './pki.ts';
 import { ensureBinaries, ensureTools } from './prerequisites.ts';
 import { freePort, isAlive, logFile, readPid, startProcess, stopProcess, tail, waitFor } from './processes.ts';
@@ -73,30 +74,15 @@ async function newPorts(previous?: Partial<Ports>): Promise<Ports> {
 }
 
 function writeKubeconfig(layout: Layout): string {
-  const file = join(layout.dir, 'kubeconfig');
   const { pki, ports } = layout;
-  writeFileSync(
-    file,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: stack
-  cluster:
-    server: https://127.0.0.1:${ports.apiserver}
-    certificate-authority: ${pki.caCert}
-users:
-- name: stack-admin
-  user:
-    client-certificate: ${pki.adminCert}
-    client-key: ${pki.adminKey}
-contexts:
-- name: stack
-  context: {cluster: stack, user: stack-admin}
-current-context: stack
-`,
-    { mode: 0o600 },
-  );
-  return file;
+  return writeCertKubeconfig(join(layout.dir, 'kubeconfig'), {
+    server: `https://127.0.0.1:${ports.apiserver}`,
+    ca: pki.caCert,
+    cert: pki.adminCert,
+    key: pki.adminKey,
+    user: 'stack-admin',
+    context: 'stack',
+  });
 }
 
 function writeAuditPolicy(dir: string): void {

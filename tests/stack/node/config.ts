@@ -2,6 +2,7 @@
 // kubeconfig, and containerd's per-registry hosts.toml (plain HTTP to the stack's registries).
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeCertKubeconfig } from '../kubeconfig.ts';
 import { NODE_NAME, type Pki } from '../pki.ts';
 import { chooseSubnet, CNI_CONFLIST, nodeNetwork } from './network.ts';
 
@@ -163,27 +164,14 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     ),
   );
   const { pki, ports } = layout;
-  writeFileSync(
-    paths.kubeletKubeconfig,
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: stack
-  cluster:
-    server: https://127.0.0.1:${layout.apiserverPort}
-    certificate-authority: ${pki.caCert}
-users:
-- name: node
-  user:
-    client-certificate: ${pki.nodeCert}
-    client-key: ${pki.nodeKey}
-contexts:
-- name: node
-  context: {cluster: stack, user: node}
-current-context: node
-`,
-    { mode: 0o600 },
-  );
+  writeCertKubeconfig(paths.kubeletKubeconfig, {
+    server: `https://127.0.0.1:${layout.apiserverPort}`,
+    ca: pki.caCert,
+    cert: pki.nodeCert,
+    key: pki.nodeKey,
+    user: 'node',
+    context: 'node',
+  });
   writeFileSync(
     paths.kubeletConfig,
     `apiVersion: kubelet.config.k8s.io/v1beta1
