@@ -40,6 +40,17 @@ function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOptions; spec
 /** Writes since `from`, as "op target". */
 const writesSince = (kube: FakeKube, from: number) => kube.writes.slice(from).map((w) => `${w.op} ${w.target}`);
 
+/** A leader converged and then refreshed, while the cache a successor would read stayed frozen before that refresh. */
+async function refreshedBehindFrozenCache() {
+  const t = setup();
+  const before = t.start();
+  await before.reconcile('prod');
+  t.kube.freezeList();
+  t.toNextRefresh();
+  await before.reconcile('prod');
+  return t;
+}
+
 describe('a restarted operator', () => {
   it('over a converged cluster fetches no token and writes nothing', async () => {
     const t = setup();
@@ -210,12 +221,7 @@ describe('a restarted operator, over secrets it cannot take at their word,', () 
   });
 
   it('does not go back to the token its lagging cache still shows, while the status names the newer one', async () => {
-    const t = setup();
-    const before = t.start();
-    await before.reconcile('prod');
-    t.kube.freezeList();
-    t.toNextRefresh();
-    await before.reconcile('prod');
+    const t = await refreshedBehindFrozenCache();
     expect(TEAMS.map(t.password)).toEqual(TEAMS.map(() => 'pw-us-east-1-4'));
     const writes = t.kube.writes.length;
     const leader = t.start();
@@ -230,12 +236,7 @@ describe('a restarted operator, over secrets it cannot take at their word,', () 
   });
 
   it('looks again a few times for the token the status names, then fetches', async () => {
-    const t = setup();
-    const before = t.start();
-    await before.reconcile('prod');
-    t.kube.freezeList();
-    t.toNextRefresh();
-    await before.reconcile('prod');
+    const t = await refreshedBehindFrozenCache();
     const leader = t.start();
     for (let look = 0; look < 3; look++) expect(await leader.reconcile('prod')).toEqual({ requeueAfterMs: 2000 });
     const outcome = await leader.reconcile('prod');

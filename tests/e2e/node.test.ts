@@ -1,14 +1,13 @@
 // The promise, on a real kubelet + containerd node: pods pull from the stack's ECR registries
 // with the secret the operator keeps, before and after the token rotates, and cannot without it.
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { EcrControl } from '../stack/ecr/control.ts';
 import { ecrImage, ecrRegistries } from '../stack/ecr/registries.ts';
+import { describeOnNode } from './on-node.ts';
 import { pullWith } from './pods.ts';
 import { allRegistries, applySync, createNamespace, deleteSync, eventually, installCrds, kube, type OperatorProcess, readSecret, secretPassword, startOperator, uniqueName } from './support.ts';
 
-const hasNode = Boolean(process.env.STACK_NODE_NAME);
-if (!hasNode) process.stderr.write('\n!!! node.test.ts SKIPPED: the stack has no node on this machine (see the global setup) !!!\n\n');
-const describeNode = hasNode ? describe : describe.skip;
+const describeNode = describeOnNode('node.test.ts');
 
 const images = () => ecrRegistries().map((r) => ecrImage(r.account, r.region));
 const passwordIn = async (namespace: string, host: string) => {

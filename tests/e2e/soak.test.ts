@@ -1,30 +1,20 @@
 // The short soak inside npm test: 10 namespaces, tokens living 120 s, a few rotations and one
 // restart right after a rotation, every secret used against its registry every 2 s and a kubelet
 // pull every 20 s.
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { join } from 'node:path';
-import { EcrControl } from '../stack/ecr/control.ts';
-import { ecrRegistries } from '../stack/ecr/registries.ts';
 import { formatReport, summarize } from '../soak/report.ts';
 import { runSoak } from '../soak/run.ts';
 import { shortSoak } from '../soak/scenario.ts';
-import { installCrds, kube, operatorKubeconfig, ROOT } from './support.ts';
+import { describeOnNode } from './on-node.ts';
+import { ROOT } from './support.ts';
 
-const hasNode = Boolean(process.env.STACK_NODE_NAME);
-const describeNode = hasNode ? describe : describe.skip;
+const describeNode = describeOnNode('soak.test.ts');
 
 describeNode('short soak', () => {
   test('every secret keeps working through rotations and a restart, with one AWS call per token group and no restart writes', async () => {
-    const { kc, core, custom } = kube();
-    await installCrds(kc);
     const config = shortSoak();
     const run = await runSoak(config, {
-      core,
-      custom,
-      control: new EcrControl(),
-      registries: ecrRegistries(),
-      operatorEnv: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: await operatorKubeconfig() },
-      operatorScript: join(ROOT, 'operator/main.ts'),
       logDir: join(process.env.STACK_DIR ?? join(ROOT, '.stack-test'), 'soak-logs'),
       log: (line) => process.stderr.write(`[soak] ${line}\n`),
     });

@@ -2,6 +2,7 @@
 // (GET of the test image's manifest with the secret's `auth`), and records what each answered
 // and how long the token it used had left to live.
 import type { CoreV1Api, V1Secret } from '@kubernetes/client-node';
+import { dockerConfig } from '../e2e/support.ts';
 import type { EcrControl } from '../stack/ecr/control.ts';
 import { type EcrRegistry, registryKey } from '../stack/ecr/registries.ts';
 
@@ -53,8 +54,8 @@ export class RegistryProbe {
   private async check(at: number, namespace: string, registry: EcrRegistry, secret: V1Secret | undefined): Promise<Check> {
     const base = { at, namespace, registry: registryKey(registry) };
     if (!secret) return { ...base, status: 0, missing: 'secret' };
-    const config = JSON.parse(Buffer.from(secret.data?.['.dockerconfigjson'] ?? '', 'base64').toString('utf8')) as { auths?: Record<string, { auth?: string }> };
-    const auth = config.auths?.[registry.host]?.auth;
+    // The `auth` field, as a kubelet or skopeo sends it; the password for the expiry look-up comes from it too.
+    const auth = dockerConfig(secret).auths[registry.host]?.auth;
     if (!auth) return { ...base, status: 0, missing: 'entry' };
     const password = Buffer.from(auth, 'base64').toString('utf8').split(':').slice(1).join(':');
     // A request that got no answer is tried once more: load on this machine is not a refusal.

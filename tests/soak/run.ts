@@ -5,24 +5,32 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { OperatorProcess, sleep } from '../bench/support.ts';
 import { pullWith } from '../e2e/pods.ts';
-import { allRegistries, type AuditEvent, auditedWrites, eventually, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT } from '../e2e/support.ts';
-import type { CallRecord, EcrControl } from '../stack/ecr/control.ts';
-import { defaultPolicy, ecrImage, type EcrRegistry } from '../stack/ecr/registries.ts';
+import {
+  allRegistries,
+  applySync,
+  type AuditEvent,
+  auditedWrites,
+  createNamespace,
+  deleteSync,
+  eventually,
+  getSync,
+  installCrds,
+  kube,
+  OPERATOR_NAMESPACE,
+  OPERATOR_SERVICE_ACCOUNT,
+  operatorKubeconfig,
+  ROOT,
+} from '../e2e/support.ts';
+import { type CallRecord, EcrControl } from '../stack/ecr/control.ts';
+import { defaultPolicy, ecrImage, ecrRegistries } from '../stack/ecr/registries.ts';
 import { type Check, RegistryProbe } from './probe.ts';
 import type { SoakConfig } from './scenario.ts';
 
-export interface SoakDeps {
-  core: CoreV1Api;
-  custom: CustomObjectsApi;
-  control: EcrControl;
-  registries: readonly EcrRegistry[];
-  /** The operator's environment: the stack's AWS variables and a kubeconfig for its ServiceAccount. */
-  operatorEnv: NodeJS.ProcessEnv;
-  operatorScript: string;
+/** The soak runs on the stack whose variables are in process.env (the test stack, or the CLI's own). */
+export interface SoakOptions {
   logDir: string;
   log: (line: string) => void;
 }
@@ -73,9 +81,15 @@ export interface SoakRun {
 const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
 const RECOVERED_LOG = 'took the tokens its secrets hold';
 
-export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakRun> {
-  const { core, custom, control, registries, log } = deps;
-  mkdirSync(deps.logDir, { recursive: true });
+export async function runSoak(config: SoakConfig, options: SoakOptions): Promise<SoakRun> {
+  const { log, logDir } = options;
+  mkdirSync(logDir, { recursive: true });
+  const { kc, core, custom } = kube();
+  await installCrds(kc);
+  const control = new EcrControl();
+  const registries = ecrRegistries();
+  // The operator runs as its own ServiceAccount, with the stack's AWS variables.
+  const operatorEnv = { ...process.env, NODE_OPTIONS: '', KUBECONFIG: await operatorKubeconfig() };
   const prefix = `${config.namespacePrefix}-${randomBytes(2).toString('hex')}`;
   const namespaces = Array.from({ length: config.namespaces }, (_, i) => `${prefix}-${String(i).padStart(2, '0')}`);
   const syncName = prefix;
@@ -87,12 +101,12 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
     // Just after the CRD is established its storage may still answer 429 for a moment.
     const others = (await eventually('EcrCredentialSyncs listed', () => custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL }), 30_000, 500)) as { items: EcrCredentialSync[] };
     if (others.items.length) throw new Error(`other EcrCredentialSyncs exist (${others.items.map((o) => o.metadata.name).join(', ')}); their token calls would be counted`);
-    for (const name of namespaces) await core.createNamespace({ body: { metadata: { name } } });
+    for (const name of namespaces) await createNamespace(core, name);
     await control.setTtl(config.ttlS);
     const start = (name: string) => {
       const op = new OperatorProcess(
         [],
-        deps.operatorScript,
+        join(ROOT, 'operator/main.ts'),
         [
           '--leader-elect',
           `--leader-election-id=${syncName}`,
@@ -101,8 +115,8 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
           `--min-refresh-interval=${config.minRefreshInterval}`,
           `--max-backoff=${config.maxBackoff}`,
         ],
-        deps.operatorEnv,
-        join(deps.logDir, `${name}.log`),
+        operatorEnv,
+        join(logDir, `${name}.log`),
       );
       operators.push({ name, op });
       log(`started operator ${name} (pid ${op.pid})`);
@@ -120,16 +134,16 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
       }
       throw new Error('no operator leads');
     };
-    const getSync = async () => (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName })) as EcrCredentialSync;
+    const status = async () => (await getSync(custom, syncName))?.status;
     /**
      * Resolves once the next rotation is complete: the leader has fetched, written the secrets
      * and put a new, future refresh in the status. Returns that planned refresh (epoch ms).
      */
     const nextRotation = async (): Promise<number> => {
-      const before = (await getSync()).status?.nextRefreshTime;
+      const before = (await status())?.nextRefreshTime;
       const deadline = Date.now() + (config.ttlS + 60) * 1000;
       while (Date.now() < deadline) {
-        const planned = (await getSync()).status?.nextRefreshTime;
+        const planned = (await status())?.nextRefreshTime;
         if (planned && planned !== before && Date.parse(planned) > Date.now()) return Date.parse(planned);
         await sleep(200);
       }
@@ -138,17 +152,7 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
 
     let names = 0;
     start(`op-${names++}`);
-    await custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      body: {
-        apiVersion: `${GROUP}/${VERSION}`,
-        kind: 'EcrCredentialSync',
-        metadata: { name: syncName },
-        spec: { registries: allRegistries(), namespaces: { names: namespaces }, refreshBefore: config.refreshBefore },
-      },
-    });
+    await applySync(custom, syncName, { registries: allRegistries(), namespaces: { names: namespaces }, refreshBefore: config.refreshBefore });
     const groups = new Set(registries.map((r) => `${r.account === '111111111111' ? 'central' : 'own'}@${r.region}`)).size;
     // The clock starts once every namespace holds a secret.
     const inPlaceBy = Date.now() + 120_000;
@@ -244,7 +248,7 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
     const settleBy = Date.now() + 60_000;
     const lastDue = Math.max(0, ...takeovers.map((t) => t.dueAt));
     while (Date.now() < settleBy) {
-      const planned = Date.parse((await getSync()).status?.nextRefreshTime ?? '');
+      const planned = Date.parse((await status())?.nextRefreshTime ?? '');
       if (planned > Date.now() + 2000 && Date.now() > lastDue + 2000) break;
       await sleep(250);
     }
@@ -263,9 +267,9 @@ export async function runSoak(config: SoakConfig, deps: SoakDeps): Promise<SoakR
   }
 
   async function cleanUp(): Promise<void> {
-    const gone = async () => custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName }).then(() => false, () => true);
+    const gone = async () => (await getSync(custom, syncName).catch(() => null)) === undefined;
     // The leader removes the secrets and its finalizer; then the operators may go.
-    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName }).catch(() => undefined);
+    await deleteSync(custom, syncName).catch(() => undefined);
     for (let i = 0; i < 120 && !(await gone()); i++) await sleep(250);
     if (!(await gone())) {
       await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: syncName, body: [{ op: 'remove', path: '/metadata/finalizers' }] }).catch(() => undefined);

@@ -9,9 +9,7 @@
 //   SOAK_CHECK_SECONDS=5  SOAK_POD_SECONDS=30
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { installCrds, kube, operatorKubeconfig, ROOT } from '../e2e/support.ts';
-import { EcrControl } from '../stack/ecr/control.ts';
-import { ecrRegistries } from '../stack/ecr/registries.ts';
+import { ROOT } from '../e2e/support.ts';
 import { nodeUnsupportedReason } from '../stack/node/capable.ts';
 import { down, up } from '../stack/stack.ts';
 import { formatReport, summarize } from './report.ts';
@@ -33,19 +31,8 @@ async function main(): Promise<number> {
   const env = await up({ dir, node: true, log: (line) => log(`stack: ${line}`) });
   Object.assign(process.env, env);
   try {
-    const { kc, core, custom } = kube();
-    await installCrds(kc);
     const config = fullSoak();
-    const run = await runSoak(config, {
-      core,
-      custom,
-      control: new EcrControl(env.AWS_ENDPOINT_URL),
-      registries: ecrRegistries(env),
-      operatorEnv: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: await operatorKubeconfig() },
-      operatorScript: join(ROOT, 'operator/main.ts'),
-      logDir: join(results, `soak-${stamp}-logs`),
-      log,
-    });
+    const run = await runSoak(config, { logDir: join(results, `soak-${stamp}-logs`), log });
     const report = summarize(run);
     process.stdout.write(`${formatReport(report)}\n`);
     const json = JSON.stringify({ when: new Date().toISOString(), report, config }, null, 2);

@@ -214,7 +214,7 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   writeWebIdentityToken(dir);
   writeAuditPolicy(dir);
   const env = writeEnv(layout, kubeVersion());
-  if (nodePorts) writeRegistryHosts(dir, registryHosts(env));
+  if (nodePorts) writeRegistryHosts(dir, ecrRegistries(env).map((r) => r.host));
   for (const component of components(layout)) {
     await ensureComponent(layout, component, log);
     await readyComponent(layout, component);
@@ -226,21 +226,13 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   }
   if (nodePorts) {
     const started = Date.now();
-    await waitForNodeReady(join(dir, 'kubeconfig'), 90_000).catch((error: Error) => {
+    await waitForNodeReady(`https://127.0.0.1:${layout.ports.apiserver}`, pki, 90_000).catch((error: Error) => {
       throw new StackError('kubelet', `${error.message}\n--- last lines of the kubelet log ---\n${tail(logFile(dir, 'kubelet'))}`);
     });
     log(`node ${NODE_NAME} Ready (${((Date.now() - started) / 1000).toFixed(1)}s)`);
   }
   log(`ready: . ${envFile(dir)}`);
   return env;
-}
-
-/** Every registry host:port the stack serves; the node's containerd pulls from them over plain HTTP. */
-function registryHosts(env: Record<string, string>): string[] {
-  const hosts = Object.entries(env)
-    .filter(([key, value]) => (key === 'STACK_REGISTRY' || key.startsWith('STACK_ECR_')) && /^127\.0\.0\.1:\d+$/.test(value))
-    .map(([, value]) => value);
-  return [...new Set(hosts)].sort();
 }
 
 export function componentNames(): string[] {

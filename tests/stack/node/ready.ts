@@ -2,7 +2,7 @@
 // lifecycle controller has taken its not-ready taint off.
 import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { NODE_NAME } from '../pki.ts';
+import { NODE_NAME, type Pki } from '../pki.ts';
 import { sleep } from '../processes.ts';
 
 interface NodeObject {
@@ -10,14 +10,8 @@ interface NodeObject {
   status?: { conditions?: Array<{ type: string; status: string; message?: string }> };
 }
 
-function kubeconfigTls(file: string): { server: string; ca: Buffer; cert: Buffer; key: Buffer } {
-  const text = readFileSync(file, 'utf8');
-  const field = (name: string) => new RegExp(`${name}: (\\S+)`).exec(text)?.[1] ?? '';
-  return { server: field('server'), ca: readFileSync(field('certificate-authority')), cert: readFileSync(field('client-certificate')), key: readFileSync(field('client-key')) };
-}
-
-function getNode(kubeconfig: string): Promise<NodeObject | undefined> {
-  const { server, ca, cert, key } = kubeconfigTls(kubeconfig);
+function getNode(server: string, pki: Pki): Promise<NodeObject | undefined> {
+  const [ca, cert, key] = [pki.caCert, pki.adminCert, pki.adminKey].map((file) => readFileSync(file));
   return new Promise((resolve, reject) => {
     const req = request(`${server}/api/v1/nodes/${NODE_NAME}`, { ca, cert, key, timeout: 5000 }, (res) => {
       let body = '';
@@ -30,11 +24,11 @@ function getNode(kubeconfig: string): Promise<NodeObject | undefined> {
   });
 }
 
-export async function waitForNodeReady(kubeconfig: string, timeoutMs: number): Promise<void> {
+export async function waitForNodeReady(server: string, pki: Pki, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last = 'not registered';
   while (Date.now() < deadline) {
-    const node = await getNode(kubeconfig).catch(() => undefined);
+    const node = await getNode(server, pki).catch(() => undefined);
     if (node) {
       const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
       const taints = (node.spec?.taints ?? []).map((t) => t.key);
