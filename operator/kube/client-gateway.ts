@@ -1,6 +1,5 @@
 // KubeGateway on @kubernetes/client-node. Lists come from informer caches when given.
 import {
-  ApiException,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -15,7 +14,7 @@ import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/const
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
+import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 
 export interface ListSource<T> {
@@ -31,23 +30,6 @@ export interface GatewayCaches {
 const EVENT_NAMESPACE = 'default';
 const EVENT_DEDUPE_MS = 5 * 60_000;
 const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures'] as const;
-
-export async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (error) {
-    if (error instanceof ApiException) {
-      let detail = '';
-      try {
-        detail = (typeof error.body === 'string' ? JSON.parse(error.body) : error.body)?.message ?? '';
-      } catch {
-        /* body was not JSON */
-      }
-      throw new KubeError(op, error.code, `${op}: HTTP ${error.code}${detail ? `: ${detail}` : ''}`, { cause: error });
-    }
-    throw new KubeError(op, 0, `${op}: ${(error as Error).message}`, { cause: error });
-  }
-}
 
 export function namespaceInfo(ns: V1Namespace): NamespaceInfo {
   return {

@@ -2,7 +2,7 @@
 import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
 import { ROLE_ARN_ANNOTATION } from '../api/constants.ts';
 import type { ServiceAccountTokens } from '../aws/token-source.ts';
-import { call } from './client-gateway.ts';
+import { call } from './gateway.ts';
 
 /** AWS STS accepts web-identity tokens of up to an hour's age; ask for the shortest that lasts one exchange. */
 const TOKEN_SECONDS = 600;

@@ -3,8 +3,7 @@
 // (stop leading) if renewal fails for longer than the renew deadline.
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { call } from '../kube/client-gateway.ts';
-import { isStatus } from '../kube/gateway.ts';
+import { call, isStatus } from '../kube/gateway.ts';
 import type { Logger } from './log.ts';
 
 export interface LeaderElectionOptions {
