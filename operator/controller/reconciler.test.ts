@@ -660,7 +660,7 @@ describe('Reconciler: write conflicts and failures', () => {
     const t = setup();
     t.kube.failures.push({ op: 'getSync', status: 503, times: 1 });
     await expect(t.reconcile()).resolves.toMatchObject({ error: expect.any(KubeError) });
-    expect((t.metrics as RecordingMetrics).count('reconciled', 'error')).toBe(1);
+    expect((t.metrics as RecordingMetrics).count('reconciled', 'prod', 'error')).toBe(1);
   });
 });
 

@@ -78,10 +78,10 @@ export class Reconciler {
     const started = performance.now();
     try {
       const outcome = await this.reconcileOnce(name, signal);
-      this.metrics.reconciled(outcome.error ? 'error' : 'success', (performance.now() - started) / 1000);
+      this.metrics.reconciled(name, outcome.error ? 'error' : 'success', (performance.now() - started) / 1000);
       return outcome;
     } catch (error) {
-      this.metrics.reconciled('error', (performance.now() - started) / 1000);
+      this.metrics.reconciled(name, 'error', (performance.now() - started) / 1000);
       return { error: error as Error };
     }
   }

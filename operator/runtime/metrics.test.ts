@@ -40,13 +40,13 @@ describe('PromMetrics', () => {
     metrics.secretWritten('create', 'success');
     metrics.secretWritten('create', 'success');
     metrics.secretWritten('update', 'error');
-    metrics.reconciled('success', 0.01);
+    metrics.reconciled('s', 'success', 0.01);
     metrics.refreshCompleted('prod', 'error', 1);
     metrics.awsCall('AssumeRole', 'success');
     metrics.leader(true);
     expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'create', result: 'success' })).toBe(2);
     expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'update', result: 'error' })).toBe(1);
-    expect(await value(metrics, 'ecrsync_reconcile_total', { result: 'success' })).toBe(1);
+    expect(await value(metrics, 'ecrsync_reconcile_total', { sync: 's', result: 'success' })).toBe(1);
     expect(await value(metrics, 'ecrsync_refresh_total', { sync: 'prod', result: 'error' })).toBe(1);
     expect(await value(metrics, 'ecrsync_aws_api_calls_total', { api: 'AssumeRole', result: 'success' })).toBe(1);
     expect(await value(metrics, 'ecrsync_leader')).toBe(1);

@@ -7,7 +7,7 @@ export interface Metrics {
   awsCall(api: string, result: 'success' | 'error'): void;
   secretsObserved(sync: string, managed: number, failed: number): void;
   secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void;
-  reconciled(result: 'success' | 'error', seconds: number): void;
+  reconciled(sync: string, result: 'success' | 'error', seconds: number): void;
   syncForgotten(sync: string): void;
   leader(isLeader: boolean): void;
 }
@@ -86,8 +86,8 @@ export class PromMetrics implements Metrics {
     });
     this.reconciles = new Counter({
       name: 'ecrsync_reconcile_total',
-      help: 'Reconciles by result.',
-      labelNames: ['result'],
+      help: 'Reconciles by sync and result.',
+      labelNames: ['sync', 'result'],
       registers,
     });
     this.reconcileDuration = new Histogram({
@@ -127,8 +127,8 @@ export class PromMetrics implements Metrics {
     this.secretWrites.inc({ verb, result });
   }
 
-  reconciled(result: 'success' | 'error', seconds: number): void {
-    this.reconciles.inc({ result });
+  reconciled(sync: string, result: 'success' | 'error', seconds: number): void {
+    this.reconciles.inc({ sync, result });
     this.reconcileDuration.observe(seconds);
   }
 
@@ -140,6 +140,7 @@ export class PromMetrics implements Metrics {
     }
     this.secretsManaged.remove({ sync });
     this.secretsFailed.remove({ sync });
+    for (const result of ['success', 'error']) this.reconciles.remove({ sync, result });
   }
 
   leader(isLeader: boolean): void {

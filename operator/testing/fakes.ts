@@ -65,8 +65,8 @@ export class RecordingMetrics implements Metrics {
   secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void {
     this.record('secretWritten', [verb, result]);
   }
-  reconciled(result: 'success' | 'error', seconds: number): void {
-    this.record('reconciled', [result, seconds]);
+  reconciled(sync: string, result: 'success' | 'error', seconds: number): void {
+    this.record('reconciled', [sync, result, seconds]);
   }
   syncForgotten(sync: string): void {
     this.record('syncForgotten', [sync]);
