@@ -66,6 +66,31 @@ describe('PromMetrics', () => {
     expect(await value(metrics, 'ecrsync_secrets_managed', { sync: 'dev' })).toBe(3);
     expect(await value(metrics, 'ecrsync_secrets_failed', { sync: 'dev' })).toBe(1);
   });
+
+  it('leaves no series of a forgotten sync, whatever the metric, and keeps the other syncs\' series', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    for (const sync of ['a', 'b']) {
+      for (const region of ['us-east-1', 'eu-west-1']) metrics.tokenFetched(sync, region, new Date('2025-01-15T13:00:00Z'), new Date());
+      metrics.refreshCompleted(sync, 'success', 1);
+      metrics.refreshCompleted(sync, 'error', 2);
+      metrics.secretsObserved(sync, 3, 1);
+      metrics.reconciled(sync, 'success', 0.01);
+      metrics.reconciled(sync, 'error', 0.01);
+    }
+    const perSync = metrics.registry
+      .getMetricsAsArray()
+      .map((m) => m as unknown as { name: string; labelNames: readonly string[] })
+      .filter((m) => m.labelNames.includes('sync'))
+      .map((m) => m.name);
+    const syncsIn = async () =>
+      Promise.all(perSync.map(async (name) => [name, [...new Set((await metrics.registry.getSingleMetric(name)!.get()).values.map((v) => v.labels.sync))].sort()]));
+    // Every metric with a sync label has series for both here: one added later must be fed above too.
+    expect(await syncsIn()).toEqual(perSync.map((name) => [name, ['a', 'b']]));
+
+    metrics.syncForgotten('a');
+    expect((await metrics.registry.metrics()).split('\n').filter((line) => line.includes('sync="a"'))).toEqual([]);
+    expect(await syncsIn()).toEqual(perSync.map((name) => [name, ['b']]));
+  });
 });
 
 describe('systemClock', () => {

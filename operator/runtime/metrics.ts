@@ -1,6 +1,11 @@
 // Prometheus metrics on a private registry, exposed as domain methods.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+type Labels = Record<string, string>;
+interface Removable {
+  remove(labels: Labels): void;
+}
+
 export interface Metrics {
   tokenFetched(sync: string, region: string, expiresAt: Date, fetchedAt: Date): void;
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void;
@@ -15,6 +20,12 @@ export interface Metrics {
 export class PromMetrics implements Metrics {
   readonly registry = new Registry();
   private readonly fetchedAt = new Map<string, { sync: string; region: string; at: number }>();
+  /**
+   * Every label set each per-sync metric was given, by sync: prom-client cannot list a metric's
+   * series without an async collect, and removing them all is what keeps a deleted sync from
+   * leaving series behind (a climbing token age would fire a false alert).
+   */
+  private readonly series = new Map<string, Map<Removable, Map<string, Labels>>>();
   private readonly tokenExpiry: Gauge;
   private readonly tokenAge: Gauge;
   private readonly refreshes: Counter;
@@ -105,13 +116,13 @@ export class PromMetrics implements Metrics {
   }
 
   tokenFetched(sync: string, region: string, expiresAt: Date, fetchedAt: Date): void {
-    if (!Number.isNaN(expiresAt.getTime())) this.tokenExpiry.set({ sync, region }, expiresAt.getTime() / 1000);
+    if (!Number.isNaN(expiresAt.getTime())) this.tokenExpiry.set(this.perSync(this.tokenExpiry, { sync, region }), expiresAt.getTime() / 1000);
     this.fetchedAt.set(`${sync}\0${region}`, { sync, region, at: fetchedAt.getTime() });
   }
 
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void {
-    this.refreshes.inc({ sync, result });
-    this.refreshDuration.observe({ sync }, seconds);
+    this.refreshes.inc(this.perSync(this.refreshes, { sync, result }));
+    this.refreshDuration.observe(this.perSync(this.refreshDuration, { sync }), seconds);
   }
 
   awsCall(api: string, result: 'success' | 'error'): void {
@@ -119,8 +130,8 @@ export class PromMetrics implements Metrics {
   }
 
   secretsObserved(sync: string, managed: number, failed: number): void {
-    this.secretsManaged.set({ sync }, managed);
-    this.secretsFailed.set({ sync }, failed);
+    this.secretsManaged.set(this.perSync(this.secretsManaged, { sync }), managed);
+    this.secretsFailed.set(this.perSync(this.secretsFailed, { sync }), failed);
   }
 
   secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void {
@@ -128,19 +139,24 @@ export class PromMetrics implements Metrics {
   }
 
   reconciled(sync: string, result: 'success' | 'error', seconds: number): void {
-    this.reconciles.inc({ sync, result });
+    this.reconciles.inc(this.perSync(this.reconciles, { sync, result }));
     this.reconcileDuration.observe(seconds);
   }
 
   syncForgotten(sync: string): void {
-    for (const [key, entry] of this.fetchedAt) {
-      if (entry.sync !== sync) continue;
-      this.fetchedAt.delete(key);
-      this.tokenExpiry.remove({ sync, region: entry.region });
-    }
-    this.secretsManaged.remove({ sync });
-    this.secretsFailed.remove({ sync });
-    for (const result of ['success', 'error']) this.reconciles.remove({ sync, result });
+    for (const [key, entry] of this.fetchedAt) if (entry.sync === sync) this.fetchedAt.delete(key);
+    for (const [metric, sets] of this.series.get(sync) ?? []) for (const labels of sets.values()) metric.remove(labels);
+    this.series.delete(sync);
+  }
+
+  /** Notes a per-sync label set, so `syncForgotten` can remove its series. */
+  private perSync<L extends Labels & { sync: string }>(metric: Removable, labels: L): L {
+    let metrics = this.series.get(labels.sync);
+    if (!metrics) this.series.set(labels.sync, (metrics = new Map()));
+    let sets = metrics.get(metric);
+    if (!sets) metrics.set(metric, (sets = new Map()));
+    sets.set(JSON.stringify(labels), labels);
+    return labels;
   }
 
   leader(isLeader: boolean): void {
