@@ -3,6 +3,7 @@
 import { ROLE_ARN_ANNOTATION } from '../api/constants.ts';
 import type { EcrCredentialSyncSpec } from '../api/types.ts';
 import { createLogger } from '../runtime/log.ts';
+import { PromMetrics } from '../runtime/metrics.ts';
 import { FakeClock, FakeKube, FakeTokens, makeSync, RecordingMetrics } from '../testing/fakes.ts';
 import { Reconciler } from './reconciler.ts';
 
@@ -60,8 +61,9 @@ describe('the token cache', () => {
     expect(t.kube.secretBytes('team-a', 'regcred')).toBe(kept);
     expect(t.identities()).toEqual([`serviceaccount ci/puller (${ROLE_A})`]);
     expect(t.kube.sync('prod')!.status!.namespaces).toEqual({ targeted: 3, synced: 0, failed: 1 });
-    // A restart under the new role trusts nothing the status names.
+    // A restart under the new role, once the backoff is over, trusts nothing the status names.
     t.tokens.heal();
+    t.clock.set(t.kube.sync('prod')!.status!.backoff!.nextAttemptTime);
     await t.start().reconcile('prod');
     expect(t.tokens.total).toBe(3);
     expect(t.identities()).toEqual([identity]);
@@ -87,5 +89,44 @@ describe('the token cache', () => {
     for (const password of passwords) {
       for (const form of [password, Buffer.from(password).toString('base64'), Buffer.from(`AWS:${password}`).toString('base64')]) expect(reported).not.toContain(form);
     }
+  });
+});
+
+describe('the token metrics', () => {
+  it('have no series for a region the spec dropped, and keep the series of the regions it still uses and of other syncs', async () => {
+    const clock = new FakeClock('2025-01-15T01:23:45.678Z');
+    const kube = new FakeKube();
+    kube.addNamespace('team-a');
+    const twoRegions: EcrCredentialSyncSpec = {
+      registries: [
+        { accountId: '111111111111', region: 'us-east-1' },
+        { accountId: '111111111111', region: 'eu-west-1' },
+      ],
+      namespaces: { names: ['team-a'] },
+    };
+    kube.addSync(makeSync('prod', twoRegions));
+    kube.addSync(makeSync('other', { ...twoRegions, secretName: 'other-regcred' }));
+    const metrics = new PromMetrics({ defaultMetrics: false, now: () => clock.now().getTime() });
+    const reconciler = new Reconciler({ kube, tokens: new FakeTokens(clock), clock, metrics, log: createLogger('error'), options: { environmentRoleArn: ROLE_A } });
+    const series = async () =>
+      (await metrics.registry.metrics())
+        .split('\n')
+        .filter((line) => /^ecrsync_token_(age_seconds|expiry_timestamp_seconds)\{/.test(line))
+        .map((line) => line.slice(0, line.indexOf('}') + 1))
+        .sort();
+    const both = (sync: string) => [`{sync="${sync}",region="eu-west-1"}`, `{sync="${sync}",region="us-east-1"}`];
+    for (const sync of ['prod', 'other']) expect((await reconciler.reconcile(sync)).error).toBeUndefined();
+    expect(await series()).toEqual(
+      ['ecrsync_token_age_seconds', 'ecrsync_token_expiry_timestamp_seconds'].flatMap((name) => [...both('other'), ...both('prod')].map((labels) => name + labels)).sort(),
+    );
+
+    kube.editSpec('prod', (spec) => ({ ...spec, registries: [{ accountId: '111111111111', region: 'us-east-1' }] }));
+    clock.advance(60_000);
+    expect((await reconciler.reconcile('prod')).error).toBeUndefined();
+    expect(await series()).toEqual(
+      ['ecrsync_token_age_seconds', 'ecrsync_token_expiry_timestamp_seconds']
+        .flatMap((name) => [...both('other'), '{sync="prod",region="us-east-1"}'].map((labels) => name + labels))
+        .sort(),
+    );
   });
 });

@@ -127,6 +127,7 @@ export class TokenCache {
     }
     const keys = new Set(groups.map((g) => g.key));
     for (const key of cache.keys()) if (!keys.has(key)) cache.delete(key);
+    this.deps.metrics.regionsInUse(name, groups.map((g) => g.region));
     return cache;
   }
 

@@ -14,6 +14,8 @@ export interface Metrics {
   secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void;
   reconciled(sync: string, result: 'success' | 'error', seconds: number): void;
   syncForgotten(sync: string): void;
+  /** The regions a sync fetches tokens for now: series of its other regions are removed. */
+  regionsInUse(sync: string, regions: readonly string[]): void;
   leader(isLeader: boolean): void;
 }
 
@@ -147,6 +149,18 @@ export class PromMetrics implements Metrics {
     for (const [key, entry] of this.fetchedAt) if (entry.sync === sync) this.fetchedAt.delete(key);
     for (const [metric, sets] of this.series.get(sync) ?? []) for (const labels of sets.values()) metric.remove(labels);
     this.series.delete(sync);
+  }
+
+  regionsInUse(sync: string, regions: readonly string[]): void {
+    const keep = new Set(regions);
+    for (const [key, entry] of this.fetchedAt) if (entry.sync === sync && !keep.has(entry.region)) this.fetchedAt.delete(key);
+    for (const [metric, sets] of this.series.get(sync) ?? []) {
+      for (const [key, labels] of sets) {
+        if (labels.region === undefined || keep.has(labels.region)) continue;
+        metric.remove(labels);
+        sets.delete(key);
+      }
+    }
   }
 
   /** Notes a per-sync label set, so `syncForgotten` can remove its series. */

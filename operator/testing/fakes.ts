@@ -71,6 +71,9 @@ export class RecordingMetrics implements Metrics {
   syncForgotten(sync: string): void {
     this.record('syncForgotten', [sync]);
   }
+  regionsInUse(sync: string, regions: readonly string[]): void {
+    this.record('regionsInUse', [sync, regions]);
+  }
   leader(isLeader: boolean): void {
     this.record('leader', [isLeader]);
   }
