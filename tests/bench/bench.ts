@@ -26,7 +26,6 @@
 // (node operator/main.ts as the e2e tests start it, as its ServiceAccount; startup and P2 on a
 // sync that exists before it starts); P1; P4; P3 (idle window, P5 sampled in it); then the
 // compiled build restarted on the converged cluster (P5b, writes on restart).
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, homedir, loadavg } from 'node:os';
@@ -38,27 +37,12 @@ import { EcrControl } from '../stack/ecr/control.ts';
 import { passwordExpiry } from '../stack/ecr/tokens.ts';
 import { CENTRAL_ACCOUNT, down, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
-import {
-  apiserverMetrics,
-  applyFile,
-  applyObject,
-  auditMark,
-  auditWritesSince,
-  deltaBy,
-  envInt,
-  isStatus,
-  isWrite,
-  OperatorProcess,
-  percentile,
-  pollUntil,
-  pool,
-  requestKey,
-  reuseDispatcher,
-  type Sample,
-  SecretArrivals,
-  sleep,
-  sumProm,
-} from './support.ts';
+import { auditMark, auditWritesSince } from './audit-log.ts';
+import { applyFile, applyObject, reuseDispatcher } from './cluster.ts';
+import { OperatorProcess } from './operator-process.ts';
+import { apiserverMetrics, deltaBy, isWrite, requestKey, type Sample, sumProm } from './prometheus.ts';
+import { SecretArrivals } from './secret-arrivals.ts';
+import { envInt, isStatus, percentile, pollUntil, pool, runLimited, sleep } from './support.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
@@ -299,36 +283,6 @@ async function quiesce(kc: KubeConfig, maxMs: number, windowMs = 3000, threshold
     if (performance.now() - started > maxMs) return { ms: performance.now() - started, settled: false, lastRate };
     previous = current;
   }
-}
-
-/** Runs a command with a time limit; kills its whole process group (which it leads) on timeout. */
-function runLimited(command: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      timedOut = true;
-      if (child.pid) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          /* already gone */
-        }
-      }
-    }, timeoutMs);
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut });
-    });
-  });
 }
 
 /** Asks the operator (started with --heapsnapshot-signal=SIGUSR2) for a heap snapshot; waits until it is written. */
