@@ -45,3 +45,7 @@ export function auditWritesSince(file: string | undefined, mark: number | undefi
   }
   return counts;
 }
+
+/** Writes by `user` in a breakdown from auditWritesSince; undefined when there is no breakdown. */
+export const auditWritesBy = (counts: Record<string, number> | undefined, user: string) =>
+  counts === undefined ? undefined : Object.entries(counts).filter(([k]) => k.startsWith(`${user} `)).reduce((sum, [, v]) => sum + v, 0);

@@ -27,263 +27,77 @@
 // sync that exists before it starts); P1; P4; P3 (idle window, P5 sampled in it); then the
 // compiled build restarted on the converged cluster (P5b, writes on restart).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { cpus, homedir, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
-import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, type V1Secret } from '@kubernetes/client-node';
-import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
-import { EcrControl } from '../stack/ecr/control.ts';
+import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { type EcrCredentialSyncSpec, GROUP, PLURAL } from '../../operator/api/types.ts';
 import { passwordExpiry } from '../stack/ecr/tokens.ts';
 import { CENTRAL_ACCOUNT, down, PROJECT_ROOT, up, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
-import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
-import { auditMark, auditWritesSince } from './audit-log.ts';
-import { applyFile, applyObject, reuseDispatcher } from './cluster.ts';
+import { auditMark, auditWritesBy, auditWritesSince } from './audit-log.ts';
+import {
+  applyFile,
+  applySync,
+  createNamespaces,
+  getSync,
+  installFlowSchemas,
+  operatorKubeconfig,
+  quiesce,
+  reuseDispatcher,
+  syncedCount,
+  waitSynced,
+} from './cluster.ts';
+import {
+  auditLog,
+  CONCURRENCY,
+  CPU_PROF,
+  DIST_CHECK,
+  DIST_DIR,
+  EXTRA_NODE_ARGS,
+  FLOOR_NAMESPACES,
+  FS_READS,
+  FS_WRITES,
+  HEAP_SNAPSHOT,
+  IDLE_SECONDS,
+  KEEP,
+  LABEL_SYNC,
+  MIN_REFRESH,
+  N,
+  OPERATOR_USER,
+  P1_HOST,
+  P1_NAMESPACES,
+  P1_SYNC,
+  P1_TIMEOUT_MS,
+  P2_NAMESPACES,
+  P2_NAMESPACE_NAMES,
+  P2_SYNC,
+  P4_COUNT,
+  P4_NAMESPACES,
+  P4_PAUSE_MS,
+  P4_TIMEOUT_MS,
+  pad,
+  REGION,
+  RESULTS_DIR,
+  SETUP_CONCURRENCY,
+  SETUP_NAMESPACE_COUNT,
+  SHELL_COUNT,
+  SHELL_NAMESPACES,
+  SHELL_TOKEN,
+  STACK_DIR,
+  TARGETS,
+  UNRELATED_NAMESPACE_NAMES,
+  UNRELATED_NAMESPACES,
+  UNRELATED_SECRETS,
+} from './config.ts';
 import { OperatorProcess } from './operator-process.ts';
-import { apiserverMetrics, deltaBy, isWrite, requestKey, type Sample, sumProm } from './prometheus.ts';
+import { apfCount, apiserverMetrics, apiWrites, deltaBy, isWrite, requestKey, sumProm } from './prometheus.ts';
+import { dockerConfigJson, notMintedForWorkload, P1_PASSWORDS, validP1Secret, workloadPassword } from './pull-secret.ts';
+import { fmtMiB, fmtMs, log, type Results, round, writeResults } from './report.ts';
 import { SecretArrivals } from './secret-arrivals.ts';
-import { envInt, isStatus, percentile, pollUntil, pool, runLimited, sleep } from './support.ts';
+import { isStatus, percentile, pollUntil, pool, runLimited, sleep } from './support.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Configuration
-
-const N = envInt('BENCH_NAMESPACES', 1000, 1);
-const IDLE_SECONDS = envInt('BENCH_IDLE_SECONDS', 120, 0);
-const UNRELATED_SECRETS = envInt('BENCH_UNRELATED_SECRETS', 20_000, 0);
-const UNRELATED_NAMESPACES = envInt('BENCH_UNRELATED_NAMESPACES', 10, 1);
-const P4_COUNT = envInt('BENCH_P4_NAMESPACES', 50, 1);
-const SHELL_COUNT = envInt('BENCH_SHELL_NAMESPACES', 20, 1);
-const CONCURRENCY = envInt('BENCH_WRITE_CONCURRENCY', 16, 1);
-const KEEP = process.env.BENCH_KEEP === '1';
-const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
-// Tokens live 12 h (STACK_ECR_TOKEN_TTL), so no refresh is due by expiry during a run; the floor
-// matters only if a shorter TTL is set. The idle window checks that no refresh happens anyway.
-const MIN_REFRESH = process.env.BENCH_MIN_REFRESH_INTERVAL || '1h';
-const SHELL_TOKEN = process.env.BENCH_SHELL_TOKEN ?? 'auto';
-const HEAP_SNAPSHOT = process.env.BENCH_HEAP_SNAPSHOT === '1';
-const EXTRA_NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-const DIST_CHECK = process.env.BENCH_DIST !== '0';
-const P1_TIMEOUT_MS = envInt('BENCH_P1_TIMEOUT_SECONDS', Math.max(180, Math.ceil(N * 0.3)), 1) * 1000;
-const P4_TIMEOUT_MS = 30_000;
-const P4_PAUSE_MS = 250;
-const SETUP_CONCURRENCY = 32;
-
-const STACK_DIR = join(PROJECT_ROOT, '.stack-bench');
-const DIST_DIR = join(STACK_DIR, 'operator-dist');
-const RESULTS_DIR = join(PROJECT_ROOT, 'bench-results');
-const OPERATOR_NS = 'ecr-credential-sync';
-const OPERATOR_SA = 'ecr-credential-sync';
-const FS_WRITES = 'bench-operator-writes';
-const FS_READS = 'bench-operator-reads';
-const LABEL_SYNC = 'ecrsync.io/sync';
-const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NS}:${OPERATOR_SA}`;
-const auditLog = () => process.env.STACK_AUDIT_LOG;
-/** Writes by the operator's ServiceAccount in an audit breakdown ("user verb resource" → count). */
-const auditOperatorWrites = (counts: Record<string, number> | undefined) =>
-  counts === undefined ? undefined : Object.entries(counts).filter(([k]) => k.startsWith(`${OPERATOR_USER} `)).reduce((sum, [, v]) => sum + v, 0);
-
-const P1_SYNC = 'bench-p1';
-const P2_SYNC = 'bench-p2';
-const P2_NAMESPACES = 5;
-const REGION = 'us-east-1';
-const P1_HOST = `${WORKLOAD_ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`;
-/** Every distinct password seen in a P1 secret; checked against the emulator once P1 is done. */
-const P1_PASSWORDS = new Set<string>();
-
-const TARGETS = {
-  p1RatioMax: 1.25,
-  p3Writes: 0,
-  p4P50MaxMs: 1000,
-  p4P99MaxMs: 3000,
-  p5RssMaxBytes: 100 * 1024 * 1024,
-};
-
-const pad = (i: number, width: number) => String(i).padStart(width, '0');
-const names = (prefix: string, count: number) => Array.from({ length: count }, (_, i) => `${prefix}-${pad(i, Math.max(2, String(count - 1).length))}`);
-const P1_NAMESPACES = names('bench-p1', N);
-const FLOOR_NAMESPACES = names('bench-floor', N);
-const SHELL_NAMESPACES = names('bench-shell', SHELL_COUNT);
-const P2_NAMESPACE_NAMES = names('bench-p2', P2_NAMESPACES);
-const P4_NAMESPACES = names('bench-p4', P4_COUNT);
-const UNRELATED_NAMESPACE_NAMES = names('bench-unrelated', UNRELATED_NAMESPACES);
-
-// ---------------------------------------------------------------------------------------------
-// Output
-
-const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-const fmtMs = (ms: number | undefined | null) => (ms === undefined || ms === null || !Number.isFinite(ms) ? 'n/a' : ms < 1000 ? `${ms.toFixed(0)} ms` : `${(ms / 1000).toFixed(2)} s`);
-const fmtMiB = (bytes: number | undefined) => (bytes === undefined || !Number.isFinite(bytes) ? 'n/a' : `${(bytes / 1024 / 1024).toFixed(1)} MiB`);
-const fmtDuration = (ms: number) => (ms < 60_000 ? fmtMs(ms) : ms < 3_600_000 ? `${(ms / 60_000).toFixed(1)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
-const round = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? null : Math.round(n * 10 ** digits) / 10 ** digits);
-
-type Result = 'pass' | 'miss' | 'reported' | 'error';
-
-interface SummaryRow {
-  id: string;
-  figure: string;
-  measured: string;
-  target: string;
-  result: Result;
-}
-
-interface Results {
-  startedAt: string;
-  finishedAt?: string;
-  durationSeconds?: number | null;
-  config: Record<string, unknown>;
-  environment: Record<string, unknown>;
-  phases: Record<string, number>;
-  figures: Record<string, unknown>;
-  summary: SummaryRow[];
-  notes: string[];
-  errors: string[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Kubernetes and ECR helpers
-
-/** A registry password as the workload role gets it: the default chain, configured by .stack/env. */
-async function workloadPassword(): Promise<string> {
-  const ecr = new ECRClient({ region: REGION, maxAttempts: 2 });
-  try {
-    const out = await ecr.send(new GetAuthorizationTokenCommand({}));
-    const token = Buffer.from(out.authorizationData?.[0]?.authorizationToken ?? '', 'base64').toString('utf8');
-    return token.slice(token.indexOf(':') + 1);
-  } finally {
-    ecr.destroy();
-  }
-}
-
-/** Why these passwords are not tokens the emulator minted for the workload role in REGION, or undefined. */
-async function notMintedForWorkload(passwords: Iterable<string>): Promise<string | undefined> {
-  const control = new EcrControl();
-  for (const password of passwords) {
-    const info = await control.lookupToken(password);
-    if (!info) return 'a password the emulator never minted';
-    if (!info.principal.startsWith(`arn:aws:sts::${WORKLOAD_ACCOUNT}:`) || info.region !== REGION) return `a token of ${info.principal} in ${info.region}`;
-  }
-  return undefined;
-}
-
-function dockerConfigJson(host: string, username: string, password: string): string {
-  const auth = Buffer.from(`${username}:${password}`).toString('base64');
-  return JSON.stringify({ auths: { [host]: { username, password, auth } } });
-}
-
-/** Why a P1 secret is not a usable pull secret for the P1 registry, or undefined when it is. */
-function validP1Secret(secret: V1Secret): string | undefined {
-  if (secret.type !== 'kubernetes.io/dockerconfigjson') return `type is ${secret.type}`;
-  const raw = secret.data?.['.dockerconfigjson'];
-  if (!raw) return 'no .dockerconfigjson';
-  try {
-    const config = JSON.parse(Buffer.from(raw, 'base64').toString('utf8')) as { auths?: Record<string, { username?: string; password?: string; auth?: string }> };
-    const entry = config.auths?.[P1_HOST];
-    if (!entry) return `no entry for ${P1_HOST}`;
-    if (entry.username !== 'AWS' || !entry.password) return 'wrong username or no password';
-    if (Buffer.from(entry.auth ?? '', 'base64').toString('utf8') !== `AWS:${entry.password}`) return 'auth does not match username:password';
-    // Whether the emulator minted it for the workload role is asked once per password, after P1.
-    const expiry = passwordExpiry(entry.password);
-    if (expiry === undefined) return 'the password is not an ECR token';
-    if (expiry <= Date.now()) return 'the token has expired';
-    P1_PASSWORDS.add(entry.password);
-  } catch {
-    return '.dockerconfigjson is not JSON';
-  }
-  return undefined;
-}
-
-async function createNamespaces(core: CoreV1Api, list: readonly string[], labels: Record<string, string>, concurrency: number): Promise<void> {
-  await pool(list, concurrency, async (name) => {
-    try {
-      await core.createNamespace({ body: { metadata: { name, labels } } });
-    } catch (error) {
-      if (!isStatus(error, 409)) throw error;
-    }
-  });
-}
-
-async function applySync(custom: CustomObjectsApi, name: string, spec: EcrCredentialSyncSpec): Promise<void> {
-  await custom.createClusterCustomObject({
-    group: GROUP,
-    version: VERSION,
-    plural: PLURAL,
-    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
-  });
-}
-
-async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync> {
-  return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
-}
-
-function syncedCount(sync: EcrCredentialSync): number | undefined {
-  const ready = sync.status?.conditions?.find((c) => c.type === 'Ready');
-  if (ready?.status !== 'True' || sync.status?.observedGeneration !== sync.metadata.generation) return undefined;
-  return sync.status?.namespaces?.synced;
-}
-
-async function waitSynced(custom: CustomObjectsApi, name: string, count: number, timeoutMs: number): Promise<EcrCredentialSync> {
-  return pollUntil(`EcrCredentialSync ${name} Ready with ${count} namespaces synced`, timeoutMs, 250, async () => {
-    const sync = await getSync(custom, name);
-    return syncedCount(sync) === count ? sync : undefined;
-  });
-}
-
-/** The operator's own ServiceAccount with the RBAC in manifests/, and a kubeconfig holding a token for it. */
-async function operatorKubeconfig(kc: KubeConfig, core: CoreV1Api): Promise<string> {
-  for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml']) await applyFile(kc, join(PROJECT_ROOT, 'manifests', file));
-  const review = await pollUntil('a ServiceAccount token', 30_000, 500, () =>
-    core.createNamespacedServiceAccountToken({ namespace: OPERATOR_NS, name: OPERATOR_SA, body: { spec: { audiences: [], expirationSeconds: 6 * 3600 } } }),
-  );
-  const cluster = kc.getCurrentCluster()!;
-  return writeTokenKubeconfig(join(STACK_DIR, 'operator-kubeconfig'), cluster.server, cluster.caFile, review.status!.token!);
-}
-
-/**
- * apiserver_request_total has no user label. Two FlowSchemas (same priority level as the
- * built-in service-accounts schema, so nothing is throttled differently) make the API server
- * count the operator's ServiceAccount's writes and reads apart, in
- * apiserver_flowcontrol_dispatched_requests_total{flow_schema=...}.
- */
-async function installFlowSchemas(kc: KubeConfig): Promise<void> {
-  const subjects = [{ kind: 'ServiceAccount', serviceAccount: { namespace: OPERATOR_NS, name: OPERATOR_SA } }];
-  const schema = (name: string, precedence: number, verbs: string[], nonResource: boolean) => ({
-    apiVersion: 'flowcontrol.apiserver.k8s.io/v1',
-    kind: 'FlowSchema',
-    metadata: { name },
-    spec: {
-      matchingPrecedence: precedence,
-      priorityLevelConfiguration: { name: 'workload-low' },
-      distinguisherMethod: { type: 'ByUser' },
-      rules: [
-        {
-          subjects,
-          resourceRules: [{ verbs, apiGroups: ['*'], resources: ['*'], clusterScope: true, namespaces: ['*'] }],
-          ...(nonResource ? { nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }] } : {}),
-        },
-      ],
-    },
-  });
-  await applyObject(kc, schema(FS_WRITES, 1000, ['create', 'update', 'patch', 'delete', 'deletecollection'], false));
-  await applyObject(kc, schema(FS_READS, 1001, ['*'], true));
-}
-
-const apfCount = (samples: readonly Sample[], flowSchema: string) => sumProm(samples, 'apiserver_flowcontrol_dispatched_requests_total', { flow_schema: flowSchema });
-const apiWrites = (samples: readonly Sample[]) => sumProm(samples, 'apiserver_request_total', isWrite);
-
-/** Waits until the API server sees at most `threshold` writes per `windowMs` (the controller manager settling). */
-async function quiesce(kc: KubeConfig, maxMs: number, windowMs = 3000, threshold = 3): Promise<{ ms: number; settled: boolean; lastRate: number }> {
-  const started = performance.now();
-  let previous = apiWrites(await apiserverMetrics(kc));
-  let lastRate = Number.NaN;
-  for (;;) {
-    await sleep(windowMs);
-    const current = apiWrites(await apiserverMetrics(kc));
-    lastRate = current - previous;
-    if (lastRate <= threshold) return { ms: performance.now() - started, settled: true, lastRate };
-    if (performance.now() - started > maxMs) return { ms: performance.now() - started, settled: false, lastRate };
-    previous = current;
-  }
-}
+// The run
 
 /** Asks the operator (started with --heapsnapshot-signal=SIGUSR2) for a heap snapshot; waits until it is written. */
 async function heapSnapshot(op: OperatorProcess, dir: string): Promise<string> {
@@ -297,9 +111,6 @@ async function heapSnapshot(op: OperatorProcess, dir: string): Promise<string> {
     return size > 0 && statSync(join(dir, file)).size === size ? join(dir, file) : undefined;
   });
 }
-
-// ---------------------------------------------------------------------------------------------
-// The run
 
 async function main(): Promise<number> {
   const startedAt = new Date();
@@ -410,7 +221,7 @@ async function main(): Promise<number> {
       });
     }
 
-    await phase(`namespaces (${2 * N + SHELL_COUNT + P2_NAMESPACES + UNRELATED_NAMESPACES}) and ${UNRELATED_SECRETS} unrelated secrets`, async () => {
+    await phase(`namespaces (${SETUP_NAMESPACE_COUNT}) and ${UNRELATED_SECRETS} unrelated secrets`, async () => {
       // Set-up only, nothing timed: one reused connection makes it about three times faster.
       const setupKc = new KubeConfig();
       setupKc.loadFromFile(env.KUBECONFIG!);
@@ -736,7 +547,7 @@ async function main(): Promise<number> {
           reconciles: deltaBy(opBefore, opAfter, 'ecrsync_reconcile_total', (l) => l.result ?? ''),
           operatorApiWritesAttributed: operatorWrites,
           operatorApiReadsAttributed: operatorReads,
-          auditOperatorWrites: auditOperatorWrites(audit) ?? null,
+          auditOperatorWrites: auditWritesBy(audit, OPERATOR_USER) ?? null,
           secretWriteRequestsByVerbAndCode: secretRequests,
           shellLoop: shellPerNsMs !== undefined ? { mode: shellMode, perNamespaceMs: round(shellPerNsMs), extrapolatedToNMs: round(shellPerNsMs * N) } : null,
         };
@@ -842,7 +653,7 @@ async function main(): Promise<number> {
         const apiB = await apiserverMetrics(kc);
         const opB = await op.scrape();
         const auditWindow = auditWritesSince(auditLog(), auditA);
-        const auditOperator = auditOperatorWrites(auditWindow);
+        const auditOperator = auditWritesBy(auditWindow, OPERATOR_USER);
         const memEnd = op.memory();
         if (memEnd) rss.push(memEnd.rss);
 
@@ -889,7 +700,7 @@ async function main(): Promise<number> {
           externalMiB: round(sumProm(opB, 'ecrsync_nodejs_external_memory_bytes') / 1048576),
           targets: N + P4_COUNT,
           unrelatedSecrets: UNRELATED_SECRETS,
-          namespacesInCluster: 2 * N + SHELL_COUNT + P2_NAMESPACES + UNRELATED_NAMESPACES + P4_COUNT,
+          namespacesInCluster: SETUP_NAMESPACE_COUNT + P4_COUNT,
         };
         results.figures.p5 = p5;
         if (HEAP_SNAPSHOT) (p5 as Record<string, unknown>).heapSnapshot = await heapSnapshot(op, join(RESULTS_DIR, `heap-${stamp}`)).catch((e: Error) => `failed: ${e.message}`);
@@ -992,72 +803,9 @@ async function main(): Promise<number> {
   results.finishedAt = finishedAt.toISOString();
   results.durationSeconds = round((finishedAt.getTime() - startedAt.getTime()) / 1000);
   results.environment.loadAverageAtEnd = loadavg().map((l) => round(l, 2));
-  const file = join(RESULTS_DIR, `bench-${stamp}.json`);
-  const json = `${JSON.stringify(results, null, 2)}\n`;
-  writeFileSync(file, json);
-  writeFileSync(join(RESULTS_DIR, 'latest.json'), json);
-  printReport(results, file);
+  writeResults(results, stamp);
   const broke = results.errors.length > 0;
   return broke ? 1 : 0;
-}
-
-function printReport(results: Results, file: string): void {
-  const out: string[] = [];
-  const c = results.config;
-  out.push('');
-  out.push(`ecr-credential-sync benchmark: N=${c.namespaces} namespaces, write concurrency ${c.writeConcurrency}, idle window ${c.idleSeconds} s`);
-  out.push(
-    `Kubernetes ${results.environment.kubernetes ?? '?'}, Node ${results.environment.node}, ${results.environment.cpus} CPUs, load average ${(results.environment.loadAverageAtStart as number[]).join(' ')} at start; run took ${fmtDuration((results.durationSeconds ?? 0) * 1000)}`,
-  );
-  out.push('');
-  const header = ['', 'figure', 'measured', 'target', 'result'];
-  const rows = results.summary.map((r) => [r.id, r.figure, r.measured, r.target, r.result]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  out.push(line(header));
-  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) out.push(line(r));
-  out.push('');
-
-  const f = results.figures as Record<string, Record<string, unknown> | undefined>;
-  const details: string[] = [];
-  if (f.floor) {
-    details.push(`floor       bare client-node loop, ${c.namespaces} secrets (${f.floor.payloadBytes} B dockerconfigjson), ${c.writeConcurrency} in flight: ${fmtMs(f.floor.ms as number)} (${f.floor.perNamespaceMs} ms/namespace, request p50 ${fmtMs(f.floor.requestP50Ms as number)})`);
-    details.push(`            the same loop reusing one connection (client-node as is opens one per request): ${fmtMs(f.floor.reusedConnectionMs as number)}`);
-  }
-  if (f.p1) {
-    details.push(`P1          operator ${f.p1.perNamespaceMs ?? 'n/a'} ms/namespace; first secret after ${fmtMs(f.p1.firstSecretMs as number)}; status says synced after ${fmtMs(f.p1.statusReportsSyncedMs as number)} (polled)`);
-    details.push(`            operator API writes ${f.p1.operatorApiWritesAttributed} (audit log: ${f.p1.auditOperatorWrites ?? 'n/a'}), reads ${f.p1.operatorApiReadsAttributed}; secret write requests ${JSON.stringify(f.p1.secretWriteRequestsByVerbAndCode)}; reconciles ${JSON.stringify(f.p1.reconciles)}; GetAuthorizationToken ${f.p1.getAuthorizationTokenCalls}`);
-  }
-  if (f.shellLoop) {
-    const s = f.shellLoop;
-    details.push(`shell loop  ${s.namespaces} namespaces in ${fmtMs(s.ms as number)}: ${fmtMs(s.perNamespaceMs as number)}/namespace → ${fmtDuration(s.extrapolatedToNMs as number)} for ${c.namespaces} (operator: ${f.p1?.perNamespaceMs ?? 'n/a'} ms/namespace, ${fmtMs(f.p1?.ms as number)} in all)`);
-    details.push(`            token: ${s.mode}; ${s.validSecrets}/${s.namespaces} valid secrets`);
-  }
-  if (f.p2) details.push(`P2          AWS calls over the initial sync: ${JSON.stringify(f.p2.awsCalls)}`);
-  if (f.p3) {
-    details.push(`P3          all API server writes in the window: ${f.p3.apiserverWritesAll} ${JSON.stringify(f.p3.apiserverWriteBreakdown)}`);
-    details.push(`            on the operator's resources ${f.p3.apiserverWritesOnOperatorResources}; operator reads ${f.p3.operatorApiReads}; reconciles ${JSON.stringify(f.p3.reconcilesDelta)}`);
-    if (f.p3.auditWritesByUser) details.push(`            audit log, writes by user: ${JSON.stringify(f.p3.auditWritesByUser)}`);
-  }
-  if (f.p4) details.push(`P4          min ${fmtMs(f.p4.minMs as number)}, mean ${fmtMs(f.p4.meanMs as number)}; namespace create request p50 ${fmtMs(f.p4.namespaceCreateRequestP50Ms as number)}; ${f.p4.pauseBetweenMs} ms between namespaces`);
-  if (f.p5) details.push(`P5          RSS after convergence ${f.p5.rssAfterConvergenceMiB} MiB, max in window ${f.p5.rssMaxInWindowMiB} MiB; heap used ${f.p5.heapUsedMiB} of ${f.p5.heapTotalMiB} MiB, external ${f.p5.externalMiB} MiB`);
-  if (f.startup) details.push(`startup     first log line ${fmtMs(f.startup.toFirstLogLineMs as number)}; informer lists ${fmtMs(f.startup.informerListsMs as number)}; "reconciling" ${fmtMs(f.startup.toReconcilingMs as number)}`);
-  if (f.p5b) details.push(`P5b         ${f.p5b.measuredAfter}: heap used ${f.p5b.heapUsedMiB} of ${f.p5b.heapTotalMiB} MiB; restart ${JSON.stringify(f.p5b.restart)}`);
-  if (f.operatorLog) details.push(`operator    ${f.operatorLog.warnings} warnings, ${f.operatorLog.reconcileFailures} failed reconciles, ${f.operatorLog.watchRestarts} watch restarts; log: ${f.operatorLog.file}`);
-  out.push(...details);
-  if (results.notes.length) {
-    out.push('');
-    for (const n of results.notes) out.push(`note: ${n}`);
-  }
-  if (results.errors.length) {
-    out.push('');
-    for (const e of results.errors) out.push(`error: ${e}`);
-  }
-  out.push('');
-  out.push(`phases (s): ${Object.entries(results.phases).map(([k, v]) => `${k.split(':')[0]} ${v}`).join('; ')}`);
-  out.push(`results: ${file} (and ${join(RESULTS_DIR, 'latest.json')})`);
-  process.stdout.write(`${out.join('\n')}\n`);
 }
 
 main().then(

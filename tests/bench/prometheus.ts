@@ -81,3 +81,8 @@ export function requestKey(l: Record<string, string>): string {
   const resource = `${l.group ? `${l.group}/` : ''}${l.resource ?? ''}${l.subresource ? `/${l.subresource}` : ''}`;
   return `${l.verb} ${resource} ${l.code}`;
 }
+
+export const apiWrites = (samples: readonly Sample[]) => sumProm(samples, 'apiserver_request_total', isWrite);
+
+/** Requests the API server dispatched under a FlowSchema (apiserver_flowcontrol_dispatched_requests_total). */
+export const apfCount = (samples: readonly Sample[], flowSchema: string) => sumProm(samples, 'apiserver_flowcontrol_dispatched_requests_total', { flow_schema: flowSchema });
