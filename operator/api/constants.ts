@@ -9,6 +9,8 @@ export const LABEL_SYNC = 'ecrsync.io/sync';
 export const ANNOTATION_EXPIRES_AT = 'ecrsync.io/token-expires-at';
 export const ANNOTATION_DATA_HASH = 'ecrsync.io/data-hash';
 export const ANNOTATION_REGISTRIES = 'ecrsync.io/registries';
+/** Which label and annotation keys came from spec.secretTemplate, so that keys removed there are removed. */
+export const ANNOTATION_TEMPLATE_KEYS = 'ecrsync.io/template-keys';
 /** On ServiceAccounts: which pull secrets each sync added, as JSON {"<sync>": "<secret>"}. */
 export const ANNOTATION_PULL_SECRETS = 'ecrsync.io/image-pull-secrets';
 
@@ -52,4 +54,5 @@ export const EventReason = {
   SecretWriteFailed: 'SecretWriteFailed',
   InvalidSpec: 'InvalidSpec',
   SecretsRemoved: 'SecretsRemoved',
+  SecretReplaced: 'SecretReplaced',
 } as const;

@@ -96,6 +96,18 @@ export interface NamespaceFailure {
   message: string;
 }
 
+/** Why no token fetch is tried before `nextAttemptTime`: the last ones failed. */
+export interface BackoffStatus {
+  /** Failed fetch attempts in a row, for this generation. */
+  failures: number;
+  /** No AWS call before this time, unless the spec changes. */
+  nextAttemptTime: string;
+  /** False when trying again cannot help without a change (AccessDenied, a missing ServiceAccount). */
+  retryable: boolean;
+  observedGeneration?: number;
+  message: string;
+}
+
 export interface EcrCredentialSyncStatus {
   observedGeneration?: number;
   conditions?: Condition[];
@@ -105,6 +117,16 @@ export interface EcrCredentialSyncStatus {
   tokens?: TokenStatus[];
   namespaces?: { targeted: number; synced: number; failed: number };
   failures?: NamespaceFailure[];
+  backoff?: BackoffStatus;
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
 }
 
 export interface ObjectMeta {

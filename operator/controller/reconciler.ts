@@ -1,22 +1,24 @@
 // reconcile(name): read the sync and the world, converge, report. Level-triggered: it takes
-// no event, and running it twice in a row writes nothing the second time.
-import type { EcrCredentialSync } from '../api/types.ts';
+// no event, and running it twice in a row writes nothing the second time. It orchestrates the
+// token cache (which tokens), the secret writer (which writes), the ServiceAccount sync and the
+// status reporter; the policies they follow are pure functions in core/.
+import type { BackoffStatus, EcrCredentialSync } from '../api/types.ts';
 import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason } from '../api/constants.ts';
 import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
-import { desiredSecrets, type SecretContent } from '../core/desired.ts';
-import type { TokenGroup } from '../core/identity.ts';
+import { type BackoffPolicy, DEFAULT_BACKOFF, holdUntil, nextBackoff } from '../core/backoff.ts';
+import { desiredSecrets } from '../core/desired.ts';
 import { targetNamespaces } from '../core/namespaces.ts';
-import { type Action, type ActualSecret, conflictMessage, ownership, plan, upToDate } from '../core/plan.ts';
+import { plan } from '../core/plan.ts';
 import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
-import { buildStatus, iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
+import { buildStatus, iso, type NamespaceOutcome } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
-import { accountChanges } from '../core/service-accounts.ts';
-import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
+import { KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
-import { mapLimit } from './limit.ts';
-import { OwnWrites } from './own-writes.ts';
+import { syncServiceAccounts } from './account-sync.ts';
+import { SecretWriter } from './secret-writer.ts';
+import { StatusReporter } from './status-reporter.ts';
 import { TokenCache } from './token-cache.ts';
 
 export interface ReconcilerOptions {
@@ -24,12 +26,14 @@ export interface ReconcilerOptions {
   writeConcurrency?: number;
   /** The operator's own role (AWS_ROLE_ARN), which chains without spec.identity start from. */
   environmentRoleArn?: string;
+  /** How long failed token fetches keep a sync from calling AWS again. */
+  backoff?: BackoffPolicy;
 }
 
 export interface ReconcileOutcome {
-  /** Run again after this long even if nothing changes (the next token refresh). */
+  /** Run again after this long even if nothing changes (the next token refresh, or the end of a backoff). */
   requeueAfterMs?: number;
-  /** Failed; the queue backs off. */
+  /** Failed; without requeueAfterMs the queue backs off by the error's retry class. */
   error?: Error;
 }
 
@@ -42,7 +46,7 @@ export interface ReconcilerDeps {
   options?: ReconcilerOptions;
 }
 
-const UPDATE_ATTEMPTS = 3;
+/** A conflicting secret may be removed by its owner without any event we watch: look again this soon. */
 const CONFLICT_RECHECK_MS = 60_000;
 
 export class Reconciler {
@@ -52,25 +56,28 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly minRefreshIntervalMs: number;
   private readonly writeConcurrency: number;
+  private readonly backoff: BackoffPolicy;
   private readonly tokenCache: TokenCache;
-  /** Namespaces where a foreign secret holds our name: read them, rather than try to create. */
-  private readonly conflictHints = new Map<string, Set<string>>();
-  private readonly ownWrites = new OwnWrites();
+  private readonly writer: SecretWriter;
+  private readonly reporter: StatusReporter;
 
   constructor(deps: ReconcilerDeps) {
-    this.kube = deps.kube;
-    this.clock = deps.clock;
-    this.metrics = deps.metrics;
-    this.log = deps.log;
-    this.minRefreshIntervalMs = deps.options?.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
-    this.writeConcurrency = deps.options?.writeConcurrency ?? 16;
-    this.tokenCache = new TokenCache({ kube: deps.kube, tokens: deps.tokens, metrics: deps.metrics, environmentRoleArn: deps.options?.environmentRoleArn });
+    const { kube, clock, metrics, log, options } = deps;
+    this.kube = kube;
+    this.clock = clock;
+    this.metrics = metrics;
+    this.log = log;
+    this.minRefreshIntervalMs = options?.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
+    this.writeConcurrency = options?.writeConcurrency ?? 16;
+    this.backoff = options?.backoff ?? DEFAULT_BACKOFF;
+    this.tokenCache = new TokenCache({ kube, tokens: deps.tokens, metrics, environmentRoleArn: options?.environmentRoleArn });
+    this.writer = new SecretWriter({ kube, clock, metrics, writeConcurrency: this.writeConcurrency });
+    this.reporter = new StatusReporter({ kube, metrics, log });
   }
 
   forget(name: string): void {
     this.tokenCache.forget(name);
-    this.conflictHints.delete(name);
-    this.ownWrites.forget(name);
+    this.writer.forget(name);
     this.metrics.syncForgotten(name);
   }
 
@@ -98,49 +105,46 @@ export class Reconciler {
       await this.kube.setFinalizers(sync, [...(sync.metadata.finalizers ?? []), FINALIZER]);
     }
     const now = this.clock.now();
+    const lastRefresh = sync.status?.lastRefreshTime ? { lastRefreshTime: sync.status.lastRefreshTime } : {};
 
     const invalid = validateSpec(sync.spec);
     if (invalid.length > 0) {
       log.warn({ problems: invalid }, 'spec is invalid; nothing written');
-      await this.report(sync, buildStatus({ sync, now, outcomes: [], tokens: [], invalid, ...this.lastRefresh(sync) }));
-      await this.event(sync, 'Warning', EventReason.InvalidSpec, invalid.join('; '));
+      await this.reporter.status(sync, buildStatus({ sync, now, outcomes: [], tokens: [], invalid, ...lastRefresh }));
+      await this.reporter.event(sync, 'Warning', EventReason.InvalidSpec, invalid.join('; '));
       return {};
     }
     if (sync.spec.suspend) {
-      await this.report(sync, buildStatus({ sync, now, outcomes: [], tokens: [], suspended: true, ...this.lastRefresh(sync) }));
+      await this.reporter.status(sync, buildStatus({ sync, now, outcomes: [], tokens: [], suspended: true, ...lastRefresh }));
       return {};
     }
 
+    const secretName = sync.spec.secretName ?? DEFAULT_SECRET_NAME;
     const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces());
-    const actual = await this.actualSecrets(sync, sync.spec.secretName ?? DEFAULT_SECRET_NAME, targets);
+    const actual = await this.writer.actual(sync, secretName, targets);
 
-    // Tokens: fetched when the refresh is due, or when a group has no usable token for its identity.
+    // Tokens: fetched when the refresh is due, a group has no usable token, or a backoff has ended,
+    // and never while one holds, whatever event brought this reconcile.
+    const hold = holdUntil(sync.status?.backoff, sync.metadata.generation, now);
     const dueAt = sync.status?.nextRefreshTime ? new Date(sync.status.nextRefreshTime) : undefined;
-    const due = !sync.status?.lastRefreshTime || !dueAt || now >= dueAt;
-    const round = await this.tokenCache.obtain(sync, actual, now, due, log, signal);
+    const due = !hold && (!sync.status?.lastRefreshTime || !dueAt || now >= dueAt || sync.status.backoff !== undefined);
+    const round = await this.tokenCache.obtain(sync, actual, now, due, log, signal, { mayFetch: !hold });
     if (round.kind === 'wait') return { requeueAfterMs: round.afterMs };
-    const { tokens: tokenMap, status: tokenStatus, fetched: toFetch, errors: fetchErrors } = round;
-    const lastRefreshTime = toFetch.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
+    const { tokens, status: tokenStatus, fetched, errors: fetchErrors } = round;
     // Shutting down: the aborted fetch is no failure to report, and nothing more is written.
     if (signal?.aborted) return {};
+    const lastRefreshTime = fetched.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
+    const backoff = this.backoffAfter(sync, now, hold, fetchErrors, log);
 
-    // Secrets.
-    const desired = desiredSecrets(sync, tokenMap, targets);
+    // Secrets, then the ServiceAccounts of the namespaces that hold one.
+    const desired = desiredSecrets(sync, tokens, targets);
     const actions = plan(desired, actual);
-    if (log.isLevelEnabled('debug')) {
-      const counts: Record<string, number> = {};
-      for (const a of actions) counts[a.kind] = (counts[a.kind] ?? 0) + 1;
-      log.debug({ targets: targets.length, refreshed: toFetch.length, actions: counts }, 'planned');
-    }
-    const outcomes = await mapLimit(actions, this.writeConcurrency, (action) => this.execute(sync, action, log));
-    const perNamespace = outcomes.filter((o): o is NamespaceOutcome => o !== undefined);
-    this.rememberConflicts(name, perNamespace);
-    const inPlace = new Set(perNamespace.filter((o) => o.result !== 'failed').map((o) => o.namespace));
-    const accountError = await this.syncServiceAccounts(sync, desired.secretName, inPlace, log);
+    const outcomes = await this.writer.apply(sync, actions, log);
+    const accountError = await syncServiceAccounts(this.kube, sync, secretName, inPlace(outcomes), log, this.writeConcurrency);
 
     // Status, events, metrics.
     // An expiry ECR did not report (Invalid Date) must not sort first and hide the others.
-    const earliest = [...tokenMap.values()]
+    const earliest = [...tokens.values()]
       .map((t) => t.expiresAt)
       .filter((d) => !Number.isNaN(d.getTime()))
       .sort((a, b) => a.getTime() - b.getTime())[0];
@@ -148,224 +152,55 @@ export class Reconciler {
       ? nextRefreshAt(sync.spec, { lastRefreshTime }, earliest, now, { minIntervalMs: this.minRefreshIntervalMs, jitterKey: name })
       : undefined;
     const fetchError = fetchErrors.length ? fetchErrors.map((e) => e.message).join('; ') : undefined;
-    const status = buildStatus({
+    await this.reporter.status(
       sync,
-      now,
-      outcomes: perNamespace,
-      tokens: tokenStatus,
-      ...(lastRefreshTime ? { lastRefreshTime } : {}),
-      ...(refresh ? { refresh } : {}),
-      ...(fetchError ? { fetchError } : {}),
-    });
-    await this.report(sync, status);
-    await this.announce(sync, { toFetch, fetchErrors, actions, outcomes: perNamespace, refresh, log });
-    const synced = perNamespace.filter((o) => o.result === 'synced').length;
-    const failed = perNamespace.filter((o) => o.result === 'failed');
-    this.metrics.secretsObserved(name, synced, failed.length);
-    if (toFetch.length > 0) {
-      this.metrics.refreshCompleted(name, fetchErrors.length ? 'error' : 'success', (this.clock.now().getTime() - now.getTime()) / 1000);
-    }
-
-    if (fetchErrors.length > 0) {
-      return { error: fetchErrors.find((e) => e.retryable) ?? fetchErrors[0]! };
-    }
-    const retryable = failed.find((o) => o.result === 'failed' && o.reason === Reason.SecretWriteFailed);
-    if (retryable) return { error: new Error(`${failed.length} namespaces failed to write; first: ${(retryable as { message: string }).message}`) };
-    if (accountError) return { error: accountError };
-    if (!refresh) return {};
-    let requeueAfterMs = Math.max(0, refresh.at.getTime() - this.clock.now().getTime());
-    // A conflicting secret may be removed by its owner without any event we watch: look again soon.
-    if (failed.some((o) => o.result === 'failed' && o.reason === Reason.SecretConflict)) requeueAfterMs = Math.min(requeueAfterMs, CONFLICT_RECHECK_MS);
-    return { requeueAfterMs };
-  }
-
-  private lastRefresh(sync: EcrCredentialSync): { lastRefreshTime?: string } {
-    return sync.status?.lastRefreshTime ? { lastRefreshTime: sync.status.lastRefreshTime } : {};
-  }
-
-  private async actualSecrets(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
-    const ours = this.ownWrites.overlay(sync.metadata.name, await this.kube.listSyncSecrets(sync.metadata.name), this.clock.now());
-    const hints = this.conflictHints.get(sync.metadata.name);
-    if (!hints?.size) return ours;
-    const targetSet = new Set(targets);
-    const known = new Set(ours.map((s) => `${s.namespace}/${s.name}`));
-    const extra = await Promise.all(
-      [...hints].filter((ns) => targetSet.has(ns) && !known.has(`${ns}/${secretName}`)).map((ns) => this.kube.getSecret(ns, secretName)),
+      buildStatus({
+        sync,
+        now,
+        outcomes,
+        tokens: tokenStatus,
+        ...(lastRefreshTime ? { lastRefreshTime } : {}),
+        ...(refresh ? { refresh } : {}),
+        ...(fetchError ? { fetchError } : {}),
+        ...(backoff ? { backoff } : {}),
+      }),
     );
-    return [...ours, ...extra.filter((s): s is ActualSecret => s !== undefined)];
+    await this.reporter.round(sync, { fetched, fetchErrors, actions, outcomes, refresh, seconds: (this.clock.now().getTime() - now.getTime()) / 1000 }, log);
+    return this.outcome({ fetchErrors, backoff, outcomes, accountError, refreshAt: refresh?.at });
   }
 
-  private rememberConflicts(name: string, outcomes: readonly NamespaceOutcome[]): void {
-    const conflicts = outcomes.filter((o) => o.result === 'failed' && o.reason === Reason.SecretConflict).map((o) => o.namespace);
-    if (conflicts.length) this.conflictHints.set(name, new Set(conflicts));
-    else this.conflictHints.delete(name);
+  /** The backoff the status records after this round: a new failure extends it, a hold keeps it, a success ends it. */
+  private backoffAfter(sync: EcrCredentialSync, now: Date, hold: Date | undefined, errors: readonly TokenFetchError[], log: Logger): BackoffStatus | undefined {
+    if (errors.length === 0) return hold ? sync.status?.backoff : undefined;
+    const failure = { retryable: errors.some((e) => e.retryable), message: errors.map((e) => e.message).join('; ') };
+    const next = nextBackoff(sync.status?.backoff, sync.metadata.generation, now, failure, this.backoff);
+    log.warn({ failures: next.failures, retryable: next.retryable, nextAttemptTime: next.nextAttemptTime }, 'token fetch failed; backing off');
+    return next;
   }
 
-  private async execute(sync: EcrCredentialSync, action: Action, log: Logger): Promise<NamespaceOutcome | undefined> {
-    const { namespace, name } = action;
-    const conflict = (message: string): NamespaceOutcome => ({ namespace, result: 'failed', reason: Reason.SecretConflict, message });
-    try {
-      switch (action.kind) {
-        case 'unchanged':
-          return { namespace, result: 'synced' };
-        case 'keep':
-          return { namespace, result: 'kept' };
-        case 'pending':
-          return { namespace, result: 'failed', reason: Reason.TokenFetchFailed, message: `no token yet for ${namespace}/${name}` };
-        case 'conflict':
-          return conflict(action.message);
-        case 'create':
-          return await this.create(sync, namespace, name, action.content, conflict);
-        case 'update':
-          return await this.update(sync, action.actual, action.content, conflict, 1);
-        case 'delete':
-          await this.write('delete', () => this.kube.deleteSecret(action.actual));
-          log.info({ namespace, secret: name }, 'removed secret no longer targeted');
-          return undefined;
-      }
-    } catch (error) {
-      if (action.kind === 'delete' && (isStatus(error, 404) || isStatus(error, 409))) return undefined;
-      const message = error instanceof Error ? error.message : String(error);
-      log.warn({ namespace, secret: name, action: action.kind, status: (error as KubeError).status }, message);
-      return { namespace, result: 'failed', reason: Reason.SecretWriteFailed, message };
+  /** When to run again, and whether this round failed. */
+  private outcome(round: {
+    fetchErrors: readonly TokenFetchError[];
+    backoff: BackoffStatus | undefined;
+    outcomes: readonly NamespaceOutcome[];
+    accountError: Error | undefined;
+    refreshAt: Date | undefined;
+  }): ReconcileOutcome {
+    const now = this.clock.now().getTime();
+    const failed = round.outcomes.filter((o): o is Extract<NamespaceOutcome, { result: 'failed' }> => o.result === 'failed');
+    const writeFailure = failed.find((o) => o.reason === Reason.SecretWriteFailed);
+    let requeueAfterMs = round.refreshAt ? Math.max(0, round.refreshAt.getTime() - now) : undefined;
+    if (round.backoff) requeueAfterMs = Math.max(0, Date.parse(round.backoff.nextAttemptTime) - now);
+    if (failed.some((o) => o.reason === Reason.SecretConflict)) requeueAfterMs = Math.min(requeueAfterMs ?? CONFLICT_RECHECK_MS, CONFLICT_RECHECK_MS);
+    // A failed write is retried by the queue's backoff, by its class (a 403 or 422 waits longest).
+    const error = writeFailure
+      ? new KubeError('write secrets', writeFailure.status ?? 0, `${failed.length} namespaces failed to write; first: ${writeFailure.message}`)
+      : round.accountError;
+    if (error) return { error };
+    if (round.fetchErrors.length > 0) {
+      return { error: round.fetchErrors.find((e) => e.retryable) ?? round.fetchErrors[0]!, ...(requeueAfterMs !== undefined ? { requeueAfterMs } : {}) };
     }
-  }
-
-  private async write<T>(verb: 'create' | 'update' | 'delete', fn: () => Promise<T>): Promise<T> {
-    try {
-      const result = await fn();
-      this.metrics.secretWritten(verb, 'success');
-      return result;
-    } catch (error) {
-      this.metrics.secretWritten(verb, 'error');
-      throw error;
-    }
-  }
-
-  private async create(
-    sync: EcrCredentialSync,
-    namespace: string,
-    name: string,
-    content: SecretContent,
-    conflict: (message: string) => NamespaceOutcome,
-  ): Promise<NamespaceOutcome | undefined> {
-    try {
-      const written = await this.write('create', () => this.kube.createSecret(namespace, name, content));
-      this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.clock.now());
-      return { namespace, result: 'synced', wrote: 'created' };
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined; // the namespace went away meanwhile
-      if (!isStatus(error, 409)) throw error;
-      const existing = await this.kube.getSecret(namespace, name);
-      if (!existing) throw error;
-      return this.converge(sync, existing, content, conflict, 1);
-    }
-  }
-
-  private async update(
-    sync: EcrCredentialSync,
-    actual: ActualSecret,
-    content: SecretContent,
-    conflict: (message: string) => NamespaceOutcome,
-    attempt: number,
-  ): Promise<NamespaceOutcome | undefined> {
-    try {
-      const written = await this.write('update', () => this.kube.updateSecret(actual, content));
-      this.ownWrites.remember(sync.metadata.name, actual.namespace, actual.name, written, this.clock.now());
-      return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
-    } catch (error) {
-      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, conflict);
-      if (!isStatus(error, 409) || attempt >= UPDATE_ATTEMPTS) throw error;
-      const fresh = await this.kube.getSecret(actual.namespace, actual.name);
-      if (!fresh) return this.create(sync, actual.namespace, actual.name, content, conflict);
-      return this.converge(sync, fresh, content, conflict, attempt + 1);
-    }
-  }
-
-  /** Decide again on a freshly read secret: someone else's, already right, or ours to update. */
-  private converge(
-    sync: EcrCredentialSync,
-    existing: ActualSecret,
-    content: SecretContent,
-    conflict: (message: string) => NamespaceOutcome,
-    attempt: number,
-  ): Promise<NamespaceOutcome | undefined> | NamespaceOutcome {
-    const owner = ownership(existing, sync.metadata.name);
-    // Word it as plan() does, so the next reconcile, which finds the conflict there, reports the same status.
-    if (owner !== 'ours') return conflict(conflictMessage(existing, sync.metadata.name));
-    if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
-    return this.update(sync, existing, content, conflict, attempt);
-  }
-
-  /**
-   * Lists the secret in the chosen ServiceAccounts' imagePullSecrets where the secret is in place,
-   * and takes out entries this sync added elsewhere. Returns an error to retry on, if any patch failed.
-   */
-  private async syncServiceAccounts(sync: EcrCredentialSync, secretName: string, inPlace: ReadonlySet<string>, log: Logger): Promise<Error | undefined> {
-    const changes = accountChanges(sync.metadata.name, secretName, sync.spec?.serviceAccounts, inPlace, await this.kube.listServiceAccounts());
-    let failed: Error | undefined;
-    await mapLimit(changes, this.writeConcurrency, async (change) => {
-      try {
-        await this.kube.patchServiceAccount(change);
-        log.info({ namespace: change.account.namespace, serviceAccount: change.account.name, imagePullSecrets: change.imagePullSecrets }, 'updated ServiceAccount imagePullSecrets');
-      } catch (error) {
-        if (isStatus(error, 404)) return;
-        failed ??= error as Error;
-        log.warn({ namespace: change.account.namespace, serviceAccount: change.account.name, err: (error as Error).message }, 'could not update ServiceAccount');
-      }
-    });
-    return failed;
-  }
-
-  private async report(sync: EcrCredentialSync, status: ReturnType<typeof buildStatus>): Promise<void> {
-    if (statusEqual(sync.status, status)) return;
-    await this.kube.patchStatus(sync.metadata.name, status);
-  }
-
-  private async event(sync: EcrCredentialSync, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    try {
-      await this.kube.recordEvent(sync, type, reason, message);
-    } catch (error) {
-      this.log.debug({ sync: sync.metadata.name, reason, err: (error as Error).message }, 'could not record event');
-    }
-  }
-
-  private async announce(
-    sync: EcrCredentialSync,
-    info: {
-      toFetch: readonly TokenGroup[];
-      fetchErrors: readonly TokenFetchError[];
-      actions: readonly Action[];
-      outcomes: readonly NamespaceOutcome[];
-      refresh: ReturnType<typeof nextRefreshAt> | undefined;
-      log: Logger;
-    },
-  ): Promise<void> {
-    const { toFetch, fetchErrors, actions, outcomes, refresh, log } = info;
-    if (toFetch.length > 0 && fetchErrors.length === 0) {
-      const regions = [...new Set(toFetch.map((g) => g.region))].sort().join(', ');
-      const message = `fetched ${toFetch.length} ECR token(s) for ${regions}${refresh ? `; next refresh ${iso(refresh.at)} (${refresh.driver})` : ''}`;
-      log.info({ tokens: toFetch.length, regions, nextRefresh: refresh ? iso(refresh.at) : undefined }, 'tokens refreshed');
-      await this.event(sync, 'Normal', EventReason.TokenRefreshed, message);
-    }
-    for (const error of fetchErrors) await this.event(sync, 'Warning', EventReason.TokenFetchFailed, error.message);
-    const failedNs = new Set(outcomes.filter((o) => o.result === 'failed').map((o) => o.namespace));
-    const count = (kind: Action['kind']) => actions.filter((a) => a.kind === kind && !failedNs.has(a.namespace)).length;
-    // Counted from what was written: a planned update that found the secret already right wrote nothing.
-    const created = outcomes.filter((o) => o.result === 'synced' && o.wrote === 'created').length;
-    const updated = outcomes.filter((o) => o.result === 'synced' && o.wrote === 'updated').length;
-    const deleted = count('delete');
-    if (created + updated + deleted > 0) {
-      const message = `secret ${sync.spec.secretName ?? DEFAULT_SECRET_NAME}: created ${created}, updated ${updated}, removed ${deleted}`;
-      log.info({ created, updated, deleted }, 'secrets written');
-      await this.event(sync, 'Normal', EventReason.SecretsSynced, message);
-    }
-    let reported = 0;
-    for (const o of outcomes) {
-      if (o.result !== 'failed' || o.reason === Reason.TokenFetchFailed || reported >= 5) continue;
-      reported++;
-      await this.event(sync, 'Warning', o.reason === Reason.SecretConflict ? EventReason.SecretConflict : EventReason.SecretWriteFailed, o.message);
-    }
+    return requeueAfterMs !== undefined ? { requeueAfterMs } : {};
   }
 
   private async finalize(sync: EcrCredentialSync, log: Logger): Promise<ReconcileOutcome> {
@@ -373,25 +208,20 @@ export class Reconciler {
       this.forget(sync.metadata.name);
       return {};
     }
-    const accountError = await this.syncServiceAccounts(sync, sync.spec?.secretName ?? DEFAULT_SECRET_NAME, new Set(), log);
+    const secretName = sync.spec?.secretName ?? DEFAULT_SECRET_NAME;
+    const accountError = await syncServiceAccounts(this.kube, sync, secretName, new Set(), log, this.writeConcurrency);
     if (accountError) return { error: accountError };
-    const secrets = (await this.kube.listSyncSecrets(sync.metadata.name)).filter((s) => ownership(s, sync.metadata.name) === 'ours');
-    const results = await mapLimit(secrets, this.writeConcurrency, async (secret) => {
-      try {
-        await this.write('delete', () => this.kube.deleteSecret(secret));
-        return true;
-      } catch (error) {
-        if (isStatus(error, 404)) return true;
-        log.warn({ namespace: secret.namespace, err: (error as Error).message }, 'could not remove secret');
-        return false;
-      }
-    });
-    const left = results.filter((ok) => !ok).length;
+    const { removed, left } = await this.writer.removeAll(sync, log);
     if (left > 0) return { error: new KubeError('cleanup', 0, `${left} secrets could not be removed yet`) };
-    await this.event(sync, 'Normal', EventReason.SecretsRemoved, `removed ${secrets.length} secrets before deletion`);
-    log.info({ removed: secrets.length }, 'cleaned up before deletion');
+    await this.reporter.event(sync, 'Normal', EventReason.SecretsRemoved, `removed ${removed} secrets before deletion`);
+    log.info({ removed }, 'cleaned up before deletion');
     await this.kube.setFinalizers(sync, (sync.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
     this.forget(sync.metadata.name);
     return {};
   }
+}
+
+/** Namespaces where a secret of the sync exists after this round, whether or not its write succeeded. */
+function inPlace(outcomes: readonly NamespaceOutcome[]): Set<string> {
+  return new Set(outcomes.filter((o) => o.result !== 'failed' || o.inPlace).map((o) => o.namespace));
 }

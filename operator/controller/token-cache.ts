@@ -59,8 +59,19 @@ export class TokenCache {
     this.looks.delete(name);
   }
 
-  /** The token of each group that has a usable one, fetching those the refresh (`due`) or their absence calls for. */
-  async obtain(sync: EcrCredentialSync, actual: readonly ActualSecret[], now: Date, due: boolean, log: Logger, signal?: AbortSignal): Promise<TokenRound> {
+  /**
+   * The token of each group that has a usable one, fetching those the refresh (`due`) or their
+   * absence calls for, unless `mayFetch` is false (a backoff holds): then only what it has or learns back.
+   */
+  async obtain(
+    sync: EcrCredentialSync,
+    actual: readonly ActualSecret[],
+    now: Date,
+    due: boolean,
+    log: Logger,
+    signal?: AbortSignal,
+    options: { mayFetch?: boolean } = {},
+  ): Promise<TokenRound> {
     const name = sync.metadata.name;
     const specGroups = tokenGroups(sync.spec);
     const groups = resolveGroups(specGroups, await this.roles(specGroups));
@@ -70,6 +81,7 @@ export class TokenCache {
       if (waitMs !== undefined) return { kind: 'wait', afterMs: waitMs };
     }
     const fetched = groups.filter((g) => {
+      if (options.mayFetch === false) return false;
       const cached = cache.get(g.key);
       return due || !cached || !usable(cached, now) || cached.identity !== g.identity;
     });

@@ -1,7 +1,7 @@
 import { ANNOTATION_DATA_HASH, ANNOTATION_EXPIRES_AT, ANNOTATION_REGISTRIES, LABEL_MANAGED_BY, LABEL_SYNC } from '../api/constants.ts';
 import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
 import { makeSync } from '../testing/fakes.ts';
-import { contentHash, desiredSecrets, DOCKER_CONFIG_KEY, type GroupToken, SECRET_TYPE, secretContent } from './desired.ts';
+import { contentHash, desiredSecrets, ownedKeys, DOCKER_CONFIG_KEY, type GroupToken, SECRET_TYPE, secretContent } from './desired.ts';
 import { sha256Hex } from './hash.ts';
 import { tokenGroups } from './identity.ts';
 
@@ -115,17 +115,17 @@ describe('contentHash', () => {
 
   it('is stable across calls and key order', () => {
     const reordered = { annotations: { p: '1' }, labels: { y: '2', x: '1' }, data: { a: '1', b: '2' }, type: SECRET_TYPE };
-    expect(contentHash(shape, ['x', 'y'], ['p'])).toBe(contentHash(reordered, ['x', 'y'], ['p']));
+    expect(contentHash(shape, { labels: ['x', 'y'], annotations: ['p'] })).toBe(contentHash(reordered, { labels: ['x', 'y'], annotations: ['p'] }));
   });
 
   it('ignores labels and annotations the operator does not own', () => {
     const extra = { ...shape, labels: { ...shape.labels, added: 'by-someone' }, annotations: { ...shape.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '{}' } };
-    expect(contentHash(extra, ['x', 'y'], ['p'])).toBe(contentHash(shape, ['x', 'y'], ['p']));
+    expect(contentHash(extra, { labels: ['x', 'y'], annotations: ['p'] })).toBe(contentHash(shape, { labels: ['x', 'y'], annotations: ['p'] }));
   });
 
   it('ignores the data-hash annotation, which only restates the data', () => {
     const withHash = { ...shape, annotations: { ...shape.annotations, [ANNOTATION_DATA_HASH]: 'whatever' } };
-    expect(contentHash(withHash, ['x'], ['p', ANNOTATION_DATA_HASH])).toBe(contentHash(shape, ['x'], ['p', ANNOTATION_DATA_HASH]));
+    expect(contentHash(withHash, ownedKeys(withHash))).toBe(contentHash(shape, ownedKeys(withHash)));
   });
 
   it.each<[string, object]>([
@@ -136,11 +136,11 @@ describe('contentHash', () => {
     ['a missing owned label', { labels: { x: '1' } }],
     ['an owned annotation', { annotations: { p: '2' } }],
   ])('changes with %s', (_name, change) => {
-    expect(contentHash({ ...shape, ...change }, ['x', 'y'], ['p'])).not.toBe(contentHash(shape, ['x', 'y'], ['p']));
+    expect(contentHash({ ...shape, ...change }, { labels: ['x', 'y'], annotations: ['p'] })).not.toBe(contentHash(shape, { labels: ['x', 'y'], annotations: ['p'] }));
   });
 
   it('tells a missing label from an empty one', () => {
-    expect(contentHash({ labels: {} }, ['x'], [])).not.toBe(contentHash({ labels: { x: '' } }, ['x'], []));
+    expect(contentHash({ labels: {} }, { labels: ['x'], annotations: [] })).not.toBe(contentHash({ labels: { x: '' } }, { labels: ['x'], annotations: [] }));
   });
 });
 

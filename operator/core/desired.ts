@@ -1,10 +1,11 @@
 // What every target namespace should hold: one dockerconfigjson secret whose content is
 // the same everywhere, built from the tokens of the sync's token groups.
-import type { EcrCredentialSync } from '../api/types.ts';
+import { API_VERSION, type EcrCredentialSync, KIND, type OwnerReference } from '../api/types.ts';
 import {
   ANNOTATION_DATA_HASH,
   ANNOTATION_EXPIRES_AT,
   ANNOTATION_REGISTRIES,
+  ANNOTATION_TEMPLATE_KEYS,
   DEFAULT_SECRET_NAME,
   LABEL_MANAGED_BY,
   LABEL_SYNC,
@@ -28,6 +29,8 @@ export interface SecretContent {
   data: Record<string, string>;
   labels: Record<string, string>;
   annotations: Record<string, string>;
+  /** The sync, so that the garbage collector removes what a finished cleanup missed. */
+  owner?: OwnerReference;
   /** Hash of everything above that the operator owns; equal hash, nothing to write. */
   hash: string;
 }
@@ -49,22 +52,40 @@ export interface SecretShape {
   annotations?: Record<string, string>;
 }
 
+/** The template keys a secret was last written with, as its ANNOTATION_TEMPLATE_KEYS records them. */
+export interface TemplateKeys {
+  labels: string[];
+  annotations: string[];
+}
+
+export function templateKeys(annotations: Record<string, string> | undefined): TemplateKeys {
+  const none = { labels: [], annotations: [] };
+  const raw = annotations?.[ANNOTATION_TEMPLATE_KEYS];
+  if (!raw) return none;
+  try {
+    const parsed = JSON.parse(raw) as Partial<Record<keyof TemplateKeys, unknown>>;
+    const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    return { labels: strings(parsed?.labels), annotations: strings(parsed?.annotations) };
+  } catch {
+    return none;
+  }
+}
+
+/** The label and annotation keys whose values the operator judges: those it sets, and the template record even when it sets none. */
+export function ownedKeys(shape: SecretShape): { labels: string[]; annotations: string[] } {
+  const annotations = Object.keys(shape.annotations ?? {}).filter((k) => k !== ANNOTATION_DATA_HASH);
+  return { labels: Object.keys(shape.labels ?? {}), annotations: annotations.includes(ANNOTATION_TEMPLATE_KEYS) ? annotations : [...annotations, ANNOTATION_TEMPLATE_KEYS] };
+}
+
 /**
  * Hash of a secret as far as the operator owns it: its type and whole data, and the values
  * of the label and annotation keys the operator sets. Keys others add are not ours to judge.
  */
-export function contentHash(shape: SecretShape, ownedLabels: readonly string[], ownedAnnotations: readonly string[]): string {
+export function contentHash(shape: SecretShape, owned: { labels: readonly string[]; annotations: readonly string[] }): string {
   const pick = (map: Record<string, string> | undefined, keys: readonly string[]) =>
     keys.map((k) => [k, map?.[k] ?? null] as const);
   const data = Object.entries(shape.data ?? {}).sort(([a], [b]) => (a < b ? -1 : 1));
-  return sha256Hex(
-    JSON.stringify([
-      shape.type ?? '',
-      data,
-      pick(shape.labels, ownedLabels),
-      pick(shape.annotations, ownedAnnotations.filter((k) => k !== ANNOTATION_DATA_HASH)),
-    ]),
-  );
+  return sha256Hex(JSON.stringify([shape.type ?? '', data, pick(shape.labels, owned.labels), pick(shape.annotations, owned.annotations)]));
 }
 
 export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<string, GroupToken>): SecretContent | undefined {
@@ -80,13 +101,16 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
     }
   }
   const json = dockerConfigJson(entries);
+  const template = sync.spec.secretTemplate ?? {};
+  const templated = { labels: Object.keys(template.labels ?? {}).sort(), annotations: Object.keys(template.annotations ?? {}).sort() };
   const labels: Record<string, string> = {
-    ...(sync.spec.secretTemplate?.labels ?? {}),
+    ...(template.labels ?? {}),
     [LABEL_MANAGED_BY]: MANAGER_NAME,
     [LABEL_SYNC]: sync.metadata.name,
   };
   const annotations: Record<string, string> = {
-    ...(sync.spec.secretTemplate?.annotations ?? {}),
+    ...(template.annotations ?? {}),
+    ...(templated.labels.length + templated.annotations.length ? { [ANNOTATION_TEMPLATE_KEYS]: JSON.stringify(templated) } : {}),
     [ANNOTATION_EXPIRES_AT]: earliest ? earliest.toISOString().replace(/\.\d{3}Z$/, 'Z') : '',
     [ANNOTATION_REGISTRIES]: [...entries.keys()].sort().join(','),
     [ANNOTATION_DATA_HASH]: sha256Hex(json),
@@ -97,7 +121,9 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
     labels,
     annotations,
   };
-  return { ...content, hash: contentHash(content, Object.keys(labels), Object.keys(annotations)) };
+  const uid = sync.metadata.uid;
+  const owner: OwnerReference | undefined = uid ? { apiVersion: API_VERSION, kind: KIND, name: sync.metadata.name, uid } : undefined;
+  return { ...content, ...(owner ? { owner } : {}), hash: contentHash(content, ownedKeys(content)) };
 }
 
 export function desiredSecrets(

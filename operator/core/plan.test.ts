@@ -6,13 +6,13 @@ import { tokenGroups } from './identity.ts';
 import { type ActualSecret, ownership, plan, upToDate } from './plan.ts';
 
 const SPEC: EcrCredentialSyncSpec = { registries: [{ accountId: '111111111111', region: 'us-east-1' }], namespaces: { selector: {} } };
-const SYNC = makeSync('prod', SPEC);
+const SYNC = makeSync('prod', SPEC, { uid: 'uid-prod' });
 const TOKENS = new Map<string, GroupToken>(
   tokenGroups(SPEC).map((g) => [g.key, { credential: { username: 'AWS', password: 'pw' }, expiresAt: new Date('2025-01-15T12:00:00Z') }]),
 );
 
 const desired = (namespaces: string[], withToken = true, spec: EcrCredentialSyncSpec = SPEC): DesiredState =>
-  desiredSecrets(makeSync('prod', spec), withToken ? TOKENS : new Map(), namespaces);
+  desiredSecrets(makeSync('prod', spec, { uid: 'uid-prod' }), withToken ? TOKENS : new Map(), namespaces);
 const CONTENT: SecretContent = desired(['a']).content!;
 
 /** A secret exactly as the operator would have written it. */
@@ -25,6 +25,7 @@ const ours = (namespace: string, name = 'regcred', change: Partial<ActualSecret>
   data: { ...CONTENT.data },
   labels: { ...CONTENT.labels },
   annotations: { ...CONTENT.annotations },
+  ownerReferences: [{ ...CONTENT.owner!, controller: true }],
   ...change,
 });
 const foreign = (namespace: string, name = 'regcred'): ActualSecret => ({
@@ -45,7 +46,13 @@ describe('plan', () => {
     ['a secret that is already right is left unchanged', desired(['a']), [ours('a')], ['unchanged a/regcred']],
     ['a secret whose data was tampered with is updated', desired(['a']), [ours('a', 'regcred', { data: { '.dockerconfigjson': 'e30=' } })], ['update a/regcred']],
     ['a secret with an extra data key is updated', desired(['a']), [ours('a', 'regcred', { data: { ...CONTENT.data, extra: 'eA==' } })], ['update a/regcred']],
-    ['a secret whose type was changed is updated', desired(['a']), [ours('a', 'regcred', { type: 'Opaque' })], ['update a/regcred']],
+    ['a secret whose type was changed is replaced, as no one may change a type', desired(['a']), [ours('a', 'regcred', { type: 'Opaque' })], ['replace a/regcred']],
+    ['an immutable secret whose data is stale is replaced', desired(['a']), [ours('a', 'regcred', { immutable: true, data: { '.dockerconfigjson': 'e30=' } })], ['replace a/regcred']],
+    ['an immutable secret with the right data that lost an annotation is updated, as its metadata may change', desired(['a']), [ours('a', 'regcred', { immutable: true, annotations: {} })], ['update a/regcred']],
+    ['an immutable secret that is right is unchanged', desired(['a']), [ours('a', 'regcred', { immutable: true })], ['unchanged a/regcred']],
+    ['a secret without the sync as owner (written by an earlier version) is updated', desired(['a']), [ours('a', 'regcred', { ownerReferences: [] })], ['update a/regcred']],
+    ['a secret with other owners besides the sync is unchanged', desired(['a']), [ours('a', 'regcred', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'u' }, { ...CONTENT.owner! }] })], ['unchanged a/regcred']],
+    ['a secret with a template label the spec no longer names is updated', desired(['a']), [ours('a', 'regcred', { labels: { ...CONTENT.labels, team: 'x' }, annotations: { ...CONTENT.annotations, 'ecrsync.io/template-keys': '{"labels":["team"],"annotations":[]}' } })], ['update a/regcred']],
     ['a secret that lost an annotation we own is updated', desired(['a']), [ours('a', 'regcred', { annotations: {} })], ['update a/regcred']],
     ['a secret that only gained labels and annotations of others is unchanged', desired(['a']), [ours('a', 'regcred', { labels: { ...CONTENT.labels, extra: 'x' }, annotations: { ...CONTENT.annotations, extra: 'x' } })], ['unchanged a/regcred']],
     ['a foreign secret at the name is a conflict', desired(['a']), [foreign('a')], ['conflict a/regcred']],

@@ -1,6 +1,7 @@
 // From desired and actual secrets to the writes that converge them. Touches only what it owns.
 import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
-import { contentHash, type DesiredState, type SecretContent } from './desired.ts';
+import type { OwnerReference } from '../api/types.ts';
+import { contentHash, type DesiredState, ownedKeys, type SecretContent } from './desired.ts';
 
 export interface ActualSecret {
   namespace: string;
@@ -11,11 +12,15 @@ export interface ActualSecret {
   data?: Record<string, string>;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  immutable?: boolean;
 }
 
 export type Action =
   | { kind: 'create'; namespace: string; name: string; content: SecretContent }
   | { kind: 'update'; namespace: string; name: string; content: SecretContent; actual: ActualSecret }
+  /** Ours, but it cannot be updated (immutable, or of another type): delete it and create it again. */
+  | { kind: 'replace'; namespace: string; name: string; content: SecretContent; actual: ActualSecret }
   | { kind: 'unchanged'; namespace: string; name: string }
   /** No token to write and no secret of ours yet: the namespace waits. */
   | { kind: 'pending'; namespace: string; name: string }
@@ -30,7 +35,19 @@ export function ownership(secret: ActualSecret, syncName: string): 'ours' | 'oth
 }
 
 export function upToDate(content: SecretContent, actual: ActualSecret): boolean {
-  return contentHash(actual, Object.keys(content.labels), Object.keys(content.annotations)) === content.hash;
+  if (content.owner && !actual.ownerReferences?.some((r) => r.uid === content.owner!.uid)) return false;
+  return contentHash(actual, ownedKeys(content)) === content.hash;
+}
+
+/** An update would be refused: the API server lets no one change an immutable secret's data, or any secret's type. */
+export function needsReplace(content: SecretContent, actual: ActualSecret): boolean {
+  if (actual.type !== undefined && actual.type !== content.type) return true;
+  return actual.immutable === true && !sameData(content.data, actual.data ?? {});
+}
+
+function sameData(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -62,7 +79,7 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
     } else if (upToDate(desired.content, current)) {
       actions.push({ kind: 'unchanged', namespace, name });
     } else {
-      actions.push({ kind: 'update', namespace, name, content: desired.content, actual: current });
+      actions.push({ kind: needsReplace(desired.content, current) ? 'replace' : 'update', namespace, name, content: desired.content, actual: current });
     }
   }
   for (const secret of actual) {

@@ -1,5 +1,5 @@
 // The status a reconcile reports, built from what it saw and did.
-import type { Condition, EcrCredentialSync, EcrCredentialSyncStatus, NamespaceFailure, TokenStatus } from '../api/types.ts';
+import type { BackoffStatus, Condition, EcrCredentialSync, EcrCredentialSyncStatus, NamespaceFailure, TokenStatus } from '../api/types.ts';
 import { ConditionType, Reason } from '../api/constants.ts';
 import { setCondition } from './conditions.ts';
 import type { RefreshPlan } from './schedule.ts';
@@ -8,9 +8,13 @@ export const MAX_FAILURES_LISTED = 10;
 
 export type NamespaceOutcome =
   /** `wrote`: what this reconcile wrote there; absent when the secret was already right. */
-  | { namespace: string; result: 'synced'; wrote?: 'created' | 'updated' }
+  | { namespace: string; result: 'synced'; wrote?: 'created' | 'updated' | 'replaced' }
   | { namespace: string; result: 'kept' }
-  | { namespace: string; result: 'failed'; reason: string; message: string };
+  /**
+   * `inPlace`: a secret of this sync is still there (an update failed, not a create), so the
+   * ServiceAccounts keep listing it. `status`: the HTTP status of a failed write.
+   */
+  | { namespace: string; result: 'failed'; reason: string; message: string; inPlace?: boolean; status?: number };
 
 export interface StatusInput {
   sync: EcrCredentialSync;
@@ -20,6 +24,8 @@ export interface StatusInput {
   lastRefreshTime?: string;
   refresh?: RefreshPlan;
   fetchError?: string;
+  /** Present while token fetches fail: the next attempt is the next refresh. */
+  backoff?: BackoffStatus;
   invalid?: string[];
   suspended?: boolean;
 }
@@ -50,8 +56,9 @@ export function buildStatus(input: StatusInput): EcrCredentialSyncStatus {
     ready = { status: 'False', reason: Reason.InvalidSpec, message: input.invalid.join('; ') };
   } else if (input.suspended) {
     ready = { status: 'False', reason: Reason.Suspended, message: 'spec.suspend is true; secrets are left as they are' };
-  } else if (input.fetchError) {
-    ready = { status: 'False', reason: Reason.TokenFetchFailed, message: `${input.fetchError}; existing secrets are left untouched` };
+  } else if (input.fetchError ?? input.backoff) {
+    const retry = input.backoff ? `; next attempt ${input.backoff.nextAttemptTime}` : '';
+    ready = { status: 'False', reason: Reason.TokenFetchFailed, message: `${input.fetchError ?? input.backoff!.message}; existing secrets are left untouched${retry}` };
   } else if (conflict) {
     ready = { status: 'False', reason: Reason.SecretConflict, message: `${failed} of ${input.outcomes.length} namespaces failed; first: ${(conflict as { message: string }).message}` };
   } else if (firstFailure) {
@@ -73,10 +80,15 @@ export function buildStatus(input: StatusInput): EcrCredentialSyncStatus {
     conditions,
     ...(input.lastRefreshTime ? { lastRefreshTime: input.lastRefreshTime } : {}),
     ...(expiries[0] ? { tokenExpiresAt: expiries[0] } : {}),
-    ...(input.refresh && !input.suspended && !input.invalid?.length ? { nextRefreshTime: iso(input.refresh.at) } : {}),
+    ...(input.backoff
+      ? { nextRefreshTime: input.backoff.nextAttemptTime }
+      : input.refresh && !input.suspended && !input.invalid?.length
+        ? { nextRefreshTime: iso(input.refresh.at) }
+        : {}),
     ...(input.tokens.length ? { tokens: [...input.tokens] } : {}),
     namespaces: { targeted: input.outcomes.length, synced, failed },
     ...(failures.length ? { failures } : {}),
+    ...(input.backoff ? { backoff: input.backoff } : {}),
   };
   return status;
 }

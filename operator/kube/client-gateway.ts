@@ -14,8 +14,10 @@ import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/const
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
+import { secretPatch } from '../core/secret-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
+import { accountView, actualSecret, namespaceInfo } from './convert.ts';
+import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
 
 export interface ListSource<T> {
   list(): readonly T[];
@@ -29,38 +31,7 @@ export interface GatewayCaches {
 
 const EVENT_NAMESPACE = 'default';
 const EVENT_DEDUPE_MS = 5 * 60_000;
-const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures'] as const;
-
-export function namespaceInfo(ns: V1Namespace): NamespaceInfo {
-  return {
-    name: ns.metadata!.name!,
-    labels: ns.metadata?.labels ?? {},
-    terminating: Boolean(ns.metadata?.deletionTimestamp) || ns.status?.phase === 'Terminating',
-  };
-}
-
-export function actualSecret(s: V1Secret): ActualSecret {
-  return {
-    namespace: s.metadata!.namespace!,
-    name: s.metadata!.name!,
-    ...(s.metadata?.uid ? { uid: s.metadata.uid } : {}),
-    ...(s.metadata?.resourceVersion ? { resourceVersion: s.metadata.resourceVersion } : {}),
-    ...(s.type ? { type: s.type } : {}),
-    data: s.data ?? {},
-    labels: s.metadata?.labels ?? {},
-    annotations: s.metadata?.annotations ?? {},
-  };
-}
-
-export function accountView(sa: V1ServiceAccount): AccountView {
-  return {
-    namespace: sa.metadata!.namespace!,
-    name: sa.metadata!.name!,
-    imagePullSecrets: (sa.imagePullSecrets ?? []).map((r) => r.name ?? '').filter(Boolean),
-    annotations: sa.metadata?.annotations ?? {},
-    ...(sa.metadata?.resourceVersion ? { resourceVersion: sa.metadata.resourceVersion } : {}),
-  };
-}
+const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures', 'backoff'] as const;
 
 export class ClientGateway implements KubeGateway {
   private readonly core: CoreV1Api;
@@ -105,8 +76,8 @@ export class ClientGateway implements KubeGateway {
     return items.map(namespaceInfo);
   }
 
-  async listSyncSecrets(syncName: string): Promise<ActualSecret[]> {
-    if (this.caches.secrets) {
+  async listSyncSecrets(syncName: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
+    if (this.caches.secrets && !options.live) {
       return this.caches.secrets.list().filter((s) => s.metadata?.labels?.[LABEL_SYNC] === syncName).map(actualSecret);
     }
     const list = await call('list secrets', () => this.core.listSecretForAllNamespaces({ labelSelector: `${LABEL_SYNC}=${syncName}` }));
@@ -131,7 +102,13 @@ export class ClientGateway implements KubeGateway {
         body: {
           apiVersion: 'v1',
           kind: 'Secret',
-          metadata: { name, namespace, labels: content.labels, annotations: content.annotations },
+          metadata: {
+            name,
+            namespace,
+            labels: content.labels,
+            annotations: content.annotations,
+            ...(content.owner ? { ownerReferences: [{ ...content.owner, controller: true }] } : {}),
+          },
           type: content.type,
           data: content.data,
         },
@@ -142,25 +119,10 @@ export class ClientGateway implements KubeGateway {
 
   async updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined> {
     const updated = await this.write(`update secret ${actual.namespace}/${actual.name}`, () =>
-      this.core.replaceNamespacedSecret({
-        namespace: actual.namespace,
-        name: actual.name,
-        fieldManager: FIELD_MANAGER,
-        ...this.dryRunParam,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: {
-            name: actual.name,
-            namespace: actual.namespace,
-            ...(actual.resourceVersion ? { resourceVersion: actual.resourceVersion } : {}),
-            labels: { ...actual.labels, ...content.labels },
-            annotations: { ...actual.annotations, ...content.annotations },
-          },
-          type: content.type,
-          data: content.data,
-        },
-      }),
+      this.core.patchNamespacedSecret(
+        { namespace: actual.namespace, name: actual.name, fieldManager: FIELD_MANAGER, ...this.dryRunParam, body: secretPatch(actual, content) },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     );
     return this.dryRun ? undefined : actualSecret(updated);
   }

@@ -11,13 +11,14 @@ export type EventType = 'Normal' | 'Warning';
 export interface KubeGateway {
   getSync(name: string): Promise<EcrCredentialSync | undefined>;
   listNamespaces(): Promise<NamespaceInfo[]>;
-  /** Secrets labelled as this sync's. */
-  listSyncSecrets(syncName: string): Promise<ActualSecret[]>;
+  /** Secrets labelled as this sync's: from the cache if there is one, unless `live`. */
+  listSyncSecrets(syncName: string, options?: { live?: boolean }): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
   /** Resolves to the object the server stored; undefined in a dry run. */
   createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined>;
   /**
-   * Replaces data and the operator's labels and annotations; keeps what others added. Fails with 409 if `actual` is stale.
+   * Merge-patches data and the operator's labels, annotations and owner reference (core/secret-patch.ts);
+   * keeps everything others set. Fails with 409 if `actual` is stale, 422 if the secret is immutable.
    * Resolves to the object the server stored; undefined in a dry run.
    */
   updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined>;

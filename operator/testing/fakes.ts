@@ -1,7 +1,9 @@
 // In-memory fakes of the operator's own interfaces, for unit tests. They stand in for the
 // Kubernetes API (KubeGateway), ECR (EcrTokenSource), the clock and the metrics, and they
 // behave the way the real things do where the reconciler depends on it: resourceVersions,
-// 409 on create of an existing secret and on a stale update or delete, 404 on what is gone.
+// 409 on create of an existing secret and on a stale update or delete, 404 on what is gone,
+// merge patches applied as the API server applies them (keeping what the patch does not name),
+// 422 for a changed type or an immutable secret's data.
 // No jest in here, so the file also compiles outside the test run.
 import { LABEL_SYNC } from '../api/constants.ts';
 import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncSpec, type EcrCredentialSyncStatus, KIND } from '../api/types.ts';
@@ -10,7 +12,9 @@ import type { SecretContent } from '../core/desired.ts';
 import { chainKey } from '../core/identity.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
+import { type SecretPatch, secretPatch } from '../core/secret-patch.ts';
 import { type EventType, KubeError, type KubeGateway } from '../kube/gateway.ts';
+import { mergePatch } from './merge-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Metrics } from '../runtime/metrics.ts';
@@ -168,11 +172,14 @@ export interface InjectedFailure {
   target?: string | ((target: string) => boolean);
 }
 
+/** A stored secret: what the operator sees of it, plus what others may set on it. */
+export type StoredSecret = ActualSecret & { finalizers?: string[] };
+
 export class FakeKube implements KubeGateway {
   readonly syncs = new Map<string, EcrCredentialSync>();
   readonly namespaces = new Map<string, NamespaceInfo>();
   /** By `namespace/name`. */
-  readonly secrets = new Map<string, ActualSecret>();
+  readonly secrets = new Map<string, StoredSecret>();
   readonly serviceAccounts = new Map<string, AccountView>();
   readonly events: RecordedEvent[] = [];
   readonly writes: Write[] = [];
@@ -265,8 +272,8 @@ export class FakeKube implements KubeGateway {
   }
 
   /** Puts a secret in place directly (someone else's, or a copy of ours), bypassing the write log. */
-  putSecret(secret: Omit<ActualSecret, 'uid' | 'resourceVersion'>): ActualSecret {
-    const stored: ActualSecret = {
+  putSecret(secret: Omit<StoredSecret, 'uid' | 'resourceVersion'>): StoredSecret {
+    const stored: StoredSecret = {
       ...clone(secret),
       uid: `uid-secret-${++this.uid}`,
       resourceVersion: this.nextRv(),
@@ -279,14 +286,14 @@ export class FakeKube implements KubeGateway {
   }
 
   /** Changes a stored secret as another writer would, bumping its resourceVersion. */
-  tamper(namespace: string, name: string, change: (secret: ActualSecret) => void): void {
+  tamper(namespace: string, name: string, change: (secret: StoredSecret) => void): void {
     const secret = this.secrets.get(`${namespace}/${name}`);
     if (!secret) throw new Error(`no secret ${namespace}/${name}`);
     change(secret);
     secret.resourceVersion = this.nextRv();
   }
 
-  secret(namespace: string, name: string): ActualSecret | undefined {
+  secret(namespace: string, name: string): StoredSecret | undefined {
     return clone(this.secrets.get(`${namespace}/${name}`));
   }
 
@@ -324,20 +331,22 @@ export class FakeKube implements KubeGateway {
     return clone([...this.namespaces.values()]);
   }
 
-  async listSyncSecrets(syncName: string): Promise<ActualSecret[]> {
+  async listSyncSecrets(syncName: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
     await Promise.resolve();
     this.injected('listSyncSecrets', syncName);
+    const source = options.live ? this.secrets : (this.frozenList ?? this.secrets);
     return clone(
-      [...(this.frozenList ?? this.secrets).entries()]
-        .filter(([key, s]) => s.labels?.[LABEL_SYNC] === syncName && !this.hiddenFromList.has(key))
-        .map(([, s]) => s),
+      [...source.entries()]
+        .filter(([key, s]) => s.labels?.[LABEL_SYNC] === syncName && (options.live || !this.hiddenFromList.has(key)))
+        .map(([, s]) => view(s)),
     );
   }
 
   async getSecret(namespace: string, name: string): Promise<ActualSecret | undefined> {
     await Promise.resolve();
     this.injected('getSecret', `${namespace}/${name}`);
-    return clone(this.secrets.get(`${namespace}/${name}`));
+    const stored = this.secrets.get(`${namespace}/${name}`);
+    return stored && clone(view(stored));
   }
 
   async createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined> {
@@ -356,33 +365,36 @@ export class FakeKube implements KubeGateway {
         data: clone(content.data),
         labels: clone(content.labels),
         annotations: clone(content.annotations),
+        ...(content.owner ? { ownerReferences: [{ ...clone(content.owner), controller: true }] } : {}),
       });
     });
-    return clone(this.secrets.get(key));
+    return clone(view(this.secrets.get(key)!));
   }
 
   async updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined> {
     const key = `${actual.namespace}/${actual.name}`;
-    await this.mutate('updateSecret', key, () => {
-      const current = this.secrets.get(key);
-      if (!current) throw new KubeError(`update secret ${key}`, 404, `update secret ${key}: HTTP 404: secrets "${actual.name}" not found`);
-      if (actual.resourceVersion !== undefined && actual.resourceVersion !== current.resourceVersion) {
-        throw new KubeError(`update secret ${key}`, 409, `update secret ${key}: HTTP 409: the object has been modified; please apply your changes to the latest version and try again`);
-      }
-      if (current.type !== undefined && current.type !== content.type) {
-        throw new KubeError(`update secret ${key}`, 422, `update secret ${key}: HTTP 422: type: Invalid value: field is immutable`);
-      }
-      // As ClientGateway.updateSecret: a replace built from what the caller saw, plus our keys.
-      this.secrets.set(key, {
-        ...current,
-        resourceVersion: this.nextRv(),
-        type: content.type,
-        data: clone(content.data),
-        labels: { ...clone(actual.labels ?? {}), ...clone(content.labels) },
-        annotations: { ...clone(actual.annotations ?? {}), ...clone(content.annotations) },
-      });
-    });
-    return clone(this.secrets.get(key));
+    await this.mutate('updateSecret', key, () => this.applyPatch(key, secretPatch(actual, content)));
+    return clone(view(this.secrets.get(key)!));
+  }
+
+  /** As the API server applies a merge patch to a secret, with its checks. */
+  private applyPatch(key: string, patch: SecretPatch): void {
+    const current = this.secrets.get(key);
+    const fail = (status: number, why: string) => new KubeError(`update secret ${key}`, status, `update secret ${key}: HTTP ${status}: ${why}`);
+    if (!current) throw fail(404, 'not found');
+    if (patch.metadata.resourceVersion !== undefined && patch.metadata.resourceVersion !== current.resourceVersion) {
+      throw fail(409, 'the object has been modified; please apply your changes to the latest version and try again');
+    }
+    const before = toObject(current);
+    const after = mergePatch(before, patch) as ReturnType<typeof toObject>;
+    if (after.type !== before.type) throw fail(422, 'type: Invalid value: field is immutable');
+    if (before.immutable && (!after.immutable || JSON.stringify(after.data) !== JSON.stringify(before.data))) {
+      throw fail(422, 'data: Forbidden: field is immutable when `immutable` is set');
+    }
+    if ((after.metadata.ownerReferences ?? []).filter((r) => r.controller).length > 1) {
+      throw fail(422, 'metadata.ownerReferences: Invalid value: Only one reference can have Controller set to true');
+    }
+    this.secrets.set(key, { ...fromObject(after), resourceVersion: this.nextRv() });
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {
@@ -448,6 +460,47 @@ export class FakeKube implements KubeGateway {
       current.resourceVersion = this.nextRv();
     });
   }
+}
+
+/** What a read returns: the operator's view, without what only others set. */
+function view(stored: StoredSecret): ActualSecret {
+  const { finalizers: _finalizers, ...rest } = stored;
+  return rest;
+}
+
+/** A stored secret in the API's shape, for a merge patch to apply to. */
+function toObject(s: StoredSecret) {
+  return clone({
+    metadata: {
+      namespace: s.namespace,
+      name: s.name,
+      uid: s.uid,
+      resourceVersion: s.resourceVersion,
+      labels: s.labels,
+      annotations: s.annotations,
+      ownerReferences: s.ownerReferences,
+      finalizers: s.finalizers,
+    },
+    type: s.type,
+    data: s.data,
+    immutable: s.immutable,
+  });
+}
+
+function fromObject(o: ReturnType<typeof toObject>): StoredSecret {
+  const m = o.metadata;
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    ...(m.uid ? { uid: m.uid } : {}),
+    ...(o.type ? { type: o.type } : {}),
+    data: o.data ?? {},
+    labels: m.labels ?? {},
+    annotations: m.annotations ?? {},
+    ...(m.ownerReferences?.length ? { ownerReferences: m.ownerReferences } : {}),
+    ...(m.finalizers?.length ? { finalizers: m.finalizers } : {}),
+    ...(o.immutable ? { immutable: true } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

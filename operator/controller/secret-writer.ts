@@ -1,0 +1,196 @@
+// Carries out a sync's planned secret writes and says, per namespace, what came of them. Reads the
+// sync's secrets as they are (the cache, corrected by its own recent writes and by what it found
+// at names held by someone else), and leaves what others own alone.
+import type { EcrCredentialSync } from '../api/types.ts';
+import { Reason } from '../api/constants.ts';
+import type { SecretContent } from '../core/desired.ts';
+import { type Action, type ActualSecret, conflictMessage, needsReplace, ownership, upToDate } from '../core/plan.ts';
+import type { NamespaceOutcome } from '../core/status.ts';
+import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
+import type { Clock } from '../runtime/clock.ts';
+import type { Logger } from '../runtime/log.ts';
+import type { Metrics } from '../runtime/metrics.ts';
+import { mapLimit } from './limit.ts';
+import { OwnWrites } from './own-writes.ts';
+
+const UPDATE_ATTEMPTS = 3;
+
+type Outcome = NamespaceOutcome | undefined;
+
+export interface SecretWriterDeps {
+  kube: KubeGateway;
+  clock: Clock;
+  metrics: Metrics;
+  writeConcurrency: number;
+}
+
+export class SecretWriter {
+  private readonly deps: SecretWriterDeps;
+  /** Namespaces where a foreign secret holds our name: read them, rather than try to create. */
+  private readonly conflictHints = new Map<string, Set<string>>();
+  private readonly ownWrites = new OwnWrites();
+
+  constructor(deps: SecretWriterDeps) {
+    this.deps = deps;
+  }
+
+  forget(name: string): void {
+    this.conflictHints.delete(name);
+    this.ownWrites.forget(name);
+  }
+
+  /** The sync's secrets, plus those found at its secret name in target namespaces where they were someone else's. */
+  async actual(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
+    const { kube, clock } = this.deps;
+    const ours = this.ownWrites.overlay(sync.metadata.name, await kube.listSyncSecrets(sync.metadata.name), clock.now());
+    const hints = this.conflictHints.get(sync.metadata.name);
+    if (!hints?.size) return ours;
+    const targetSet = new Set(targets);
+    const known = new Set(ours.map((s) => `${s.namespace}/${s.name}`));
+    const extra = await Promise.all(
+      [...hints].filter((ns) => targetSet.has(ns) && !known.has(`${ns}/${secretName}`)).map((ns) => kube.getSecret(ns, secretName)),
+    );
+    return [...ours, ...extra.filter((s): s is ActualSecret => s !== undefined)];
+  }
+
+  /** Carries out the actions, at most `writeConcurrency` at once; one outcome per target namespace. */
+  async apply(sync: EcrCredentialSync, actions: readonly Action[], log: Logger): Promise<NamespaceOutcome[]> {
+    const outcomes = await mapLimit(actions, this.deps.writeConcurrency, (action) => this.execute(sync, action, log));
+    const perNamespace = outcomes.filter((o): o is NamespaceOutcome => o !== undefined);
+    const conflicts = perNamespace.filter((o) => o.result === 'failed' && o.reason === Reason.SecretConflict).map((o) => o.namespace);
+    if (conflicts.length) this.conflictHints.set(sync.metadata.name, new Set(conflicts));
+    else this.conflictHints.delete(sync.metadata.name);
+    return perNamespace;
+  }
+
+  /** Deletes every secret of the sync, listed live (a cache may not show one created a moment ago). Returns how many are left. */
+  async removeAll(sync: EcrCredentialSync, log: Logger): Promise<{ removed: number; left: number }> {
+    const secrets = (await this.deps.kube.listSyncSecrets(sync.metadata.name, { live: true })).filter((s) => ownership(s, sync.metadata.name) === 'ours');
+    const results = await mapLimit(secrets, this.deps.writeConcurrency, async (secret) => {
+      try {
+        await this.write('delete', () => this.deps.kube.deleteSecret(secret));
+        return true;
+      } catch (error) {
+        if (isStatus(error, 404)) return true;
+        log.warn({ namespace: secret.namespace, err: (error as Error).message }, 'could not remove secret');
+        return false;
+      }
+    });
+    const left = results.filter((ok) => !ok).length;
+    return { removed: secrets.length - left, left };
+  }
+
+  private async execute(sync: EcrCredentialSync, action: Action, log: Logger): Promise<Outcome> {
+    const { namespace, name } = action;
+    try {
+      switch (action.kind) {
+        case 'unchanged':
+          return { namespace, result: 'synced' };
+        case 'keep':
+          return { namespace, result: 'kept' };
+        case 'pending':
+          return { namespace, result: 'failed', reason: Reason.TokenFetchFailed, message: `no token yet for ${namespace}/${name}` };
+        case 'conflict':
+          return conflict(namespace, action.message);
+        case 'create':
+          return await this.create(sync, namespace, name, action.content);
+        case 'update':
+          return await this.update(sync, action.actual, action.content, 1);
+        case 'replace':
+          return await this.replace(sync, action.actual, action.content, log);
+        case 'delete':
+          await this.write('delete', () => this.deps.kube.deleteSecret(action.actual));
+          log.info({ namespace, secret: name }, 'removed secret no longer targeted');
+          return undefined;
+      }
+    } catch (error) {
+      if (action.kind === 'delete' && (isStatus(error, 404) || isStatus(error, 409))) return undefined;
+      const status = error instanceof KubeError ? error.status : undefined;
+      const message = error instanceof Error ? error.message : String(error);
+      log.warn({ namespace, secret: name, action: action.kind, status }, message);
+      // Whether a secret of ours is still there: an update that failed left it; a create found none.
+      const inPlace = error instanceof WriteError && error.inPlace;
+      return { namespace, result: 'failed', reason: Reason.SecretWriteFailed, message, inPlace, ...(status !== undefined ? { status } : {}) };
+    }
+  }
+
+  private async write<T>(verb: 'create' | 'update' | 'delete', fn: () => Promise<T>): Promise<T> {
+    try {
+      const result = await fn();
+      this.deps.metrics.secretWritten(verb, 'success');
+      return result;
+    } catch (error) {
+      this.deps.metrics.secretWritten(verb, 'error');
+      throw error;
+    }
+  }
+
+  private remember(sync: EcrCredentialSync, namespace: string, name: string, written: ActualSecret | undefined): void {
+    this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.deps.clock.now());
+  }
+
+  private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent): Promise<Outcome> {
+    try {
+      this.remember(sync, namespace, name, await this.write('create', () => this.deps.kube.createSecret(namespace, name, content)));
+      return { namespace, result: 'synced', wrote: 'created' };
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined; // the namespace went away meanwhile
+      if (!isStatus(error, 409)) throw error;
+      const existing = await this.deps.kube.getSecret(namespace, name);
+      if (!existing) throw error;
+      return this.converge(sync, existing, content, 1);
+    }
+  }
+
+  private async update(sync: EcrCredentialSync, actual: ActualSecret, content: SecretContent, attempt: number): Promise<Outcome> {
+    try {
+      this.remember(sync, actual.namespace, actual.name, await this.write('update', () => this.deps.kube.updateSecret(actual, content)));
+      return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
+    } catch (error) {
+      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content);
+      if (!isStatus(error, 409) || attempt >= UPDATE_ATTEMPTS) throw new WriteError(error, true);
+      const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
+      if (!fresh) return this.create(sync, actual.namespace, actual.name, content);
+      return this.converge(sync, fresh, content, attempt + 1);
+    }
+  }
+
+  /** Deletes exactly the secret seen (uid and resourceVersion preconditions), then creates it anew. */
+  private async replace(sync: EcrCredentialSync, actual: ActualSecret, content: SecretContent, log: Logger): Promise<Outcome> {
+    try {
+      await this.write('delete', () => this.deps.kube.deleteSecret(actual));
+    } catch (error) {
+      if (!isStatus(error, 404) && !isStatus(error, 409)) throw new WriteError(error, true);
+      // Changed or gone meanwhile: decide again on what is there now.
+      const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
+      return fresh ? this.converge(sync, fresh, content, 1) : this.create(sync, actual.namespace, actual.name, content);
+    }
+    const why = actual.immutable ? 'is immutable' : `has type ${actual.type}`;
+    log.info({ namespace: actual.namespace, secret: actual.name, why }, 'deleted a secret that could not be updated; creating it again');
+    const created = await this.create(sync, actual.namespace, actual.name, content);
+    return created?.result === 'synced' ? { ...created, wrote: 'replaced' } : created;
+  }
+
+  /** Decide again on a freshly read secret: someone else's, already right, or ours to update or replace. */
+  private converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number): Promise<Outcome> | Outcome {
+    // Word it as plan() does, so the next reconcile, which finds the conflict there, reports the same status.
+    if (ownership(existing, sync.metadata.name) !== 'ours') return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
+    if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
+    if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again`, inPlace: true };
+    return this.update(sync, existing, content, attempt);
+  }
+}
+
+function conflict(namespace: string, message: string): NamespaceOutcome {
+  return { namespace, result: 'failed', reason: Reason.SecretConflict, message };
+}
+
+/** A write that failed, and whether a secret of ours is still in its place. */
+class WriteError extends KubeError {
+  readonly inPlace: boolean;
+  constructor(error: unknown, inPlace: boolean) {
+    const kube = error instanceof KubeError ? error : undefined;
+    super(kube?.op ?? 'write secret', kube?.status ?? 0, (error as Error)?.message ?? String(error), { cause: error });
+    this.inPlace = inPlace;
+  }
+}
