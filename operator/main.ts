@@ -3,6 +3,7 @@ import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from './api/types.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
+import { DEFAULT_BACKOFF } from './core/backoff.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { ClientGateway } from './kube/client-gateway.ts';
 import type { KubeGateway } from './kube/gateway.ts';
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
   const reconcilerOptions = {
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,
+    backoff: { ...DEFAULT_BACKOFF, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
     ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
   };
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');

@@ -17,6 +17,8 @@ export interface Flags {
   writeConcurrency: number;
   reconcileConcurrency: number;
   maxBackoffMs: number;
+  maxFetchBackoffMs: number;
+  nonRetryableFetchBackoffMs: number;
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -32,7 +34,12 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
   --min-refresh-interval DURATION   floor between token refreshes when an expiry is past or too near (default "5m")
   --write-concurrency N             secret writes in flight per sync (default 16)
   --reconcile-concurrency N         syncs reconciled at once (default 4)
-  --max-backoff DURATION            cap on the exponential retry delay after a failure (default "30s")
+  --max-backoff DURATION            cap on the exponential retry delay after a failed Kubernetes write (default "30s")
+  --max-fetch-backoff DURATION      cap on the delay between token fetches that keep failing; it starts at 10s
+                                    and doubles (default "5m")
+  --non-retryable-fetch-backoff DURATION
+                                    the delay after a fetch failure that retrying cannot cure, such as
+                                    AccessDenied or a missing ServiceAccount; a spec change ends it (default "10m")
   --help                            this text
 `;
 
@@ -57,6 +64,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'write-concurrency': { type: 'string', default: '16' },
         'reconcile-concurrency': { type: 'string', default: '4' },
         'max-backoff': { type: 'string', default: '30s' },
+        'max-fetch-backoff': { type: 'string', default: '5m' },
+        'non-retryable-fetch-backoff': { type: 'string', default: '10m' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -70,6 +79,11 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (minRefresh === undefined || minRefresh < 1000) throw new FlagError('--min-refresh-interval must be a duration of at least 1s, such as 5m');
   const maxBackoff = parseDuration(parsed['max-backoff']!);
   if (maxBackoff === undefined || maxBackoff < 1000) throw new FlagError('--max-backoff must be a duration of at least 1s, such as 30s');
+  const fetchBackoff = (name: 'max-fetch-backoff' | 'non-retryable-fetch-backoff') => {
+    const ms = parseDuration(parsed[name]!);
+    if (ms === undefined || ms < 10_000) throw new FlagError(`--${name} must be a duration of at least 10s, such as 5m`);
+    return ms;
+  };
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -89,5 +103,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     writeConcurrency: positive('write-concurrency'),
     reconcileConcurrency: positive('reconcile-concurrency'),
     maxBackoffMs: maxBackoff,
+    maxFetchBackoffMs: fetchBackoff('max-fetch-backoff'),
+    nonRetryableFetchBackoffMs: fetchBackoff('non-retryable-fetch-backoff'),
   };
 }
