@@ -1,0 +1,74 @@
+// From informer events to the names of the syncs to reconcile. client-node hands an update only
+// the new object, so this keeps the last state it saw of each namespace and ServiceAccount: a
+// change is judged on both sides (a namespace that leaves a selector concerns that sync).
+import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
+import { LABEL_SYNC } from '../api/constants.ts';
+import { syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
+import type { NamespaceInfo } from '../core/namespaces.ts';
+import type { AccountView } from '../core/service-accounts.ts';
+import { accountView, namespaceInfo } from '../kube/convert.ts';
+
+export type EventKind = 'add' | 'update' | 'delete';
+
+export class EventMap {
+  /** What about a sync calls for a reconcile: not its status, which the operator itself writes. */
+  private readonly syncPrints = new Map<string, string>();
+  private readonly namespaces = new Map<string, NamespaceInfo>();
+  private readonly accounts = new Map<string, AccountView>();
+  private readonly syncs: () => readonly KubernetesObject[];
+
+  /** @param syncs the syncs in the informer cache, as it holds them now */
+  constructor(syncs: () => readonly KubernetesObject[]) {
+    this.syncs = syncs;
+  }
+
+  sync(kind: EventKind, sync: KubernetesObject): string[] {
+    const name = sync.metadata?.name;
+    if (!name) return [];
+    if (kind === 'delete') {
+      this.syncPrints.delete(name);
+      return [name];
+    }
+    const m = sync.metadata!;
+    const print = JSON.stringify([m.generation, m.deletionTimestamp ?? null, m.finalizers ?? [], m.uid]);
+    if (this.syncPrints.get(name) === print) return [];
+    this.syncPrints.set(name, print);
+    return [name];
+  }
+
+  namespace(kind: EventKind, ns: V1Namespace): string[] {
+    const name = ns.metadata?.name;
+    if (!name) return [];
+    const seen = namespaceInfo(ns);
+    const before = this.namespaces.get(name);
+    if (kind === 'delete') this.namespaces.delete(name);
+    else this.namespaces.set(name, seen);
+    const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
+    return syncsForNamespaceChange(this.syncViews(), change);
+  }
+
+  serviceAccount(kind: EventKind, sa: V1ServiceAccount): string[] {
+    if (!sa.metadata?.name || !sa.metadata.namespace) return [];
+    const key = `${sa.metadata.namespace}/${sa.metadata.name}`;
+    const seen = accountView(sa);
+    const before = this.accounts.get(key);
+    if (kind === 'delete') this.accounts.delete(key);
+    else this.accounts.set(key, seen);
+    const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
+    return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace));
+  }
+
+  /** A managed secret's owner, by its label. */
+  secret(secret: V1Secret): string[] {
+    const owner = secret.metadata?.labels?.[LABEL_SYNC];
+    return owner ? [owner] : [];
+  }
+
+  private syncViews(): SyncView[] {
+    const out: SyncView[] = [];
+    for (const s of this.syncs()) {
+      if (s.metadata?.name) out.push({ name: s.metadata.name, spec: (s as { spec?: unknown }).spec });
+    }
+    return out;
+  }
+}
