@@ -2,9 +2,10 @@
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
-import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
+import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
 import type { Logger } from '../runtime/log.ts';
+import { EventMap } from './event-map.ts';
 import { WorkQueue } from './queue.ts';
 import type { Reconciler } from './reconciler.ts';
 
@@ -53,51 +54,21 @@ export class Manager {
     this.wire();
   }
 
-  /** What about a sync calls for a reconcile: not its status, which the operator itself writes. */
-  private readonly seen = new Map<string, string>();
-
   private enqueueAll(): void {
     for (const sync of this.syncs.informer.list()) this.queue.add(sync.metadata!.name!);
   }
 
   private wire(): void {
-    const syncs = this.syncs.informer;
-    const fingerprint = (s: KubernetesObject) =>
-      JSON.stringify([s.metadata?.generation, s.metadata?.deletionTimestamp ?? null, s.metadata?.finalizers ?? [], s.metadata?.uid]);
-    const bySync = (s: KubernetesObject) => {
-      const name = s.metadata!.name!;
-      const print = fingerprint(s);
-      if (this.seen.get(name) === print) return;
-      this.seen.set(name, print);
-      this.queue.add(name);
+    const events = new EventMap(() => this.syncs.informer.list());
+    const enqueue = (names: string[]) => {
+      for (const name of names) this.queue.add(name);
     };
-    syncs.on('add', bySync);
-    syncs.on('update', bySync);
-    syncs.on('delete', (s) => {
-      this.seen.delete(s.metadata!.name!);
-      this.queue.add(s.metadata!.name!);
-    });
-    const namespaces = this.namespaces.informer;
-    namespaces.on('add', () => this.enqueueAll());
-    namespaces.on('update', () => this.enqueueAll());
-    namespaces.on('delete', () => this.enqueueAll());
-    const secrets = this.secrets.informer;
-    const bySecret = (s: V1Secret) => {
-      const owner = s.metadata?.labels?.[LABEL_SYNC];
-      if (owner) this.queue.add(owner);
-    };
-    secrets.on('add', bySecret);
-    secrets.on('update', bySecret);
-    secrets.on('delete', bySecret);
-    // ServiceAccounts created later (or edited) need the pull secret listed too.
-    const accounts = this.serviceAccounts.informer;
-    const byAccount = () => {
-      for (const sync of this.syncs.informer.list()) {
-        if ((sync as { spec?: { serviceAccounts?: unknown[] } }).spec?.serviceAccounts?.length) this.queue.add(sync.metadata!.name!);
-      }
-    };
-    accounts.on('add', byAccount);
-    accounts.on('update', byAccount);
+    for (const kind of ['add', 'update', 'delete'] as const) {
+      this.syncs.informer.on(kind, (s) => enqueue(events.sync(kind, s)));
+      this.namespaces.informer.on(kind, (ns) => enqueue(events.namespace(kind, ns)));
+      this.secrets.informer.on(kind, (s) => enqueue(events.secret(s)));
+      this.serviceAccounts.informer.on(kind, (sa) => enqueue(events.serviceAccount(kind, sa)));
+    }
   }
 
   /** Lists and starts watching; resolves when every cache has synced once. */
