@@ -3,7 +3,6 @@ import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from './api/types.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
-import { DEFAULT_BACKOFF } from './core/backoff.ts';
 import { Reconciler } from './controller/reconciler.ts';
 import { ClientGateway } from './kube/client-gateway.ts';
 import type { KubeGateway } from './kube/gateway.ts';
@@ -75,7 +74,6 @@ async function main(argv: string[]): Promise<number> {
   const reconcilerOptions = {
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,
-    backoff: { ...DEFAULT_BACKOFF, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
     ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
   };
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');
@@ -88,7 +86,7 @@ async function main(argv: string[]): Promise<number> {
 
   const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs });
   const elector = flags.leaderElect
-    ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log)
+    ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log, metrics)
     : undefined;
   const kube = new ClientGateway(
     kubeConfig,
@@ -107,7 +105,10 @@ async function main(argv: string[]): Promise<number> {
         // rollout would wait forever on it; /readyz says which it is, /leaderz answers 503 on a standby.
         ready: () => {
           if (!manager.informersSynced()) return { ok: false, detail: 'caches not synced' };
-          return { ok: true, detail: elector ? (elector.isLeader() ? 'ok: leader' : 'ok: standby') : 'ok' };
+          if (!elector) return { ok: true, detail: 'ok' };
+          // Still ready (a rollout must not wait on it), but a standby that cannot reach its lease says why.
+          const leaseError = elector.lastError();
+          return { ok: true, detail: `${elector.isLeader() ? 'ok: leader' : 'ok: standby'}${leaseError ? `; lease error: ${leaseError.message}` : ''}` };
         },
         leader: () => !elector || elector.isLeader(),
       },

@@ -3,8 +3,9 @@
 // (stop leading) if renewal fails for longer than the renew deadline.
 import { setTimeout as delay } from 'node:timers/promises';
 import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { call, isStatus } from '../kube/gateway.ts';
+import { call, isStatus, KubeError } from '../kube/gateway.ts';
 import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -15,17 +16,28 @@ export interface LeaderElectionOptions {
   retryPeriodMs?: number;
 }
 
+/** Why the last round of lease calls failed: `reason` is short and bounded (an HTTP status, `network`, `other`). */
+export interface LeaseError {
+  reason: string;
+  message: string;
+}
+
 export class LeaderElector {
   private readonly api: CoordinationV1Api;
   private readonly options: Required<LeaderElectionOptions>;
   private readonly log: Logger;
+  private readonly metrics: Pick<Metrics, 'leaderElectionError'> | undefined;
   private leading = false;
+  private error: LeaseError | undefined;
+  /** Whether the current run of failures was logged at warn, so its end is logged too. */
+  private warned = false;
   private lastRenewAt = 0;
   /** The holder's record as last seen, and when this replica saw it change (its own clock). */
   private observed = { record: '', at: 0 };
 
-  constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger) {
+  constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger, metrics?: Pick<Metrics, 'leaderElectionError'>) {
     this.api = kubeConfig.makeApiClient(CoordinationV1Api);
+    this.metrics = metrics;
     this.options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
     this.log = log.child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
   }
@@ -41,6 +53,33 @@ export class LeaderElector {
    */
   holdsFreshLease(): boolean {
     return this.leading && Date.now() - this.lastRenewAt < this.options.renewDeadlineMs;
+  }
+
+  /** The failure of the last round of lease calls, until a round succeeds (whether or not it wins the lease). */
+  lastError(): LeaseError | undefined {
+    return this.error;
+  }
+
+  /** Counts every failure; warns on the first of a run and when the reason changes, so a standing 403 is said once. */
+  private failed(error: unknown): void {
+    const reason = error instanceof KubeError ? (error.status === 0 ? 'network' : String(error.status)) : 'other';
+    const message = (error as Error).message;
+    this.metrics?.leaderElectionError(reason);
+    const changed = this.error?.reason !== reason;
+    this.error = { reason, message };
+    // Replicas racing for the lease conflict now and then (409): that alone is no news.
+    if (changed && reason !== '409') {
+      this.warned = true;
+      this.log.warn({ reason, err: message }, 'lease call failed');
+    } else {
+      this.log.debug({ reason, err: message }, 'lease call failed');
+    }
+  }
+
+  private succeeded(): void {
+    if (this.warned) this.log.info({ reason: this.error?.reason }, 'lease calls succeed again');
+    this.error = undefined;
+    this.warned = false;
   }
 
   private async tryAcquireOrRenew(): Promise<boolean> {
@@ -102,12 +141,14 @@ export class LeaderElector {
     while (!signal.aborted) {
       try {
         const attempt = Date.now();
-        if (await this.tryAcquireOrRenew()) {
+        const acquired = await this.tryAcquireOrRenew();
+        this.succeeded();
+        if (acquired) {
           this.lastRenewAt = attempt;
           break;
         }
       } catch (error) {
-        this.log.debug({ err: (error as Error).message }, 'lease not acquired');
+        this.failed(error);
       }
       await sleep(retryPeriodMs);
     }
@@ -120,16 +161,19 @@ export class LeaderElector {
         if (signal.aborted) break;
         // The guard counts from before the request: a slow round trip must not stretch it.
         const attempt = Date.now();
+        let renewed: boolean | undefined;
         try {
-          if (await this.tryAcquireOrRenew()) this.lastRenewAt = attempt;
-          else throw new Error('lease taken by another replica');
+          renewed = await this.tryAcquireOrRenew();
+          this.succeeded();
         } catch (error) {
-          if (Date.now() - this.lastRenewAt > renewDeadlineMs) {
-            this.leading = false;
-            this.log.error({ err: (error as Error).message }, 'lost leadership');
-            onLost();
-            return;
-          }
+          this.failed(error);
+        }
+        if (renewed) this.lastRenewAt = attempt;
+        else if (Date.now() - this.lastRenewAt > renewDeadlineMs) {
+          this.leading = false;
+          this.log.error({ err: renewed === false ? 'lease taken by another replica' : this.error?.message }, 'lost leadership');
+          onLost();
+          return;
         }
       }
     })();

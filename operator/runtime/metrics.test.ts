@@ -44,12 +44,14 @@ describe('PromMetrics', () => {
     metrics.refreshCompleted('prod', 'error', 1);
     metrics.awsCall('AssumeRole', 'success');
     metrics.leader(true);
+    metrics.leaderElectionError('403');
     expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'create', result: 'success' })).toBe(2);
     expect(await value(metrics, 'ecrsync_secret_writes_total', { verb: 'update', result: 'error' })).toBe(1);
     expect(await value(metrics, 'ecrsync_reconcile_total', { sync: 's', result: 'success' })).toBe(1);
     expect(await value(metrics, 'ecrsync_refresh_total', { sync: 'prod', result: 'error' })).toBe(1);
     expect(await value(metrics, 'ecrsync_aws_api_calls_total', { api: 'AssumeRole', result: 'success' })).toBe(1);
     expect(await value(metrics, 'ecrsync_leader')).toBe(1);
+    expect(await value(metrics, 'ecrsync_leader_election_errors_total', { reason: '403' })).toBe(1);
   });
 
   it('forgets every per-sync series of a deleted sync, and only those', async () => {

@@ -17,6 +17,8 @@ export interface Metrics {
   /** The regions a sync fetches tokens for now: series of its other regions are removed. */
   regionsInUse(sync: string, regions: readonly string[]): void;
   leader(isLeader: boolean): void;
+  /** A lease call failed; `reason` is bounded (an HTTP status, `network`, `other`). */
+  leaderElectionError(reason: string): void;
 }
 
 export class PromMetrics implements Metrics {
@@ -39,6 +41,7 @@ export class PromMetrics implements Metrics {
   private readonly reconciles: Counter;
   private readonly reconcileDuration: Histogram;
   private readonly isLeader: Gauge;
+  private readonly leaderElectionErrors: Counter;
 
   constructor(options: { now?: () => number; defaultMetrics?: boolean } = {}) {
     const now = options.now ?? Date.now;
@@ -114,6 +117,12 @@ export class PromMetrics implements Metrics {
       help: '1 when this replica holds the leader lease (or runs without leader election).',
       registers,
     });
+    this.leaderElectionErrors = new Counter({
+      name: 'ecrsync_leader_election_errors_total',
+      help: 'Failed lease calls (get, create, update) by reason: the HTTP status, or network.',
+      labelNames: ['reason'],
+      registers,
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ecrsync_' });
   }
 
@@ -175,5 +184,9 @@ export class PromMetrics implements Metrics {
 
   leader(isLeader: boolean): void {
     this.isLeader.set(isLeader ? 1 : 0);
+  }
+
+  leaderElectionError(reason: string): void {
+    this.leaderElectionErrors.inc({ reason });
   }
 }

@@ -81,6 +81,9 @@ export class RecordingMetrics implements Metrics {
   leader(isLeader: boolean): void {
     this.record('leader', [isLeader]);
   }
+  leaderElectionError(reason: string): void {
+    this.record('leaderElectionError', [reason]);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

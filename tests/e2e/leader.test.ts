@@ -1,6 +1,7 @@
 // Two replicas with --leader-elect: one leads and writes, the other stands by with warm caches
 // and takes over within the lease duration when the leader is killed.
-import { applySync, auditedWrites, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, patchSyncSpec, readSecret, STANDBY_SERVICE_ACCOUNT, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import { applySync, auditedWrites, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, LEASELESS_SERVICE_ACCOUNT, OPERATOR_NAMESPACE, OPERATOR_SERVICE_ACCOUNT, patchSyncSpec, readSecret, STANDBY_SERVICE_ACCOUNT, stackSpec, startOperator, uniqueName, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const LEASE_SECONDS = 15;
@@ -97,5 +98,44 @@ it('never has two writers: a leader frozen past its lease wakes up, writes nothi
     await deleteSync(custom, name);
     await eventually('sync finalized', async () => !(await getSync(custom, name)), 15_000);
     expect(await b.stop()).toBe(0);
+  }
+});
+
+it('says why it cannot lead when the API server refuses its lease calls (one warning naming the 403, /readyz detail, a metric), and leads once they are allowed', async () => {
+  // Bound like the operator but for the leader-election Role: every lease call gets 403.
+  const op = await startOperator(['--leader-elect', `--leader-election-id=${uniqueName('lease')}`], {}, { serviceAccount: LEASELESS_SERVICE_ACCOUNT });
+  const refused = 'ecrsync_leader_election_errors_total{reason="403"}';
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  const binding = uniqueName('leaseless');
+  try {
+    // A few rounds of refusals (one every retry period), so the log shows it is said once, not every time.
+    await eventually('three refused rounds counted', async () => (await metric(op, refused)) >= 3, 30_000);
+    const readyz = await httpGet(`http://127.0.0.1:${await op.probePort()}/readyz`);
+    expect(readyz.status).toBe(200);
+    expect(readyz.body).toMatch(/^ok: standby; lease error: get lease: HTTP 403: .*forbidden/);
+    const warnings = op
+      .logs()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: string; msg: string; reason?: string; err?: string })
+      .filter((entry) => entry.level === 'warn' && entry.msg === 'lease call failed');
+    expect(warnings).toEqual([expect.objectContaining({ reason: '403', err: expect.stringMatching(/^get lease: HTTP 403/) })]);
+    expect(await metric(op, 'ecrsync_leader')).toBe(0);
+    expect(await leads(op)).toBe(false);
+
+    await rbac.createNamespacedRoleBinding({
+      namespace: OPERATOR_NAMESPACE,
+      body: {
+        metadata: { name: binding },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ecr-credential-sync-leader-election' },
+        subjects: [{ kind: 'ServiceAccount', name: LEASELESS_SERVICE_ACCOUNT, namespace: OPERATOR_NAMESPACE }],
+      },
+    });
+    await eventually('it leads once allowed', () => leads(op), 30_000);
+    expect((await httpGet(`http://127.0.0.1:${await op.probePort()}/readyz`)).body).toBe('ok: leader');
+    expect(op.logs()).toContain('lease calls succeed again');
+  } finally {
+    await rbac.deleteNamespacedRoleBinding({ namespace: OPERATOR_NAMESPACE, name: binding }).catch(() => undefined);
+    expect(await op.stop()).toBe(0);
   }
 });

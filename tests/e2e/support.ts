@@ -123,6 +123,8 @@ export const OPERATOR_NAMESPACE = 'ecr-credential-sync';
 export const OPERATOR_SERVICE_ACCOUNT = 'ecr-credential-sync';
 /** A second identity bound to the same roles, so tests can tell two replicas apart in the audit log. */
 export const STANDBY_SERVICE_ACCOUNT = 'ecr-credential-sync-standby';
+/** Bound like the operator but without the leader-election Role, so its lease calls get 403. */
+export const LEASELESS_SERVICE_ACCOUNT = 'ecr-credential-sync-leaseless';
 const operatorKubeconfigFiles = new Map<string, string>();
 
 async function bindLikeTheOperator(serviceAccount: string): Promise<void> {
@@ -138,6 +140,7 @@ async function bindLikeTheOperator(serviceAccount: string): Promise<void> {
     if (e.code !== 409) throw e;
   });
   for (const doc of docs) {
+    if (serviceAccount === LEASELESS_SERVICE_ACCOUNT && (doc as { roleRef?: { name: string } }).roleRef?.name === 'ecr-credential-sync-leader-election') continue;
     await objects.create(doc).catch((e: { code?: number }) => {
       if (e.code !== 409) throw e;
     });
