@@ -204,6 +204,23 @@ describe('cleanup before deletion', () => {
     expect(t.kube.syncs.size).toBe(0);
   });
 
+  it('takes the sync off the owners of a secret someone took over, so the garbage collector does not delete it with the sync', async () => {
+    const t = setup();
+    await t.reconcile();
+    t.kube.tamper('team-a', 'regcred', (s) => {
+      delete s.labels!['app.kubernetes.io/managed-by'];
+      s.ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' }, ...s.ownerReferences!];
+    });
+    await t.reconcile();
+    expect(t.kube.secret('team-a', 'regcred')!.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' }]);
+    expect(t.ready()).toMatchObject({ reason: Reason.SecretConflict });
+    t.kube.tamper('team-b', 'regcred', (s) => delete s.labels!['app.kubernetes.io/managed-by']);
+    t.kube.deleteSync('prod', t.clock.now());
+    await t.reconcile();
+    expect(t.kube.secret('team-b', 'regcred')!.ownerReferences).toBeUndefined();
+    expect(t.kube.syncs.size).toBe(0);
+  });
+
   it('gives every secret the sync as its controlling owner, so the garbage collector is the backstop', async () => {
     const t = setup();
     await t.reconcile();

@@ -63,9 +63,14 @@ export class SecretWriter {
     return perNamespace;
   }
 
-  /** Deletes every secret of the sync, listed live (a cache may not show one created a moment ago). Returns how many are left. */
+  /**
+   * Deletes every secret of the sync, listed live (a cache may not show one created a moment ago),
+   * and takes the sync off the owners of those someone took over. Returns how many are left.
+   */
   async removeAll(sync: EcrCredentialSync, log: Logger): Promise<{ removed: number; left: number }> {
-    const secrets = (await this.deps.kube.listSyncSecrets(sync.metadata.name, { live: true })).filter((s) => ownership(s, sync.metadata.name) === 'ours');
+    const labelled = await this.deps.kube.listSyncSecrets(sync.metadata.name, { live: true });
+    for (const secret of labelled) if (ownership(secret, sync.metadata.name) !== 'ours') await this.release(sync, secret, log);
+    const secrets = labelled.filter((s) => ownership(s, sync.metadata.name) === 'ours');
     const results = await mapLimit(secrets, this.deps.writeConcurrency, async (secret) => {
       try {
         await this.write('delete', () => this.deps.kube.deleteSecret(secret));
@@ -91,11 +96,12 @@ export class SecretWriter {
         case 'pending':
           return { namespace, result: 'failed', reason: Reason.TokenFetchFailed, message: `no token yet for ${namespace}/${name}` };
         case 'conflict':
+          await this.release(sync, action.actual, log);
           return conflict(namespace, action.message);
         case 'create':
-          return await this.create(sync, namespace, name, action.content);
+          return await this.create(sync, namespace, name, action.content, log);
         case 'update':
-          return await this.update(sync, action.actual, action.content, 1);
+          return await this.update(sync, action.actual, action.content, 1, log);
         case 'replace':
           return await this.replace(sync, action.actual, action.content, log);
         case 'delete':
@@ -114,6 +120,19 @@ export class SecretWriter {
     }
   }
 
+  /** A secret someone took over keeps no reference to the sync, or the garbage collector would delete it with the sync. */
+  private async release(sync: EcrCredentialSync, secret: ActualSecret, log: Logger): Promise<void> {
+    const uid = sync.metadata.uid;
+    if (!uid || !secret.ownerReferences?.some((r) => r.uid === uid)) return;
+    try {
+      await this.write('update', () => this.deps.kube.releaseSecret(secret, uid));
+      log.info({ namespace: secret.namespace, secret: secret.name }, 'took the sync off the owners of a secret that is no longer its own');
+    } catch (error) {
+      if (isStatus(error, 404) || isStatus(error, 409)) return; // gone or changed: the next reconcile looks again
+      throw error;
+    }
+  }
+
   private async write<T>(verb: 'create' | 'update' | 'delete', fn: () => Promise<T>): Promise<T> {
     try {
       const result = await fn();
@@ -129,7 +148,7 @@ export class SecretWriter {
     this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.deps.clock.now());
   }
 
-  private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent): Promise<Outcome> {
+  private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent, log: Logger): Promise<Outcome> {
     try {
       this.remember(sync, namespace, name, await this.write('create', () => this.deps.kube.createSecret(namespace, name, content)));
       return { namespace, result: 'synced', wrote: 'created' };
@@ -138,20 +157,20 @@ export class SecretWriter {
       if (!isStatus(error, 409)) throw error;
       const existing = await this.deps.kube.getSecret(namespace, name);
       if (!existing) throw error;
-      return this.converge(sync, existing, content, 1);
+      return this.converge(sync, existing, content, 1, log);
     }
   }
 
-  private async update(sync: EcrCredentialSync, actual: ActualSecret, content: SecretContent, attempt: number): Promise<Outcome> {
+  private async update(sync: EcrCredentialSync, actual: ActualSecret, content: SecretContent, attempt: number, log: Logger): Promise<Outcome> {
     try {
       this.remember(sync, actual.namespace, actual.name, await this.write('update', () => this.deps.kube.updateSecret(actual, content)));
       return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
     } catch (error) {
-      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content);
+      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, log);
       if (!isStatus(error, 409) || attempt >= UPDATE_ATTEMPTS) throw new WriteError(error, true);
       const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
-      if (!fresh) return this.create(sync, actual.namespace, actual.name, content);
-      return this.converge(sync, fresh, content, attempt + 1);
+      if (!fresh) return this.create(sync, actual.namespace, actual.name, content, log);
+      return this.converge(sync, fresh, content, attempt + 1, log);
     }
   }
 
@@ -163,21 +182,24 @@ export class SecretWriter {
       if (!isStatus(error, 404) && !isStatus(error, 409)) throw new WriteError(error, true);
       // Changed or gone meanwhile: decide again on what is there now.
       const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
-      return fresh ? this.converge(sync, fresh, content, 1) : this.create(sync, actual.namespace, actual.name, content);
+      return fresh ? this.converge(sync, fresh, content, 1, log) : this.create(sync, actual.namespace, actual.name, content, log);
     }
     const why = actual.immutable ? 'is immutable' : `has type ${actual.type}`;
     log.info({ namespace: actual.namespace, secret: actual.name, why }, 'deleted a secret that could not be updated; creating it again');
-    const created = await this.create(sync, actual.namespace, actual.name, content);
+    const created = await this.create(sync, actual.namespace, actual.name, content, log);
     return created?.result === 'synced' ? { ...created, wrote: 'replaced' } : created;
   }
 
   /** Decide again on a freshly read secret: someone else's, already right, or ours to update or replace. */
-  private converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number): Promise<Outcome> | Outcome {
+  private async converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number, log: Logger): Promise<Outcome> {
     // Word it as plan() does, so the next reconcile, which finds the conflict there, reports the same status.
-    if (ownership(existing, sync.metadata.name) !== 'ours') return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
+    if (ownership(existing, sync.metadata.name) !== 'ours') {
+      await this.release(sync, existing, log);
+      return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
+    }
     if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
     if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again`, inPlace: true };
-    return this.update(sync, existing, content, attempt);
+    return this.update(sync, existing, content, attempt, log);
   }
 }
 

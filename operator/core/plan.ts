@@ -26,7 +26,7 @@ export type Action =
   | { kind: 'pending'; namespace: string; name: string }
   /** No token to write; the secret already there is kept as it is. */
   | { kind: 'keep'; namespace: string; name: string }
-  | { kind: 'conflict'; namespace: string; name: string; message: string }
+  | { kind: 'conflict'; namespace: string; name: string; message: string; actual: ActualSecret }
   | { kind: 'delete'; namespace: string; name: string; actual: ActualSecret };
 
 export function ownership(secret: ActualSecret, syncName: string): 'ours' | 'other-sync' | 'foreign' {
@@ -71,7 +71,7 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
     wanted.add(key(namespace, name));
     const current = byKey.get(key(namespace, name));
     if (current && ownership(current, desired.syncName) !== 'ours') {
-      actions.push({ kind: 'conflict', namespace, name, message: conflictMessage(current, desired.syncName) });
+      actions.push({ kind: 'conflict', namespace, name, message: conflictMessage(current, desired.syncName), actual: current });
     } else if (!desired.content) {
       actions.push(current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name });
     } else if (!current) {

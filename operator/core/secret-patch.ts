@@ -44,6 +44,17 @@ export function secretPatch(actual: ActualSecret, content: SecretContent): Secre
 }
 
 /**
+ * The patch that takes the sync off a secret's owners, when someone took the secret over (removed
+ * its managed-by label): otherwise the garbage collector would delete it with the sync. Undefined
+ * when the sync is no owner.
+ */
+export function releasePatch(actual: ActualSecret, ownerUid: string | undefined): { metadata: { resourceVersion?: string; ownerReferences: OwnerReference[] | null } } | undefined {
+  if (!ownerUid || !actual.ownerReferences?.some((r) => r.uid === ownerUid)) return undefined;
+  const others = actual.ownerReferences.filter((r) => r.uid !== ownerUid);
+  return { metadata: { ...(actual.resourceVersion ? { resourceVersion: actual.resourceVersion } : {}), ownerReferences: others.length ? others : null } };
+}
+
+/**
  * The references a secret should carry: everyone's, plus the sync's if missing; undefined when
  * nothing is to change. The sync is the controller unless someone else already is (the API
  * server refuses two), and blocks no deletion (that would need rights on the sync's finalizers).

@@ -14,7 +14,7 @@ import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/const
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { secretPatch } from '../core/secret-patch.ts';
+import { releasePatch, secretPatch } from '../core/secret-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { accountView, actualSecret, namespaceInfo } from './convert.ts';
 import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
@@ -125,6 +125,17 @@ export class ClientGateway implements KubeGateway {
       ),
     );
     return this.dryRun ? undefined : actualSecret(updated);
+  }
+
+  async releaseSecret(actual: ActualSecret, ownerUid: string): Promise<void> {
+    const body = releasePatch(actual, ownerUid);
+    if (!body) return;
+    await this.write(`release secret ${actual.namespace}/${actual.name}`, () =>
+      this.core.patchNamespacedSecret(
+        { namespace: actual.namespace, name: actual.name, fieldManager: FIELD_MANAGER, ...this.dryRunParam, body },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
   }
 
   async deleteSecret(actual: ActualSecret): Promise<void> {

@@ -22,6 +22,8 @@ export interface KubeGateway {
    * Resolves to the object the server stored; undefined in a dry run.
    */
   updateSecret(actual: ActualSecret, content: SecretContent): Promise<ActualSecret | undefined>;
+  /** Takes the owner `ownerUid` off a secret that is no longer ours (core/secret-patch.ts releasePatch); nothing else. */
+  releaseSecret(actual: ActualSecret, ownerUid: string): Promise<void>;
   /** Deletes only the exact object seen (uid and resourceVersion preconditions). */
   deleteSecret(actual: ActualSecret): Promise<void>;
   patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;

@@ -12,7 +12,7 @@ import type { SecretContent } from '../core/desired.ts';
 import { chainKey } from '../core/identity.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { type SecretPatch, secretPatch } from '../core/secret-patch.ts';
+import { releasePatch, type SecretPatch, secretPatch } from '../core/secret-patch.ts';
 import { type EventType, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import { mergePatch } from './merge-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
@@ -150,7 +150,7 @@ export class FakeTokens implements EcrTokenSource {
 // ---------------------------------------------------------------------------------------------
 // Kubernetes
 
-export type WriteOp = 'createSecret' | 'updateSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'patchServiceAccount';
+export type WriteOp = 'createSecret' | 'updateSecret' | 'releaseSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'patchServiceAccount';
 
 export interface Write {
   op: WriteOp;
@@ -380,8 +380,15 @@ export class FakeKube implements KubeGateway {
     return clone(view(this.secrets.get(key)!));
   }
 
+  async releaseSecret(actual: ActualSecret, ownerUid: string): Promise<void> {
+    const patch = releasePatch(actual, ownerUid);
+    if (!patch) return;
+    const key = `${actual.namespace}/${actual.name}`;
+    await this.mutate('releaseSecret', key, () => this.applyPatch(key, patch));
+  }
+
   /** As the API server applies a merge patch to a secret, with its checks. */
-  private applyPatch(key: string, patch: SecretPatch): void {
+  private applyPatch(key: string, patch: SecretPatch | NonNullable<ReturnType<typeof releasePatch>>): void {
     const current = this.secrets.get(key);
     const fail = (status: number, why: string) => new KubeError(`update secret ${key}`, status, `update secret ${key}: HTTP ${status}: ${why}`);
     if (!current) throw fail(404, 'not found');

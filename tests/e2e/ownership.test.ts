@@ -1,6 +1,7 @@
 // R6: the operator never overwrites or deletes a secret, or a ServiceAccount entry, it does not
-// own, even after a user takes the managed-by label off one of its own secrets.
-import { applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackSpec, startOperator, uniqueName } from './support.ts';
+// own, even after a user takes the managed-by label off one of its own secrets (it only takes its
+// own ownerReference off it).
+import { applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackSpec, startOperator, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
@@ -17,7 +18,7 @@ it('lets go of a secret whose managed-by label a user removed, and never touches
     // The user takes the secret over.
     const labels = { ...ours.metadata!.labels };
     delete labels['app.kubernetes.io/managed-by'];
-    const taken = await core.replaceNamespacedSecret({
+    await core.replaceNamespacedSecret({
       namespace: ns,
       name: 'regcred',
       body: { ...ours, metadata: { ...ours.metadata, labels }, data: { '.dockerconfigjson': Buffer.from('{"auths":{"mine.example.com":{"auth":"dTpw"}}}').toString('base64') } },
@@ -27,6 +28,13 @@ it('lets go of a secret whose managed-by label a user removed, and never touches
       return readyCondition(s)?.reason === 'SecretConflict' ? s : undefined;
     });
     expect(sync.status?.failures?.[0]?.namespace).toBe(ns);
+    // Its one write there: it takes itself off the owners, or the garbage collector would delete
+    // the secret with the sync. Nothing else of the user's secret changes.
+    const taken = await eventually('released', async () => {
+      const s = await readSecret(core, ns, 'regcred');
+      return s && !s.metadata?.ownerReferences?.length ? s : undefined;
+    });
+    expect(dockerConfig(taken).auths).toHaveProperty(['mine.example.com']);
     await new Promise((r) => setTimeout(r, 1500));
     expect((await readSecret(core, ns, 'regcred'))?.metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
 
