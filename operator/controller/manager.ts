@@ -7,6 +7,7 @@ import { restartingInformer, type RestartingInformer } from '../kube/informers.t
 import type { Logger } from '../runtime/log.ts';
 import { EventMap } from './event-map.ts';
 import { WorkQueue } from './queue.ts';
+import { requeue } from './requeue.ts';
 import type { Reconciler } from './reconciler.ts';
 
 export interface ManagerOptions {
@@ -92,14 +93,8 @@ export class Manager {
     this.enqueueAll();
     return this.queue.run(async (name) => {
       const outcome = await reconciler.reconcile(name, this.signal);
-      if (outcome.error) {
-        const retryable = (outcome.error as { retryable?: boolean }).retryable ?? true;
-        const delay = this.queue.addRateLimited(name, retryable);
-        this.log.warn({ sync: name, err: outcome.error.message, retryable, retryInMs: delay }, 'reconcile failed');
-      } else {
-        this.queue.forget(name);
-        if (outcome.requeueAfterMs !== undefined) this.queue.addAfter(name, outcome.requeueAfterMs);
-      }
+      const next = requeue(this.queue, name, outcome);
+      if (outcome.error) this.log.warn({ sync: name, err: outcome.error.message, retryable: next.retryable, retryInMs: next.delayMs }, 'reconcile failed');
     }, this.concurrency);
   }
 }
