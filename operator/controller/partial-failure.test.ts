@@ -4,6 +4,7 @@
 import { EventReason, Reason } from '../api/constants.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import { KubeError } from '../kube/gateway.ts';
+import type { RecordingMetrics } from '../testing/fakes.ts';
 import { setup, TEAMS } from '../testing/reconciler-setup.ts';
 
 const withAccounts = () => {
@@ -149,6 +150,8 @@ describe('failed token fetches', () => {
       if (i === 0) expect(outcome).toEqual({ requeueAfterMs: expect.any(Number) });
     }
     expect(t.tokens.total).toBe(1);
+    expect((t.metrics as RecordingMetrics).count('tokenRequested', 'prod', 'error')).toBe(1);
+    expect((t.metrics as RecordingMetrics).calls.filter((c) => c.method === 'fetchFailures').at(-1)!.args).toEqual(['prod', 1]);
     expect(t.status()!.backoff).toMatchObject({ failures: 1, retryable: false });
     t.clock.set(t.status()!.backoff!.nextAttemptTime);
     await t.reconcile();

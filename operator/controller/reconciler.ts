@@ -135,6 +135,7 @@ export class Reconciler {
     if (signal?.aborted) return {};
     const lastRefreshTime = fetched.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
     const backoff = this.backoffAfter(sync, now, hold, fetchErrors, log);
+    this.metrics.fetchFailures(name, backoff?.failures ?? 0);
 
     // Secrets, then the ServiceAccounts of the namespaces that hold one.
     const desired = desiredSecrets(sync, tokens, targets);

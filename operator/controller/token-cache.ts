@@ -90,6 +90,7 @@ export class TokenCache {
       const results = await Promise.allSettled(fetched.map((g) => this.deps.tokens.fetchToken({ chain: g.chain, region: g.region }, signal)));
       results.forEach((result, i) => {
         const group = fetched[i]!;
+        this.deps.metrics.tokenRequested(name, result.status === 'fulfilled' ? 'success' : 'error');
         if (result.status === 'fulfilled') {
           // In whole seconds, as the secrets record it: a token learned back from them plans the same refresh.
           const token = { ...result.value, expiresAt: wholeSeconds(result.value.expiresAt) };

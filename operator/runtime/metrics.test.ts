@@ -78,6 +78,9 @@ describe('PromMetrics', () => {
       metrics.secretsObserved(sync, 3, 1);
       metrics.reconciled(sync, 'success', 0.01);
       metrics.reconciled(sync, 'error', 0.01);
+      metrics.tokenRequested(sync, 'success');
+      metrics.tokenRequested(sync, 'error');
+      metrics.fetchFailures(sync, 2);
     }
     const perSync = metrics.registry
       .getMetricsAsArray()

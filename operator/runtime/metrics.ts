@@ -9,6 +9,10 @@ interface Removable {
 export interface Metrics {
   tokenFetched(sync: string, region: string, expiresAt: Date, fetchedAt: Date): void;
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void;
+  /** One token request of a sync (one identity in one region), by result. */
+  tokenRequested(sync: string, result: 'success' | 'error'): void;
+  /** Failed fetch attempts in a row (status.backoff.failures); 0 once fetches succeed. */
+  fetchFailures(sync: string, failures: number): void;
   awsCall(api: string, result: 'success' | 'error'): void;
   secretsObserved(sync: string, managed: number, failed: number): void;
   secretWritten(verb: 'create' | 'update' | 'delete', result: 'success' | 'error'): void;
@@ -34,6 +38,8 @@ export class PromMetrics implements Metrics {
   private readonly tokenAge: Gauge;
   private readonly refreshes: Counter;
   private readonly refreshDuration: Histogram;
+  private readonly tokenRequests: Counter;
+  private readonly fetchFailuresInARow: Gauge;
   private readonly awsCalls: Counter;
   private readonly secretsManaged: Gauge;
   private readonly secretsFailed: Gauge;
@@ -117,6 +123,18 @@ export class PromMetrics implements Metrics {
       help: '1 when this replica holds the leader lease (or runs without leader election).',
       registers,
     });
+    this.tokenRequests = new Counter({
+      name: 'ecrsync_token_requests_total',
+      help: 'Token requests (one per identity and region fetched) by sync and result; rate over 1h times 3600 is the calls a failing sync makes per hour.',
+      labelNames: ['sync', 'result'],
+      registers,
+    });
+    this.fetchFailuresInARow = new Gauge({
+      name: 'ecrsync_token_fetch_failures',
+      help: 'Failed token fetch attempts in a row per sync (status.backoff.failures); 0 when fetches succeed.',
+      labelNames: ['sync'],
+      registers,
+    });
     this.leaderElectionErrors = new Counter({
       name: 'ecrsync_leader_election_errors_total',
       help: 'Failed lease calls (get, create, update) by reason: the HTTP status, or network.',
@@ -134,6 +152,14 @@ export class PromMetrics implements Metrics {
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void {
     this.refreshes.inc(this.perSync(this.refreshes, { sync, result }));
     this.refreshDuration.observe(this.perSync(this.refreshDuration, { sync }), seconds);
+  }
+
+  tokenRequested(sync: string, result: 'success' | 'error'): void {
+    this.tokenRequests.inc(this.perSync(this.tokenRequests, { sync, result }));
+  }
+
+  fetchFailures(sync: string, failures: number): void {
+    this.fetchFailuresInARow.set(this.perSync(this.fetchFailuresInARow, { sync }), failures);
   }
 
   awsCall(api: string, result: 'success' | 'error'): void {

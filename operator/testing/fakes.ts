@@ -60,6 +60,12 @@ export class RecordingMetrics implements Metrics {
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void {
     this.record('refreshCompleted', [sync, result, seconds]);
   }
+  tokenRequested(sync: string, result: 'success' | 'error'): void {
+    this.record('tokenRequested', [sync, result]);
+  }
+  fetchFailures(sync: string, failures: number): void {
+    this.record('fetchFailures', [sync, failures]);
+  }
   awsCall(api: string, result: 'success' | 'error'): void {
     this.record('awsCall', [api, result]);
   }
