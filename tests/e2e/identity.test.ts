@@ -88,3 +88,17 @@ it('says so in status when the ServiceAccount has no role to assume', async () =
   expect(readyCondition(sync)?.message).toMatch(/has no eks.amazonaws.com\/role-arn annotation/);
   expect(await readSecret(core, team, 'regcred')).toBeUndefined();
 });
+
+it('waits the long backoff when the ServiceAccount does not exist, as retrying alone cannot cure that', async () => {
+  const team = uniqueName('no-account');
+  await createNamespace(core, team);
+  const name = uniqueName('no-account');
+  syncs.push(name);
+  await applySync(custom, name, { registries: [{ accountId: '333333333333', region: 'us-east-1' }], namespaces: { names: [team] }, identity: { serviceAccountRef: { namespace: team, name: 'missing' } } });
+  const sync = await eventually('backoff recorded', async () => {
+    const s = await getSync(custom, name);
+    return s?.status?.backoff ? s : undefined;
+  });
+  expect(sync.status!.backoff).toMatchObject({ failures: 1, retryable: false, message: expect.stringContaining('NoSuchServiceAccount') });
+  expect(Date.parse(sync.status!.backoff!.nextAttemptTime) - Date.now()).toBeGreaterThan(8 * 60_000);
+});
