@@ -1,145 +1,28 @@
 // Property tests: random specs, valid and not (wrong types included, as an object that reached the
 // operator without the CRD's schema may have), through the pure core and through the reconciler
-// against in-memory fakes. Nothing may throw; the reconciler reports failures, it does not throw them.
-// Jest fails the running test on an unhandled rejection, so none can slip through unnoticed either.
+// against in-memory fakes, with the API server failing now and then. reconcile() catches everything,
+// so "it did not throw" proves nothing: after every step these tests assert what must hold whatever
+// failed (WatchedKube checks it at each write): no unhandled rejection, every status valid against
+// the CRD's schema, no secret that holds a token blanked or deleted while targeted, no ServiceAccount
+// losing the secret while it is in place, and the outcome once the API server heals.
 // To replay a failure, set FC_SEED (and FC_PATH) to what fast-check printed; FC_SCALE=10 runs ten times as many.
 import fc from 'fast-check';
-import { FINALIZER, LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
+import { DEFAULT_SECRET_NAME, FINALIZER } from '../api/constants.ts';
 import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { createLogger } from '../runtime/log.ts';
-import { FakeClock, FakeKube, FakeTokens, HOUR, makeSync, RecordingMetrics } from '../testing/fakes.ts';
+import { actualSecrets, anySpec, isObject, NAMESPACES, ours, params, spec } from '../testing/arbitraries.ts';
+import { FakeClock, FakeTokens, HOUR, type InjectedFailure, makeSync, RecordingMetrics } from '../testing/fakes.ts';
+import { flush, type RejectionWatch, watchRejections } from '../testing/rejections.ts';
+import { credentialHosts, type Violation, WatchedKube } from '../testing/watched-kube.ts';
 import { desiredSecrets, type GroupToken } from './desired.ts';
+import { registryHosts } from './dockerconfig.ts';
 import { tokenGroups } from './identity.ts';
-import { type NamespaceInfo, targetNamespaces } from './namespaces.ts';
-import { type ActualSecret, plan } from './plan.ts';
+import { targetNamespaces } from './namespaces.ts';
+import { plan } from './plan.ts';
+import { wantsAccount } from './service-accounts.ts';
 import { nextRefreshAt } from './schedule.ts';
 import { validateSpec } from './validate.ts';
-
-const params = (numRuns: number): fc.Parameters<unknown> => ({
-  numRuns: process.env.FC_SCALE ? Math.round(numRuns * Number(process.env.FC_SCALE)) : numRuns,
-  ...(process.env.FC_SEED ? { seed: Number(process.env.FC_SEED) } : {}),
-  ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}),
-});
-
-// ---------------------------------------------------------------------------------------------
-// Specs
-
-/**
- * Specs of the right shape (with some invalid values), or, when `wrongTypes`, now and then anything
- * at all in place of a field.
- */
-function specs(wrongTypes: boolean): fc.Arbitrary<unknown> {
-  const mostly = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<unknown> =>
-    wrongTypes ? fc.oneof({ weight: 15, arbitrary: arb }, { weight: 1, arbitrary: fc.anything({ maxDepth: 2, maxKeys: 3 }) }) : arb;
-  /** Usually one of the good values, sometimes one of the bad. */
-  const pick = <T>(good: T[], bad: T[]) => fc.oneof({ weight: 30, arbitrary: fc.constantFrom(...good) }, { weight: 1, arbitrary: fc.constantFrom(...bad) });
-
-  const roleArn = pick(['arn:aws:iam::999999999999:role/a', 'arn:aws:iam::888888888888:role/b', 'arn:aws-cn:iam::777777777777:role/c'], ['not-an-arn', 'arn:aws:iam::1:user/x']);
-  const assumeRole = fc.record({ roleArn: mostly(roleArn), externalId: fc.constantFrom('x', 'y'), sessionName: fc.constant('s') }, { requiredKeys: ['roleArn'] });
-  const registry = fc.record(
-    {
-      accountId: mostly(pick(['111111111111', '222222222222', '333333333333'], ['12345', ''])),
-      region: mostly(pick(['us-east-1', 'eu-west-1', 'cn-north-1', 'us-gov-west-1'], ['mars', 'US-EAST-1'])),
-      hostnames: mostly(fc.array(pick(['mirror.example.com', 'registry.local:5000'], ['Bad Host', 'https://x']), { maxLength: 2 })),
-      assumeRole: mostly(assumeRole),
-    },
-    { requiredKeys: ['accountId', 'region'] },
-  );
-  const registries = fc.oneof(
-    { weight: 8, arbitrary: fc.uniqueArray(mostly(registry), { minLength: 1, maxLength: 5, selector: (r) => (r && typeof r === 'object' ? `${(r as { accountId?: unknown }).accountId}/${(r as { region?: unknown }).region}` : r) }) },
-    { weight: 1, arbitrary: fc.array(mostly(registry), { maxLength: 5 }) },
-  );
-  const labelKey = fc.constantFrom('team', 'env', 'tier');
-  const labelValue = fc.constantFrom('a', 'b', 'prod', 'dev');
-  const requirement = fc.record(
-    {
-      key: mostly(labelKey),
-      operator: mostly(pick(['In', 'NotIn', 'Exists', 'DoesNotExist'], ['Like'])),
-      values: mostly(fc.array(labelValue, { maxLength: 3 })),
-    },
-    { requiredKeys: ['key', 'operator'] },
-  );
-  const selector = fc.record(
-    { matchLabels: mostly(fc.dictionary(labelKey, labelValue, { maxKeys: 2 })), matchExpressions: mostly(fc.array(mostly(requirement), { maxLength: 3 })) },
-    { requiredKeys: [] },
-  );
-  const namespaces = fc.record(
-    {
-      names: mostly(fc.array(pick(['default', 'team-a', 'team-b', 'team-c', 'kube-system', 'absent'], ['Bad_Name']), { maxLength: 4 })),
-      selector: mostly(selector),
-      exclude: mostly(fc.array(fc.constantFrom('kube-*', 'team-?', 'default', '*'), { maxLength: 2 })),
-    },
-    { requiredKeys: [] },
-  );
-  const webIdentity = fc.record({ roleArn: mostly(roleArn), tokenFile: fc.constant('/var/run/token') }, { requiredKeys: ['roleArn'] });
-  const serviceAccountRef = fc.record({ namespace: mostly(fc.constant('ci')), name: mostly(fc.constantFrom('a', 'b')), audience: fc.constant('aud'), roleArn }, { requiredKeys: ['namespace', 'name'] });
-  const identity = fc.oneof(
-    { weight: 8, arbitrary: fc.record({ webIdentity: mostly(webIdentity), assumeRole: mostly(assumeRole) }, { requiredKeys: [] }) },
-    { weight: 8, arbitrary: fc.record({ serviceAccountRef: mostly(serviceAccountRef), assumeRole: mostly(assumeRole) }, { requiredKeys: [] }) },
-    { weight: 1, arbitrary: fc.record({ webIdentity, serviceAccountRef }) },
-  );
-  const template = fc.record(
-    {
-      labels: mostly(fc.dictionary(fc.constantFrom('team', LABEL_MANAGED_BY, LABEL_SYNC), fc.string({ maxLength: 5 }), { maxKeys: 2 })),
-      annotations: mostly(fc.dictionary(fc.constantFrom('note', 'ecrsync.io/data-hash', 'ecrsync.io/token-expires-at'), fc.string({ maxLength: 5 }), { maxKeys: 2 })),
-    },
-    { requiredKeys: [] },
-  );
-  return fc.record(
-    {
-      registries: mostly(registries),
-      namespaces: mostly(namespaces),
-      secretName: mostly(pick(['regcred', 'ecr.pull', 'x'], ['Bad_Name', ''])),
-      secretTemplate: mostly(template),
-      identity: mostly(identity),
-      serviceAccounts: mostly(fc.array(pick(['default', '*'], ['Bad_SA']), { maxLength: 2 })),
-      schedule: mostly(pick(['0 */6 * * *', '@daily', '*/30 * * * * *', '0 0 L * 1', '0 0 13 * 5', '0 0 1 1 *', '15 3 * jan,jul mon-fri'], ['61 * * * *', '0 0 L-1 * *', 'nope', ''])),
-      refreshBefore: mostly(pick(['1h', '30m', '90s', '11h', '1.5h'], ['12h', '10s', 'soon'])),
-      suspend: mostly(fc.boolean()),
-    },
-    { requiredKeys: ['registries', 'namespaces'] },
-  );
-}
-
-const spec = specs(false);
-/** Well-typed specs, specs with wrong types here and there, and now and then not an object at all. */
-const anySpec = fc.oneof({ weight: 8, arbitrary: spec }, { weight: 8, arbitrary: specs(true) }, { weight: 1, arbitrary: fc.anything({ maxDepth: 2 }) });
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-// ---------------------------------------------------------------------------------------------
-// The world
-
-const NAMESPACES: NamespaceInfo[] = [
-  { name: 'default', labels: {} },
-  { name: 'kube-system', labels: {} },
-  { name: 'team-a', labels: { team: 'a', env: 'prod' } },
-  { name: 'team-b', labels: { team: 'b', env: 'dev' } },
-  { name: 'team-c', labels: { team: 'c', tier: 'a' } },
-  { name: 'old', labels: { team: 'a' }, terminating: true },
-];
-
-const actualSecret: fc.Arbitrary<ActualSecret> = fc.record({
-  namespace: fc.constantFrom(...NAMESPACES.map((n) => n.name)),
-  name: fc.constantFrom('regcred', 'ecr.pull', 'x', 'other'),
-  type: fc.constantFrom('kubernetes.io/dockerconfigjson', 'Opaque'),
-  data: fc.dictionary(fc.constantFrom('.dockerconfigjson', 'x'), fc.base64String({ maxLength: 12 }), { maxKeys: 2 }),
-  labels: fc.oneof(
-    fc.constant({}),
-    fc.constant({ [LABEL_MANAGED_BY]: MANAGER_NAME, [LABEL_SYNC]: 'fuzz' }),
-    fc.constant({ [LABEL_MANAGED_BY]: MANAGER_NAME, [LABEL_SYNC]: 'other' }),
-    fc.constant({ [LABEL_SYNC]: 'fuzz' }),
-  ),
-  annotations: fc.constant({}),
-});
-
-/** Secrets at distinct names. */
-const actualSecrets = fc.uniqueArray(actualSecret, { maxLength: 6, selector: (s) => `${s.namespace}/${s.name}` });
-
-const ours = (s: ActualSecret) => s.labels?.[LABEL_MANAGED_BY] === MANAGER_NAME && s.labels?.[LABEL_SYNC] === 'fuzz';
-
-// ---------------------------------------------------------------------------------------------
 
 describe('the pure core, on random specs', () => {
   it('validateSpec sorts every one into valid or not, and the rest of the core copes with whatever it accepts', () => {
@@ -198,17 +81,117 @@ describe('the pure core, on random specs', () => {
 
 // Without a role of its own the operator never learns its tokens back (see recover.ts).
 const OPERATOR_ROLE = 'arn:aws:iam::111111111111:role/ecr-sync';
+const log = createLogger('silent');
+
+/** The namespaces, each with a ServiceAccount "default" listing nothing and "builder" listing a secret of someone else's. */
+function world(): WatchedKube {
+  const kube = new WatchedKube();
+  for (const ns of NAMESPACES) {
+    kube.addNamespace(ns.name, ns.labels, ns.terminating);
+    kube.serviceAccounts.set(`${ns.name}/default`, { namespace: ns.name, name: 'default', imagePullSecrets: [], annotations: {}, resourceVersion: '1' });
+    kube.serviceAccounts.set(`${ns.name}/builder`, { namespace: ns.name, name: 'builder', imagePullSecrets: ['other'], annotations: {}, resourceVersion: '1' });
+  }
+  return kube;
+}
+const accountsAsCreated = (kube: WatchedKube) => [...kube.serviceAccounts.values()].every((a) => JSON.stringify(a.imagePullSecrets) === JSON.stringify(a.name === 'builder' ? ['other'] : []) && Object.keys(a.annotations).length === 0);
+
+let rejections: RejectionWatch;
+beforeEach(() => {
+  rejections = watchRejections();
+});
+afterEach(() => rejections.stop());
+
+/** After every step: no rejection left unhandled, and none of the given invariants broken. */
+async function settled(kube: WatchedKube, kinds: ReadonlyArray<Violation['kind']> = ['status', 'secret', 'account', 'calls']): Promise<void> {
+  await flush();
+  kube.resetCalls();
+  expect(rejections.seen).toEqual([]);
+  expect(kube.violations.filter((v) => kinds.includes(v.kind))).toEqual([]);
+}
+
+const OPS = ['getSync', 'listNamespaces', 'listSyncSecrets', 'getSecret', 'createSecret', 'updateSecret', 'deleteSecret', 'patchStatus', 'setFinalizers', 'recordEvent', 'patchServiceAccount'] as const;
+/** An API call failing once, a few times or for good, for one namespace's objects or the first that come. */
+const failure: fc.Arbitrary<InjectedFailure> = fc
+  .record({
+    op: fc.constantFrom(...OPS),
+    status: fc.constantFrom(0, 403, 404, 409, 422, 429, 500, 503),
+    times: fc.oneof({ weight: 3, arbitrary: fc.integer({ min: 1, max: 3 }) }, { weight: 2, arbitrary: fc.constant(Number.POSITIVE_INFINITY) }),
+    namespace: fc.option(fc.constantFrom('team-a', 'team-b', 'default'), { nil: undefined }),
+  })
+  // A 404 on a delete or a ServiceAccount patch says the object is gone, and the reconciler rightly
+  // takes it at its word; an injected failure cannot make that true.
+  .filter((f) => !((f.op === 'deleteSecret' || f.op === 'patchServiceAccount') && f.status === 404))
+  .map(({ namespace, ...f }) => (namespace === undefined ? f : { ...f, target: (t: string) => t.startsWith(`${namespace}/`) }));
+/** Well-typed specs that put the secret on some ServiceAccounts. */
+const specWithAccounts = fc.tuple(spec, fc.constantFrom(['default'], ['*'], ['default', 'builder'])).map(([s, serviceAccounts]) => (isObject(s) ? { ...s, serviceAccounts } : s));
+
+/**
+ * Secrets and ServiceAccount entries put in place by a healthy reconcile; then a change that rewrites
+ * every secret (a due refresh, or a new hostname) while the API server fails; then the API server
+ * heals; then the sync is deleted, under the same failures, until they heal too.
+ */
+async function underFailures(raw: unknown, failures: InjectedFailure[], change: 'refresh' | 'hostname', kinds: ReadonlyArray<Violation['kind']>): Promise<void> {
+  const clock = new FakeClock();
+  const kube = world();
+  const tokens = new FakeTokens(clock);
+  const reconciler = new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } });
+  kube.addSync(makeSync('fuzz', raw as EcrCredentialSyncSpec));
+  await reconciler.reconcile('fuzz');
+  await settled(kube, kinds);
+
+  kube.failures.push(...failures.map((f) => ({ ...f })));
+  if (change === 'refresh') clock.advance(13 * HOUR);
+  else {
+    kube.editSpec('fuzz', (s) => {
+      const first = s.registries[0];
+      if (first) first.hostnames = [...(first.hostnames ?? []), 'new.example.com'];
+    });
+  }
+  for (let i = 0; i < 3; i++) {
+    const outcome = await reconciler.reconcile('fuzz');
+    await settled(kube, kinds);
+    if (outcome.error) expect(outcome.error).toBeInstanceOf(Error);
+    if (outcome.requeueAfterMs !== undefined) expect(outcome.requeueAfterMs).toBeGreaterThanOrEqual(0);
+  }
+
+  // Healed, one reconcile converges: every targeted namespace holds the secret, for every registry
+  // host, and its chosen ServiceAccounts list it.
+  kube.failures.splice(0);
+  const healed = await reconciler.reconcile('fuzz');
+  await settled(kube, kinds);
+  const sync = kube.sync('fuzz')!;
+  if (validateSpec(sync.spec).length === 0 && !sync.spec.suspend) {
+    expect(healed.error).toBeUndefined();
+    const secretName = sync.spec.secretName ?? DEFAULT_SECRET_NAME;
+    const hosts = [...new Set(sync.spec.registries.flatMap(registryHosts))].sort();
+    for (const ns of targetNamespaces(sync.spec.namespaces, [...kube.namespaces.values()])) {
+      expect({ ns, hosts: credentialHosts(kube.secret(ns, secretName)).sort() }).toEqual({ ns, hosts });
+      for (const account of ['default', 'builder'].filter((a) => wantsAccount(sync.spec.serviceAccounts, a))) {
+        expect(kube.serviceAccounts.get(`${ns}/${account}`)!.imagePullSecrets).toContain(secretName);
+      }
+    }
+  }
+
+  kube.deleteSync('fuzz', clock.now());
+  kube.failures.push(...failures.map((f) => ({ ...f })));
+  for (let i = 0; i < 2; i++) {
+    await reconciler.reconcile('fuzz');
+    await settled(kube, kinds);
+  }
+  kube.failures.splice(0);
+  expect(await reconciler.reconcile('fuzz')).toEqual({});
+  await settled(kube, kinds);
+  expect(kube.syncs.has('fuzz')).toBe(false);
+  expect([...kube.secrets.values()].filter(ours)).toEqual([]);
+  expect(accountsAsCreated(kube)).toBe(true);
+}
 
 describe('the reconciler, on random specs', () => {
-  const log = createLogger('silent');
-  const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-  it('never throws, never touches a secret that is not its own, settles in one reconcile, and cleans up on deletion', async () => {
+  it('never throws, never leaves a rejection unhandled, writes only valid statuses, never blanks a secret, never touches a secret that is not its own, settles in one reconcile, and cleans up on deletion', async () => {
     await fc.assert(
       fc.asyncProperty(anySpec, actualSecrets, fc.boolean(), fc.integer({ min: -2, max: 30 }), async (raw, existing, failTokens, expiryHours) => {
         const clock = new FakeClock('2025-01-15T01:23:45.678Z');
-        const kube = new FakeKube();
-        for (const ns of NAMESPACES) kube.addNamespace(ns.name, ns.labels, ns.terminating);
+        const kube = world();
         for (const s of existing) kube.putSecret(s);
         const foreign = () =>
           JSON.stringify(
@@ -224,7 +207,7 @@ describe('the reconciler, on random specs', () => {
         const stored = kube.sync('fuzz')!.spec;
 
         const first = await reconciler.reconcile('fuzz');
-        await flush();
+        await settled(kube);
         expect(first).toBeDefined();
         if (first.requeueAfterMs !== undefined) {
           expect(Number.isFinite(first.requeueAfterMs)).toBe(true);
@@ -244,7 +227,7 @@ describe('the reconciler, on random specs', () => {
         if (!failTokens && first.error === undefined) {
           const writes = kube.writes.length;
           const second = await reconciler.reconcile('fuzz');
-          await flush();
+          await settled(kube);
           expect(second.error).toBeUndefined();
           expect(kube.writes.slice(writes)).toEqual([]);
 
@@ -253,7 +236,7 @@ describe('the reconciler, on random specs', () => {
           if (expiryHours >= 1 && expiryHours <= 12 && [...kube.secrets.values()].some(ours)) {
             const fetched = tokens.total;
             const restarted = await new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } }).reconcile('fuzz');
-            await flush();
+            await settled(kube);
             expect(restarted.error).toBeUndefined();
             expect(tokens.total).toBe(fetched);
             expect(kube.writes.slice(writes).filter((w) => w.ok)).toEqual([]);
@@ -265,13 +248,13 @@ describe('the reconciler, on random specs', () => {
         if (failTokens) tokens.heal();
         else tokens.fail();
         await reconciler.reconcile('fuzz');
-        await flush();
+        await settled(kube);
         expect(foreign()).toBe(foreignBefore);
 
         // Deleting the sync removes exactly its own secrets, then the sync itself.
         kube.deleteSync('fuzz', clock.now());
         const gone = await reconciler.reconcile('fuzz');
-        await flush();
+        await settled(kube);
         expect(gone).toEqual({});
         expect(kube.syncs.has('fuzz')).toBe(false);
         expect([...kube.secrets.values()].filter(ours)).toEqual([]);
@@ -281,31 +264,44 @@ describe('the reconciler, on random specs', () => {
     );
   });
 
-  it('reports a failing API server as an error, never as a throw', async () => {
-    const ops = ['getSync', 'listNamespaces', 'listSyncSecrets', 'getSecret', 'createSecret', 'updateSecret', 'deleteSecret', 'patchStatus', 'setFinalizers', 'recordEvent'] as const;
+  const scenarios = fc.tuple(specWithAccounts, fc.array(failure, { maxLength: 4 }), fc.constantFrom('refresh' as const, 'hostname' as const));
+  type Scenario = [unknown, InjectedFailure[], 'refresh' | 'hostname'];
+  /** Cases the random search finds only now and then, run first every time. */
+  const examples = (...failures: InjectedFailure[][]): { examples: Array<[Scenario]> } => ({
+    examples: failures.map((f) => [[{ registries: [{ accountId: '111111111111', region: 'us-east-1' }], namespaces: { names: ['team-a'] }, serviceAccounts: ['default'] }, f, 'refresh']]),
+  });
+
+  it('reports a failing API server as an error, and meanwhile never blanks a secret nor writes an invalid status', async () => {
     await fc.assert(
-      fc.asyncProperty(
-        spec,
-        fc.array(fc.record({ op: fc.constantFrom(...ops), status: fc.constantFrom(0, 403, 404, 409, 422, 500, 503), times: fc.integer({ min: 1, max: 3 }) }), { maxLength: 4 }),
-        async (raw, failures) => {
-          const clock = new FakeClock();
-          const kube = new FakeKube();
-          for (const ns of NAMESPACES) kube.addNamespace(ns.name, ns.labels, ns.terminating);
-          kube.failures.push(...failures);
-          const reconciler = new Reconciler({ kube, tokens: new FakeTokens(clock), clock, metrics: new RecordingMetrics(), log });
-          kube.addSync({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', metadata: { name: 'fuzz' }, spec: raw as EcrCredentialSyncSpec });
-          for (let i = 0; i < 3; i++) {
-            const outcome = await reconciler.reconcile('fuzz');
-            await flush();
-            expect(outcome).toBeDefined();
-            if (outcome.error) expect(outcome.error).toBeInstanceOf(Error);
-          }
-          kube.deleteSync('fuzz', clock.now());
-          await reconciler.reconcile('fuzz');
-          await flush();
-        },
-      ),
+      fc.asyncProperty(scenarios, ([raw, failures, change]) => underFailures(raw, failures, change, ['status', 'secret'])),
       params(3_000),
+    );
+  });
+
+  // Fails today (issue 9 §1): a namespace counts as in place only by the path its write took, so a
+  // failed read after a 409, or a failed create after a 404, takes the secret off its ServiceAccounts.
+  // Take `.failing` off once a namespace holding a secret of ours counts as in place whatever the writes did.
+  it.failing('keeps its secret on the ServiceAccounts that list it while the secret is in place, whatever write fails', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarios, ([raw, failures, change]) => underFailures(raw, failures, change, ['account'])),
+      {
+        ...params(3_000),
+        ...examples(
+          [{ op: 'updateSecret', status: 409, times: 3 }],
+          [{ op: 'updateSecret', status: 409, times: 1 }, { op: 'getSecret', status: 0, times: 1 }],
+          [{ op: 'updateSecret', status: 404, times: 1 }, { op: 'createSecret', status: 500, times: 1 }],
+        ),
+      },
+    );
+  });
+
+  // Fails today: an update answered 404 creates, a create answered 409 reads and updates again, with no
+  // bound across the two, so an update answered 404 for good loops until memory runs out.
+  // Take `.failing` off once the attempts are counted across create and update.
+  it.failing('makes a bounded number of calls in a reconcile, however the API server answers', async () => {
+    await fc.assert(
+      fc.asyncProperty(scenarios, ([raw, failures, change]) => underFailures(raw, failures, change, ['calls'])),
+      { ...params(3_000), ...examples([{ op: 'updateSecret', status: 404, times: Number.POSITIVE_INFINITY }]) },
     );
   });
 });
