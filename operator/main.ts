@@ -74,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
   const reconcilerOptions = {
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,
+    backoff: { baseMs: flags.minFetchBackoffMs, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
     ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
   };
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');

@@ -157,9 +157,9 @@ describe('Reconciler: token fetch failures', () => {
     expect(t.ready()).toMatchObject({ status: 'False', reason: Reason.TokenFetchFailed });
     expect(t.status()!.failures!.map((f) => `${f.namespace} ${f.reason}`)).toEqual(TEAMS.map((ns) => `${ns} ${Reason.TokenFetchFailed}`));
     expect(t.status()!.lastRefreshTime).toBeUndefined();
-    expect(t.status()!.backoff).toEqual({ failures: 1, retryable: false, nextAttemptTime: '2025-01-15T01:33:46Z', observedGeneration: 1, message: 'AssumeRole failed: AccessDenied (HTTP 403): no' });
+    expect(t.status()!.backoff).toEqual({ failures: 1, retryable: false, nextAttemptTime: '2025-01-15T01:33:45.678Z', observedGeneration: 1, message: 'AssumeRole failed: AccessDenied (HTTP 403): no' });
     expect(t.status()!.nextRefreshTime).toBe(t.status()!.backoff!.nextAttemptTime);
-    expect(outcome.requeueAfterMs).toBe(Date.parse('2025-01-15T01:33:46Z') - t.clock.now().getTime());
+    expect(outcome.requeueAfterMs).toBe(Date.parse('2025-01-15T01:33:45.678Z') - t.clock.now().getTime());
   });
 
   it('in one region still keep every secret as it is, though the other region succeeded', async () => {

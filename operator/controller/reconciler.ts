@@ -134,7 +134,8 @@ export class Reconciler {
     // Shutting down: the aborted fetch is no failure to report, and nothing more is written.
     if (signal?.aborted) return {};
     const lastRefreshTime = fetched.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
-    const backoff = this.backoffAfter(sync, now, hold, fetchErrors, log);
+    // Counted from when the fetch failed, not from when it began: a slow, throttled call must not shorten it.
+    const backoff = this.backoffAfter(sync, this.clock.now(), hold, fetchErrors, log);
     this.metrics.fetchFailures(name, backoff?.failures ?? 0);
 
     // Secrets, then the ServiceAccounts of the namespaces that hold one.

@@ -2,7 +2,7 @@ import type { BackoffStatus } from '../api/types.ts';
 import { DEFAULT_BACKOFF, holdUntil, nextBackoff } from './backoff.ts';
 
 const NOW = new Date('2025-01-15T01:00:00.000Z');
-const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000).toISOString().replace('.000Z', 'Z');
+const at = (seconds: number) => new Date(NOW.getTime() + seconds * 1000).toISOString();
 const retryable = { retryable: true, message: 'ThrottlingException' };
 const permanent = { retryable: false, message: 'AccessDenied' };
 const backoff = (failures: number, nextSeconds: number, generation = 3, r = true): BackoffStatus => ({
@@ -26,9 +26,9 @@ describe('nextBackoff', () => {
     expect(next).toEqual({ failures, nextAttemptTime: at(delaySeconds), retryable: failure.retryable, observedGeneration: 3, message: failure.message });
   });
 
-  it('rounds the next attempt up to a whole second, so the hold is never shorter than the delay', () => {
-    const next = nextBackoff(undefined, 1, new Date(NOW.getTime() + 400), retryable, DEFAULT_BACKOFF);
-    expect(next.nextAttemptTime).toBe(at(11));
+  it('keeps the next attempt to the millisecond, so short backoffs keep their doubling', () => {
+    const next = nextBackoff(undefined, 1, new Date(NOW.getTime() + 400), retryable, { ...DEFAULT_BACKOFF, baseMs: 1000 });
+    expect(next.nextAttemptTime).toBe('2025-01-15T01:00:01.400Z');
   });
 });
 

@@ -1,7 +1,6 @@
 // When a sync whose token fetches fail may call AWS again. The answer lives in its status, so
 // events (a namespace created, a restart, a new leader) cannot shorten it; a spec change can.
 import type { BackoffStatus } from '../api/types.ts';
-import { iso } from './status.ts';
 
 export interface BackoffPolicy {
   /** The first retry of a failure that trying again may cure (throttling, a network error). */
@@ -33,8 +32,8 @@ export function nextBackoff(
   const delayMs = failure.retryable ? Math.min(policy.maxMs, policy.baseMs * 2 ** Math.min(failures - 1, 30)) : policy.permanentMs;
   return {
     failures,
-    // Rounded up to the second the status can hold, so that the hold never ends before the delay.
-    nextAttemptTime: iso(new Date(Math.ceil((now.getTime() + delayMs) / 1000) * 1000)),
+    // In milliseconds (RFC 3339 allows them), so that short test backoffs keep their doubling.
+    nextAttemptTime: new Date(now.getTime() + delayMs).toISOString(),
     retryable: failure.retryable,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     message: failure.message,

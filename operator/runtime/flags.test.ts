@@ -17,6 +17,7 @@ describe('parseFlags', () => {
       writeConcurrency: 16,
       reconcileConcurrency: 4,
       maxBackoffMs: 30_000,
+      minFetchBackoffMs: 10_000,
       maxFetchBackoffMs: 300_000,
       nonRetryableFetchBackoffMs: 600_000,
     });
@@ -35,7 +36,7 @@ describe('parseFlags', () => {
     ['--min-refresh-interval reads a duration', ['--min-refresh-interval', '90s'], { minRefreshIntervalMs: 90_000 }],
     ['--min-refresh-interval accepts exactly one second', ['--min-refresh-interval', '1s'], { minRefreshIntervalMs: 1000 }],
     ['concurrencies read whole numbers', ['--write-concurrency', '256', '--reconcile-concurrency', '1'], { writeConcurrency: 256, reconcileConcurrency: 1 }],
-    ['the fetch backoffs read durations', ['--max-fetch-backoff', '2m', '--non-retryable-fetch-backoff=1h'], { maxFetchBackoffMs: 120_000, nonRetryableFetchBackoffMs: 3_600_000 }],
+    ['the fetch backoffs read durations', ['--min-fetch-backoff=1s', '--max-fetch-backoff', '2m', '--non-retryable-fetch-backoff=1h'], { minFetchBackoffMs: 1000, maxFetchBackoffMs: 120_000, nonRetryableFetchBackoffMs: 3_600_000 }],
     ['every log level pino knows is accepted', ['--log-level', 'silent'], { logLevel: 'silent' }],
   ])('%s', (_name, argv, expected) => {
     expect(parseFlags(argv, { POD_NAMESPACE: 'ops' })).toMatchObject(expected);
@@ -57,7 +58,8 @@ describe('parseFlags', () => {
     ['a write concurrency over 256', ['--write-concurrency', '257'], /--write-concurrency must be a whole number from 1 to 256/],
     ['a fractional reconcile concurrency', ['--reconcile-concurrency', '1.5'], /--reconcile-concurrency must be a whole number/],
     ['a reconcile concurrency that is a word', ['--reconcile-concurrency', 'four'], /--reconcile-concurrency must be a whole number/],
-    ['a fetch backoff under ten seconds', ['--max-fetch-backoff', '5s'], /--max-fetch-backoff must be a duration of at least 10s/],
+    ['a fetch backoff under a second', ['--max-fetch-backoff', '500ms'], /--max-fetch-backoff must be a duration of at least 1s/],
+    ['a fetch backoff cap below its start', ['--min-fetch-backoff', '1m', '--max-fetch-backoff', '30s'], /--max-fetch-backoff must not be shorter than --min-fetch-backoff/],
     ['a non-retryable fetch backoff that is not a duration', ['--non-retryable-fetch-backoff', 'long'], /--non-retryable-fetch-backoff must be a duration/],
     ['an empty concurrency', ['--reconcile-concurrency='], /--reconcile-concurrency must be a whole number/],
   ])('rejects %s', (_name, argv, message) => {

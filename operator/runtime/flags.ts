@@ -17,6 +17,7 @@ export interface Flags {
   writeConcurrency: number;
   reconcileConcurrency: number;
   maxBackoffMs: number;
+  minFetchBackoffMs: number;
   maxFetchBackoffMs: number;
   nonRetryableFetchBackoffMs: number;
 }
@@ -35,8 +36,9 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
   --write-concurrency N             secret writes in flight per sync (default 16)
   --reconcile-concurrency N         syncs reconciled at once (default 4)
   --max-backoff DURATION            cap on the exponential retry delay after a failed Kubernetes write (default "30s")
-  --max-fetch-backoff DURATION      cap on the delay between token fetches that keep failing; it starts at 10s
-                                    and doubles (default "5m")
+  --min-fetch-backoff DURATION      the first delay after a failed token fetch that retrying may cure; it doubles
+                                    per failure (default "10s")
+  --max-fetch-backoff DURATION      cap on that delay (default "5m")
   --non-retryable-fetch-backoff DURATION
                                     the delay after a fetch failure that retrying cannot cure, such as
                                     AccessDenied or a missing ServiceAccount; a spec change ends it (default "10m")
@@ -64,6 +66,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'write-concurrency': { type: 'string', default: '16' },
         'reconcile-concurrency': { type: 'string', default: '4' },
         'max-backoff': { type: 'string', default: '30s' },
+        'min-fetch-backoff': { type: 'string', default: '10s' },
         'max-fetch-backoff': { type: 'string', default: '5m' },
         'non-retryable-fetch-backoff': { type: 'string', default: '10m' },
         help: { type: 'boolean', default: false },
@@ -79,11 +82,14 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   if (minRefresh === undefined || minRefresh < 1000) throw new FlagError('--min-refresh-interval must be a duration of at least 1s, such as 5m');
   const maxBackoff = parseDuration(parsed['max-backoff']!);
   if (maxBackoff === undefined || maxBackoff < 1000) throw new FlagError('--max-backoff must be a duration of at least 1s, such as 30s');
-  const fetchBackoff = (name: 'max-fetch-backoff' | 'non-retryable-fetch-backoff') => {
+  const fetchBackoff = (name: 'min-fetch-backoff' | 'max-fetch-backoff' | 'non-retryable-fetch-backoff') => {
     const ms = parseDuration(parsed[name]!);
-    if (ms === undefined || ms < 10_000) throw new FlagError(`--${name} must be a duration of at least 10s, such as 5m`);
+    if (ms === undefined || ms < 1000) throw new FlagError(`--${name} must be a duration of at least 1s, such as 5m`);
     return ms;
   };
+  const minFetchBackoff = fetchBackoff('min-fetch-backoff');
+  const maxFetchBackoff = fetchBackoff('max-fetch-backoff');
+  if (maxFetchBackoff < minFetchBackoff) throw new FlagError('--max-fetch-backoff must not be shorter than --min-fetch-backoff');
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -103,7 +109,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     writeConcurrency: positive('write-concurrency'),
     reconcileConcurrency: positive('reconcile-concurrency'),
     maxBackoffMs: maxBackoff,
-    maxFetchBackoffMs: fetchBackoff('max-fetch-backoff'),
+    minFetchBackoffMs: minFetchBackoff,
+    maxFetchBackoffMs: maxFetchBackoff,
     nonRetryableFetchBackoffMs: fetchBackoff('non-retryable-fetch-backoff'),
   };
 }
