@@ -204,6 +204,51 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
   return { status: res.status, body: await res.text() };
 }
 
+/** The sum of a metric's series from the operator's /metrics whose labels include `labels`. */
+export async function metricSum(op: OperatorProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
+  const { body } = await httpGet(`http://127.0.0.1:${await op.metricsPort()}/metrics`);
+  const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
+  return body
+    .split('\n')
+    .filter((l) => (l.startsWith(`${name}{`) || l.startsWith(`${name} `)) && wanted.every((w) => l.slice(0, l.lastIndexOf('}') + 1).includes(w)))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+}
+
+/** Reconciles the operator finished for a sync (for all syncs when none is named), whatever their result. */
+export function reconcileCount(op: OperatorProcess, sync?: string): Promise<number> {
+  return metricSum(op, 'ecrsync_reconcile_total', sync ? { sync } : {});
+}
+
+/**
+ * Applies `event`, then returns once the operator has finished a reconcile of `sync` that began
+ * after it saw the event, so a test can then assert what that reconcile did not write.
+ * `poke` must make the operator reconcile the sync once more without giving it anything to write,
+ * by a change to the same kind of object as `event` (a watch delivers one kind in order, so a
+ * reconcile the poke caused has the event in its caches): a label on a namespace it targets, say,
+ * after an event on namespaces, or an annotation on one of its managed secrets after one on those.
+ * A reconcile of a sync never runs twice at once; so, while nothing but the event and the pokes
+ * queues the sync, at most two that began before the operator saw the event finish after the
+ * count was read (one running, one queued behind it), and the third to finish began after it.
+ * Each poke adds at least one.
+ */
+export async function afterReconcile(op: OperatorProcess, sync: string, event: () => Promise<unknown>, poke: (n: number) => Promise<unknown>): Promise<void> {
+  const before = await reconcileCount(op, sync);
+  await event();
+  for (let count = before, n = 1; count < before + 3; n++) {
+    await poke(n);
+    const seen = count;
+    count = await eventually(`a reconcile of ${sync} after poke ${n}`, async () => {
+      const now = await reconcileCount(op, sync);
+      return now > seen ? now : undefined;
+    }, 30_000, 50);
+  }
+}
+
+/** A poke for afterReconcile: a label change on a namespace, which concerns every sync that targets it. */
+export async function touchNamespace(core: CoreV1Api, name: string, n: number): Promise<void> {
+  await core.patchNamespace({ name, body: { metadata: { labels: { 'e2e.ecrsync.io/poke': String(n) } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+}
+
 /** The ECR emulator's control API (tokens, policies, throttling, what it answered). */
 export function ecrControl(): EcrControl {
   return new EcrControl(stackEnv('AWS_ENDPOINT_URL'));
