@@ -2,6 +2,7 @@
 import type { CoreV1Event } from '@kubernetes/client-node';
 import { ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
 import {
+  afterReconcile,
   applySync,
   createNamespace,
   deleteSync,
@@ -19,6 +20,7 @@ import {
   stackEnv,
   stackSpec,
   startOperator,
+  touchNamespace,
   uniqueName,
   type OperatorProcess,
 } from './support.ts';
@@ -172,7 +174,8 @@ describe('an EcrCredentialSync', () => {
     await waitReady(name);
     const before = await readSecret(core, nsA, 'regcred');
     const sync = await getSync(custom, name);
-    await new Promise((r) => setTimeout(r, 2000));
+    // Reconciles that find nothing to do: a label on a namespace it targets changes nothing it writes.
+    await afterReconcile(operator, name, async () => undefined, (n) => touchNamespace(core, nsA, n));
     expect((await readSecret(core, nsA, 'regcred'))?.metadata?.resourceVersion).toBe(before?.metadata?.resourceVersion);
     expect((await getSync(custom, name))?.metadata.resourceVersion).toBe(sync?.metadata.resourceVersion);
   });

@@ -1,7 +1,7 @@
 // R6: the operator never overwrites or deletes a secret, or a ServiceAccount entry, it does not
 // own, even after a user takes the managed-by label off one of its own secrets (it only takes its
 // own ownerReference off it).
-import { applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackSpec, startOperator, uniqueName } from './support.ts';
+import { afterReconcile, applySync, createNamespace, deleteSync, dockerConfig, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackSpec, startOperator, touchNamespace, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
@@ -35,7 +35,9 @@ it('lets go of a secret whose managed-by label a user removed, and never touches
       return s && !s.metadata?.ownerReferences?.length ? s : undefined;
     });
     expect(dockerConfig(taken).auths).toHaveProperty(['mine.example.com']);
-    await new Promise((r) => setTimeout(r, 1500));
+    // Reconciles since (the operator reads a secret it does not manage live, not from its cache)
+    // write nothing more to it.
+    await afterReconcile(operator, name, async () => undefined, (n) => touchNamespace(core, ns, n));
     expect((await readSecret(core, ns, 'regcred'))?.metadata?.resourceVersion).toBe(taken.metadata?.resourceVersion);
 
     await deleteSync(custom, name);

@@ -1,6 +1,7 @@
 // Watch-driven convergence: the operator reacts to namespaces, secrets, ServiceAccounts and
 // deletions within seconds, from its cached token, without waiting for the next refresh.
 import {
+  afterReconcile,
   applySync,
   createNamespace,
   deleteSync,
@@ -14,6 +15,7 @@ import {
   readSecret,
   stackSpec,
   startOperator,
+  touchNamespace,
   uniqueName,
   type OperatorProcess,
 } from './support.ts';
@@ -62,8 +64,11 @@ describe('watch-driven convergence', () => {
 
   it('gives a relabelled namespace its secret, and removes it when the namespace stops matching', async () => {
     const ns = uniqueName('relabel');
-    await createNamespace(core, ns);
-    await new Promise((r) => setTimeout(r, 1000));
+    const anchor = uniqueName('relabel-anchor');
+    await createNamespace(core, anchor, { [label]: 'yes' });
+    await eventually('secret in the anchor namespace', () => readSecret(core, anchor, 'regcred'), 10_000, 50);
+    // Reconciles that had the new, unlabelled namespace in their cache write nothing there.
+    await afterReconcile(operator, sync, () => createNamespace(core, ns), (n) => touchNamespace(core, anchor, n));
     expect(await noSecret(ns)).toBe(true);
     const before = await core.readNamespace({ name: ns });
     await core.replaceNamespace({ name: ns, body: { ...before, metadata: { ...before.metadata, labels: { ...before.metadata?.labels, [label]: 'yes' } } } });
