@@ -1,5 +1,5 @@
 // The token never appears in logs (at trace level), Events, status, metrics or error messages.
-import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, readSecret, stackEnv, stackSpec, startOperator, uniqueName, useTokenTtl } from './support.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, httpGet, installCrds, kube, metricSum, readSecret, stackEnv, stackSpec, startOperator, uniqueName, useTokenTtl } from './support.ts';
 import { GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 
 const { kc, core, custom } = kube();
@@ -29,8 +29,12 @@ it('keeps every token out of everything the operator says', async () => {
     names.push(failing);
     await applySync(custom, failing, stackSpec([good], { secretName: 'other-cred', identity: { webIdentity: { roleArn: 'arn:aws:iam::222222222222:role/x', tokenFile: '/nonexistent' } } }));
     await eventually('secret', () => readSecret(core, good, 'regcred'));
-    // Let a few refreshes, conflicts and failures happen.
-    await new Promise((r) => setTimeout(r, 5000));
+    // Let a few refreshes, conflicts and failures happen: two more token refreshes of the good sync
+    // (each of its reconciles meets the conflict too), and a failed reconcile of the failing one.
+    const refreshes = () => metricSum(operator, 'ecrsync_refresh_total', { sync: ok, result: 'success' });
+    const refreshed = await refreshes();
+    await eventually('two more refreshes and a failure', async () =>
+      (await refreshes()) >= refreshed + 2 && (await metricSum(operator, 'ecrsync_reconcile_total', { sync: failing, result: 'error' })) >= 1);
 
     const secret = (await readSecret(core, good, 'regcred'))!;
     const config = JSON.parse(Buffer.from(secret.data!['.dockerconfigjson']!, 'base64').toString()) as { auths: Record<string, { password: string; auth: string }> };
