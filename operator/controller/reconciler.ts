@@ -8,7 +8,7 @@ import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, holdUntil, nextBackoff } from '../core/backoff.ts';
 import { desiredSecrets } from '../core/desired.ts';
 import { targetNamespaces } from '../core/namespaces.ts';
-import { plan } from '../core/plan.ts';
+import { type ActualSecret, ownership, plan } from '../core/plan.ts';
 import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome } from '../core/status.ts';
 import { validateSpec } from '../core/validate.ts';
@@ -141,8 +141,13 @@ export class Reconciler {
     // Secrets, then the ServiceAccounts of the namespaces that hold one.
     const desired = desiredSecrets(sync, tokens, targets);
     const actions = plan(desired, actual);
+    if (log.isLevelEnabled('debug')) {
+      const counts: Record<string, number> = {};
+      for (const a of actions) counts[a.kind] = (counts[a.kind] ?? 0) + 1;
+      log.debug({ targets: targets.length, refreshed: fetched.length, actions: counts }, 'planned');
+    }
     const outcomes = await this.writer.apply(sync, actions, log);
-    const accountError = await syncServiceAccounts(this.kube, sync, secretName, inPlace(outcomes), log, this.writeConcurrency);
+    const accountError = await syncServiceAccounts(this.kube, sync, secretName, inPlace(sync, secretName, targets, actual, outcomes), log, this.writeConcurrency);
 
     // Status, events, metrics.
     // An expiry ECR did not report (Invalid Date) must not sort first and hide the others.
@@ -223,7 +228,13 @@ export class Reconciler {
   }
 }
 
-/** Namespaces where a secret of the sync exists after this round, whether or not its write succeeded. */
-function inPlace(outcomes: readonly NamespaceOutcome[]): Set<string> {
-  return new Set(outcomes.filter((o) => o.result !== 'failed' || o.inPlace).map((o) => o.namespace));
+/**
+ * Target namespaces where a secret of the sync is in place: it was there when this round began, or
+ * this round wrote it. Whatever a write did afterwards (a 500, a run of 409s, a refused replace),
+ * the ServiceAccounts keep listing it: pods created meanwhile must still get it.
+ */
+function inPlace(sync: EcrCredentialSync, secretName: string, targets: readonly string[], actual: readonly ActualSecret[], outcomes: readonly NamespaceOutcome[]): Set<string> {
+  const targeted = new Set(targets);
+  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, sync.metadata.name) === 'ours').map((s) => s.namespace);
+  return new Set([...found, ...outcomes.filter((o) => o.result !== 'failed').map((o) => o.namespace)]);
 }

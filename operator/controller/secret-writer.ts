@@ -13,7 +13,8 @@ import type { Metrics } from '../runtime/metrics.ts';
 import { mapLimit } from './limit.ts';
 import { OwnWrites } from './own-writes.ts';
 
-const UPDATE_ATTEMPTS = 3;
+/** Writes of one secret in one reconcile, whatever answers come back (409, 404 and 409 again, ...). */
+const WRITE_ATTEMPTS = 3;
 
 type Outcome = NamespaceOutcome | undefined;
 
@@ -114,9 +115,7 @@ export class SecretWriter {
       const status = error instanceof KubeError ? error.status : undefined;
       const message = error instanceof Error ? error.message : String(error);
       log.warn({ namespace, secret: name, action: action.kind, status }, message);
-      // Whether a secret of ours is still there: an update that failed left it; a create found none.
-      const inPlace = error instanceof WriteError && error.inPlace;
-      return { namespace, result: 'failed', reason: Reason.SecretWriteFailed, message, inPlace, ...(status !== undefined ? { status } : {}) };
+      return { namespace, result: 'failed', reason: Reason.SecretWriteFailed, message, ...(status !== undefined ? { status } : {}) };
     }
   }
 
@@ -148,16 +147,16 @@ export class SecretWriter {
     this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.deps.clock.now());
   }
 
-  private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent, log: Logger): Promise<Outcome> {
+  private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent, log: Logger, attempt = 1): Promise<Outcome> {
     try {
       this.remember(sync, namespace, name, await this.write('create', () => this.deps.kube.createSecret(namespace, name, content)));
       return { namespace, result: 'synced', wrote: 'created' };
     } catch (error) {
       if (isStatus(error, 404)) return undefined; // the namespace went away meanwhile
-      if (!isStatus(error, 409)) throw error;
+      if (!isStatus(error, 409) || attempt >= WRITE_ATTEMPTS) throw error;
       const existing = await this.deps.kube.getSecret(namespace, name);
       if (!existing) throw error;
-      return this.converge(sync, existing, content, 1, log);
+      return this.converge(sync, existing, content, attempt + 1, log);
     }
   }
 
@@ -166,10 +165,10 @@ export class SecretWriter {
       this.remember(sync, actual.namespace, actual.name, await this.write('update', () => this.deps.kube.updateSecret(actual, content)));
       return { namespace: actual.namespace, result: 'synced', wrote: 'updated' };
     } catch (error) {
-      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, log);
-      if (!isStatus(error, 409) || attempt >= UPDATE_ATTEMPTS) throw new WriteError(error, true);
+      if (attempt >= WRITE_ATTEMPTS || !(isStatus(error, 404) || isStatus(error, 409))) throw error;
+      if (isStatus(error, 404)) return this.create(sync, actual.namespace, actual.name, content, log, attempt + 1);
       const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
-      if (!fresh) return this.create(sync, actual.namespace, actual.name, content, log);
+      if (!fresh) return this.create(sync, actual.namespace, actual.name, content, log, attempt + 1);
       return this.converge(sync, fresh, content, attempt + 1, log);
     }
   }
@@ -179,14 +178,14 @@ export class SecretWriter {
     try {
       await this.write('delete', () => this.deps.kube.deleteSecret(actual));
     } catch (error) {
-      if (!isStatus(error, 404) && !isStatus(error, 409)) throw new WriteError(error, true);
+      if (!isStatus(error, 404) && !isStatus(error, 409)) throw error;
       // Changed or gone meanwhile: decide again on what is there now.
       const fresh = await this.deps.kube.getSecret(actual.namespace, actual.name);
-      return fresh ? this.converge(sync, fresh, content, 1, log) : this.create(sync, actual.namespace, actual.name, content, log);
+      return fresh ? this.converge(sync, fresh, content, 2, log) : this.create(sync, actual.namespace, actual.name, content, log, 2);
     }
     const why = actual.immutable ? 'is immutable' : `has type ${actual.type}`;
     log.info({ namespace: actual.namespace, secret: actual.name, why }, 'deleted a secret that could not be updated; creating it again');
-    const created = await this.create(sync, actual.namespace, actual.name, content, log);
+    const created = await this.create(sync, actual.namespace, actual.name, content, log, 2);
     return created?.result === 'synced' ? { ...created, wrote: 'replaced' } : created;
   }
 
@@ -198,21 +197,11 @@ export class SecretWriter {
       return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
     }
     if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
-    if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again`, inPlace: true };
+    if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again` };
     return this.update(sync, existing, content, attempt, log);
   }
 }
 
 function conflict(namespace: string, message: string): NamespaceOutcome {
   return { namespace, result: 'failed', reason: Reason.SecretConflict, message };
-}
-
-/** A write that failed, and whether a secret of ours is still in its place. */
-class WriteError extends KubeError {
-  readonly inPlace: boolean;
-  constructor(error: unknown, inPlace: boolean) {
-    const kube = error instanceof KubeError ? error : undefined;
-    super(kube?.op ?? 'write secret', kube?.status ?? 0, (error as Error)?.message ?? String(error), { cause: error });
-    this.inPlace = inPlace;
-  }
 }

@@ -278,10 +278,9 @@ describe('the reconciler, on random specs', () => {
     );
   });
 
-  // Fails today (issue 9 §1): a namespace counts as in place only by the path its write took, so a
-  // failed read after a 409, or a failed create after a 404, takes the secret off its ServiceAccounts.
-  // Take `.failing` off once a namespace holding a secret of ours counts as in place whatever the writes did.
-  it.failing('keeps its secret on the ServiceAccounts that list it while the secret is in place, whatever write fails', async () => {
+  // Failed before the fix (issue 9 §1): a namespace counted as in place only by the path its write took,
+  // so a failed read after a 409, or a failed create after a 404, took the secret off its ServiceAccounts.
+  it('keeps its secret on the ServiceAccounts that list it while the secret is in place, whatever write fails', async () => {
     await fc.assert(
       fc.asyncProperty(scenarios, ([raw, failures, change]) => underFailures(raw, failures, change, ['account'])),
       {
@@ -295,10 +294,9 @@ describe('the reconciler, on random specs', () => {
     );
   });
 
-  // Fails today: an update answered 404 creates, a create answered 409 reads and updates again, with no
-  // bound across the two, so an update answered 404 for good loops until memory runs out.
-  // Take `.failing` off once the attempts are counted across create and update.
-  it.failing('makes a bounded number of calls in a reconcile, however the API server answers', async () => {
+  // Failed before the fix: an update answered 404 created, a create answered 409 read and updated again,
+  // with no bound across the two, so an update answered 404 for good looped until memory ran out.
+  it('makes a bounded number of calls in a reconcile, however the API server answers', async () => {
     await fc.assert(
       fc.asyncProperty(scenarios, ([raw, failures, change]) => underFailures(raw, failures, change, ['calls'])),
       { ...params(3_000), ...examples([{ op: 'updateSecret', status: 404, times: Number.POSITIVE_INFINITY }]) },

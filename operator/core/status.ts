@@ -10,11 +10,8 @@ export type NamespaceOutcome =
   /** `wrote`: what this reconcile wrote there; absent when the secret was already right. */
   | { namespace: string; result: 'synced'; wrote?: 'created' | 'updated' | 'replaced' }
   | { namespace: string; result: 'kept' }
-  /**
-   * `inPlace`: a secret of this sync is still there (an update failed, not a create), so the
-   * ServiceAccounts keep listing it. `status`: the HTTP status of a failed write.
-   */
-  | { namespace: string; result: 'failed'; reason: string; message: string; inPlace?: boolean; status?: number };
+  /** `status`: the HTTP status of a failed write. */
+  | { namespace: string; result: 'failed'; reason: string; message: string; status?: number };
 
 export interface StatusInput {
   sync: EcrCredentialSync;
