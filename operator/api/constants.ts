@@ -35,6 +35,8 @@ export const Reason = {
   Synced: 'Synced',
   TokenFetchFailed: 'TokenFetchFailed',
   SecretConflict: 'SecretConflict',
+  /** A secret of the sync is being deleted and held by someone's finalizer: it is written once it is gone. */
+  SecretTerminating: 'SecretTerminating',
   SecretWriteFailed: 'SecretWriteFailed',
   InvalidSpec: 'InvalidSpec',
   NoTargetNamespaces: 'NoTargetNamespaces',

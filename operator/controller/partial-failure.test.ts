@@ -121,6 +121,29 @@ describe('a managed secret that cannot be updated', () => {
     expect(t.kube.events).toContainEqual(expect.objectContaining({ reason: EventReason.SecretReplaced, message: expect.stringContaining(why) }));
   });
 
+  it('that someone\'s finalizer holds once deleted is waited for, not deleted and created in a loop, and written once it is gone', async () => {
+    const t = setup();
+    await t.reconcile();
+    t.kube.tamper('team-a', 'regcred', (s) => {
+      s.immutable = true;
+      s.finalizers = ['example.com/backup'];
+    });
+    addHostname(t);
+    await t.reconcile();
+    const writes = t.kube.secretWrites().length;
+    for (let i = 0; i < 3; i++) {
+      const outcome = await t.reconcile();
+      expect(outcome.error).toBeUndefined();
+      expect(outcome.requeueAfterMs).toBeLessThanOrEqual(60_000);
+    }
+    expect(t.kube.secretWrites().length).toBe(writes);
+    expect(t.status()!.failures).toEqual([{ namespace: 'team-a', reason: Reason.SecretTerminating, message: expect.stringContaining('example.com/backup') }]);
+    t.kube.tamper('team-a', 'regcred', (s) => (s.finalizers = []));
+    await t.reconcile();
+    expect(t.kube.secret('team-a', 'regcred')!.immutable).toBeUndefined();
+    expect(Object.keys(t.kube.dockerConfig('team-a', 'regcred')!.auths)).toContain('mirror.example.amazonaws.com');
+  });
+
   it('is left alone when it changed after it was read (the delete\'s preconditions fail)', async () => {
     const t = setup();
     await t.reconcile();
@@ -185,6 +208,30 @@ describe('failed token fetches', () => {
     await t.reconcile();
     expect(t.tokens.total).toBe(2);
     expect(t.kube.secrets.size).toBe(3);
+  });
+
+  it('hold even when the status write failed, from what the operator remembers', async () => {
+    const t = setup();
+    t.tokens.fail(denied);
+    t.kube.failures.push({ op: 'patchStatus', status: 500, times: Infinity });
+    await t.reconcile();
+    for (let i = 0; i < 10; i++) {
+      t.kube.addNamespace(`team-y${i}`, { team: `y${i}` });
+      t.clock.advance(1_000);
+      await t.reconcile();
+    }
+    expect(t.tokens.total).toBe(1);
+  });
+
+  it('do not believe a backoff longer than any the operator would choose (a clock far ahead wrote it)', async () => {
+    const t = setup();
+    t.tokens.fail(denied);
+    await t.reconcile();
+    t.kube.syncs.get('prod')!.status!.backoff!.nextAttemptTime = '2030-01-01T00:00:00.000Z';
+    t.tokens.heal();
+    await t.restart().reconcile('prod');
+    expect(t.tokens.total).toBe(2);
+    expect(t.status()!.backoff).toBeUndefined();
   });
 
   it('keep their backoff across a restart, which reads it from the status', async () => {

@@ -187,6 +187,16 @@ describe('Reconciler: deletion', () => {
     expect((t.metrics as RecordingMetrics).count('syncForgotten', 'prod')).toBe(1);
   });
 
+  it('leaves no Prometheus series of the deleted sync behind, not even of the reconciles that removed it', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    const t = setup({ metrics });
+    await t.reconcile();
+    t.kube.deleteSync('prod', t.clock.now());
+    await t.reconcile();
+    await t.reconcile();
+    expect((await metrics.registry.metrics()).split('\n').filter((line) => line.includes('sync="prod"'))).toEqual([]);
+  });
+
   it('keeps the finalizer, and returns an error, while a secret cannot be removed', async () => {
     const t = setup();
     await t.reconcile();

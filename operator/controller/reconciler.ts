@@ -60,6 +60,13 @@ export class Reconciler {
   private readonly tokenCache: TokenCache;
   private readonly writer: SecretWriter;
   private readonly reporter: StatusReporter;
+  /** Syncs a reconcile just forgot: its own metric must not bring their series back. */
+  private readonly forgotten = new Set<string>();
+  /**
+   * The last backoff of each failing sync, as it was to be written: the hold lasts even when the
+   * status write failed or an old CRD pruned status.backoff.
+   */
+  private readonly backoffs = new Map<string, BackoffStatus>();
 
   constructor(deps: ReconcilerDeps) {
     const { kube, clock, metrics, log, options } = deps;
@@ -76,6 +83,8 @@ export class Reconciler {
   }
 
   forget(name: string): void {
+    this.forgotten.add(name);
+    this.backoffs.delete(name);
     this.tokenCache.forget(name);
     this.writer.forget(name);
     this.metrics.syncForgotten(name);
@@ -83,14 +92,14 @@ export class Reconciler {
 
   async reconcile(name: string, signal?: AbortSignal): Promise<ReconcileOutcome> {
     const started = performance.now();
+    let outcome: ReconcileOutcome;
     try {
-      const outcome = await this.reconcileOnce(name, signal);
-      this.metrics.reconciled(name, outcome.error ? 'error' : 'success', (performance.now() - started) / 1000);
-      return outcome;
+      outcome = await this.reconcileOnce(name, signal);
     } catch (error) {
-      this.metrics.reconciled(name, 'error', (performance.now() - started) / 1000);
-      return { error: error as Error };
+      outcome = { error: error as Error };
     }
+    if (!this.forgotten.delete(name)) this.metrics.reconciled(name, outcome.error ? 'error' : 'success', (performance.now() - started) / 1000);
+    return outcome;
   }
 
   private async reconcileOnce(name: string, signal?: AbortSignal): Promise<ReconcileOutcome> {
@@ -125,9 +134,10 @@ export class Reconciler {
 
     // Tokens: fetched when the refresh is due, a group has no usable token, or a backoff has ended,
     // and never while one holds, whatever event brought this reconcile.
-    const hold = holdUntil(sync.status?.backoff, sync.metadata.generation, now);
+    const recorded = latest(sync.status?.backoff, this.backoffs.get(name));
+    const hold = holdUntil(recorded, sync.metadata.generation, now, this.longestHoldMs());
     const dueAt = sync.status?.nextRefreshTime ? new Date(sync.status.nextRefreshTime) : undefined;
-    const due = !hold && (!sync.status?.lastRefreshTime || !dueAt || now >= dueAt || sync.status.backoff !== undefined);
+    const due = !hold && (!sync.status?.lastRefreshTime || !dueAt || now >= dueAt || recorded !== undefined);
     const round = await this.tokenCache.obtain(sync, actual, now, due, log, signal, { mayFetch: !hold });
     if (round.kind === 'wait') return { requeueAfterMs: round.afterMs };
     const { tokens, status: tokenStatus, fetched, errors: fetchErrors } = round;
@@ -135,7 +145,9 @@ export class Reconciler {
     if (signal?.aborted) return {};
     const lastRefreshTime = fetched.length > 0 && fetchErrors.length === 0 ? iso(now) : sync.status?.lastRefreshTime;
     // Counted from when the fetch failed, not from when it began: a slow, throttled call must not shorten it.
-    const backoff = this.backoffAfter(sync, this.clock.now(), hold, fetchErrors, log);
+    const backoff = this.backoffAfter(sync, recorded, this.clock.now(), hold, fetchErrors, log);
+    if (backoff) this.backoffs.set(name, backoff);
+    else this.backoffs.delete(name);
     this.metrics.fetchFailures(name, backoff?.failures ?? 0);
 
     // Secrets, then the ServiceAccounts of the namespaces that hold one.
@@ -177,12 +189,24 @@ export class Reconciler {
   }
 
   /** The backoff the status records after this round: a new failure extends it, a hold keeps it, a success ends it. */
-  private backoffAfter(sync: EcrCredentialSync, now: Date, hold: Date | undefined, errors: readonly TokenFetchError[], log: Logger): BackoffStatus | undefined {
-    if (errors.length === 0) return hold ? sync.status?.backoff : undefined;
+  private backoffAfter(
+    sync: EcrCredentialSync,
+    recorded: BackoffStatus | undefined,
+    now: Date,
+    hold: Date | undefined,
+    errors: readonly TokenFetchError[],
+    log: Logger,
+  ): BackoffStatus | undefined {
+    if (errors.length === 0) return hold ? recorded : undefined;
     const failure = { retryable: errors.some((e) => e.retryable), message: errors.map((e) => e.message).join('; ') };
-    const next = nextBackoff(sync.status?.backoff, sync.metadata.generation, now, failure, this.backoff);
+    const next = nextBackoff(recorded, sync.metadata.generation, now, failure, this.backoff);
     log.warn({ failures: next.failures, retryable: next.retryable, nextAttemptTime: next.nextAttemptTime }, 'token fetch failed; backing off');
     return next;
+  }
+
+  /** No policy delay is longer: a hold beyond it (a leader's clock far ahead, a hand-edited status) is not believed. */
+  private longestHoldMs(): number {
+    return Math.max(this.backoff.maxMs, this.backoff.permanentMs);
   }
 
   /** When to run again, and whether this round failed. */
@@ -198,7 +222,8 @@ export class Reconciler {
     const writeFailure = failed.find((o) => o.reason === Reason.SecretWriteFailed);
     let requeueAfterMs = round.refreshAt ? Math.max(0, round.refreshAt.getTime() - now) : undefined;
     if (round.backoff) requeueAfterMs = Math.max(0, Date.parse(round.backoff.nextAttemptTime) - now);
-    if (failed.some((o) => o.reason === Reason.SecretConflict)) requeueAfterMs = Math.min(requeueAfterMs ?? CONFLICT_RECHECK_MS, CONFLICT_RECHECK_MS);
+    // Nor does a finalizer that is removed from a foreign-held secret necessarily reach us soon.
+    if (failed.some((o) => o.reason === Reason.SecretConflict || o.reason === Reason.SecretTerminating)) requeueAfterMs = Math.min(requeueAfterMs ?? CONFLICT_RECHECK_MS, CONFLICT_RECHECK_MS);
     // A failed write is retried by the queue's backoff, by its class (a 403 or 422 waits longest).
     const error = writeFailure
       ? new KubeError('write secrets', writeFailure.status ?? 0, `${failed.length} namespaces failed to write; first: ${writeFailure.message}`)
@@ -226,6 +251,13 @@ export class Reconciler {
     this.forget(sync.metadata.name);
     return {};
   }
+}
+
+/** The backoff that has seen more failures: the status's, or this process's own when the status write did not stick. */
+function latest(status: BackoffStatus | undefined, own: BackoffStatus | undefined): BackoffStatus | undefined {
+  if (!status || !own) return status ?? own;
+  if (own.observedGeneration !== status.observedGeneration) return (own.observedGeneration ?? 0) > (status.observedGeneration ?? 0) ? own : status;
+  return own.failures > status.failures ? own : status;
 }
 
 /**

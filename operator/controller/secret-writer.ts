@@ -4,7 +4,7 @@
 import type { EcrCredentialSync } from '../api/types.ts';
 import { Reason } from '../api/constants.ts';
 import type { SecretContent } from '../core/desired.ts';
-import { type Action, type ActualSecret, conflictMessage, needsReplace, ownership, upToDate } from '../core/plan.ts';
+import { type Action, type ActualSecret, conflictMessage, needsReplace, ownership, terminatingMessage, upToDate } from '../core/plan.ts';
 import type { NamespaceOutcome } from '../core/status.ts';
 import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -96,6 +96,8 @@ export class SecretWriter {
           return { namespace, result: 'kept' };
         case 'pending':
           return { namespace, result: 'failed', reason: Reason.TokenFetchFailed, message: `no token yet for ${namespace}/${name}` };
+        case 'terminating':
+          return { namespace, result: 'failed', reason: Reason.SecretTerminating, message: action.message };
         case 'conflict':
           await this.release(sync, action.actual, log);
           return conflict(namespace, action.message);
@@ -196,6 +198,7 @@ export class SecretWriter {
       await this.release(sync, existing, log);
       return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
     }
+    if (existing.deleting) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretTerminating, message: terminatingMessage(existing) };
     if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
     if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again` };
     return this.update(sync, existing, content, attempt, log);

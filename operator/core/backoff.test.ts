@@ -39,7 +39,9 @@ describe('holdUntil', () => {
     ['a backoff whose next attempt has come holds nothing', backoff(2, 0), 3, undefined],
     ['a spec change (another generation) ends the hold', backoff(2, 30, 2), 3, undefined],
     ['an unreadable time holds nothing', { ...backoff(1, 30), nextAttemptTime: 'soon' }, 3, undefined],
+    ['a hold of exactly the longest delay holds', backoff(1, 600), 3, new Date(at(600))],
+    ['a hold beyond the longest delay (a clock far ahead) is not believed', backoff(1, 601), 3, undefined],
   ])('%s', (_name, b, generation, expected) => {
-    expect(holdUntil(b, generation, NOW)).toEqual(expected);
+    expect(holdUntil(b, generation, NOW, 600_000)).toEqual(expected);
   });
 });

@@ -13,11 +13,15 @@ export interface BackoffPolicy {
 
 export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 10_000, maxMs: 5 * 60_000, permanentMs: 10 * 60_000 };
 
-/** Until when no fetch may be tried; undefined when one may be tried now. */
-export function holdUntil(backoff: BackoffStatus | undefined, generation: number | undefined, now: Date): Date | undefined {
+/**
+ * Until when no fetch may be tried; undefined when one may be tried now. A hold longer than
+ * `longestMs` from now (written by a leader whose clock ran far ahead, or by hand) is not believed.
+ */
+export function holdUntil(backoff: BackoffStatus | undefined, generation: number | undefined, now: Date, longestMs = Infinity): Date | undefined {
   if (!backoff || backoff.observedGeneration !== generation) return undefined;
   const at = new Date(backoff.nextAttemptTime);
-  return Number.isNaN(at.getTime()) || now >= at ? undefined : at;
+  if (Number.isNaN(at.getTime()) || now >= at || at.getTime() - now.getTime() > longestMs) return undefined;
+  return at;
 }
 
 /** The backoff after one more failed attempt at `now`; failures of an earlier generation do not count. */

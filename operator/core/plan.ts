@@ -14,11 +14,15 @@ export interface ActualSecret {
   annotations?: Record<string, string>;
   ownerReferences?: OwnerReference[];
   immutable?: boolean;
+  /** Being deleted, held by these finalizers: nothing can be written until it is gone. */
+  deleting?: { finalizers: string[] };
 }
 
 export type Action =
   | { kind: 'create'; namespace: string; name: string; content: SecretContent }
   | { kind: 'update'; namespace: string; name: string; content: SecretContent; actual: ActualSecret }
+  /** Ours, being deleted but held by finalizers: wait until it is gone, then create it. */
+  | { kind: 'terminating'; namespace: string; name: string; message: string }
   /** Ours, but it cannot be updated (immutable, or of another type): delete it and create it again. */
   | { kind: 'replace'; namespace: string; name: string; content: SecretContent; actual: ActualSecret }
   | { kind: 'unchanged'; namespace: string; name: string }
@@ -52,6 +56,11 @@ function sameData(a: Record<string, string>, b: Record<string, string>): boolean
 
 const key = (namespace: string, name: string) => `${namespace}/${name}`;
 
+/** Why a secret of this sync is not written; the same words wherever it is found. */
+export function terminatingMessage(secret: ActualSecret): string {
+  return `secret ${secret.namespace}/${secret.name} is being deleted, held by finalizers ${secret.deleting?.finalizers.join(', ') || '(none)'}; it is written again once it is gone`;
+}
+
 /** Why a secret that is not this sync's is left alone; the same words wherever it is found. */
 export function conflictMessage(secret: ActualSecret, syncName: string): string {
   const owner = ownership(secret, syncName) === 'other-sync' ? `EcrCredentialSync ${secret.labels?.[LABEL_SYNC]}` : 'something else';
@@ -72,6 +81,8 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
     const current = byKey.get(key(namespace, name));
     if (current && ownership(current, desired.syncName) !== 'ours') {
       actions.push({ kind: 'conflict', namespace, name, message: conflictMessage(current, desired.syncName), actual: current });
+    } else if (current?.deleting) {
+      actions.push({ kind: 'terminating', namespace, name, message: terminatingMessage(current) });
     } else if (!desired.content) {
       actions.push(current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name });
     } else if (!current) {

@@ -26,6 +26,7 @@ export function actualSecret(s: V1Secret): ActualSecret {
     annotations: s.metadata?.annotations ?? {},
     ...(s.metadata?.ownerReferences?.length ? { ownerReferences: s.metadata.ownerReferences.map(ownerReference) } : {}),
     ...(s.immutable ? { immutable: true } : {}),
+    ...(s.metadata?.deletionTimestamp ? { deleting: { finalizers: s.metadata.finalizers ?? [] } } : {}),
   };
 }
 

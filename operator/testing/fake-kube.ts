@@ -158,6 +158,9 @@ export class FakeKube implements KubeGateway {
     if (!secret) throw new Error(`no secret ${namespace}/${name}`);
     change(secret);
     secret.resourceVersion = this.nextRv();
+    // The last finalizer of a secret being deleted is gone: so is the secret.
+    if (secret.deleting && !secret.finalizers?.length) this.secrets.delete(`${namespace}/${name}`);
+    else if (secret.deleting) secret.deleting = { finalizers: [...secret.finalizers!] };
   }
 
   secret(namespace: string, name: string): StoredSecret | undefined {
@@ -266,7 +269,10 @@ export class FakeKube implements KubeGateway {
       if ((actual.uid && actual.uid !== current.uid) || (actual.resourceVersion && actual.resourceVersion !== current.resourceVersion)) {
         throw new KubeError(`delete secret ${key}`, 409, `delete secret ${key}: HTTP 409: Precondition failed`);
       }
-      this.secrets.delete(key);
+      // As the API server does: a secret with finalizers only gets a deletion timestamp.
+      if (current.finalizers?.length) {
+        this.secrets.set(key, { ...current, deleting: { finalizers: [...current.finalizers] }, resourceVersion: this.nextRv() });
+      } else this.secrets.delete(key);
     });
   }
 
