@@ -70,7 +70,11 @@ async function main(argv: string[]): Promise<number> {
   const kubeConfig = poolDispatchers(new KubeConfig());
   kubeConfig.loadFromDefault();
   const metrics = new PromMetrics();
-  const tokens = new SdkEcrTokenSource({ record: (api, result) => metrics.awsCall(api, result), serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig) });
+  const tokens = new SdkEcrTokenSource({
+    record: (api, result) => metrics.awsCall(api, result),
+    serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig),
+    tokenDirs: flags.webIdentityTokenDirs,
+  });
   const reconcilerOptions = {
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,

@@ -5,7 +5,10 @@ import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-provider-web-identity';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { DEFAULT_SESSION_NAME } from '../api/constants.ts';
+import { dirname } from 'node:path';
 import { type BaseIdentity, chainKey, type IdentityChain } from '../core/identity.ts';
+import { DEFAULT_TOKEN_DIRS } from '../core/token-file.ts';
+import { readTokenFile } from './token-file.ts';
 import { type ServiceAccountTokens, TokenFetchError } from './token-source.ts';
 
 export type AwsCallRecorder = (api: string, result: 'success' | 'error') => void;
@@ -76,6 +79,8 @@ export interface CredentialFactoryOptions {
   stsRegion: string;
   serviceAccountTokens?: ServiceAccountTokens;
   record: AwsCallRecorder;
+  /** Where a spec's webIdentity.tokenFile may point (--web-identity-token-dirs); the environment's token directory is added. */
+  tokenDirs?: readonly string[];
 }
 
 export class CredentialFactory {
@@ -157,6 +162,16 @@ export class CredentialFactory {
       }
       case 'webIdentity': {
         const tokenFile = identity.tokenFile ?? env.AWS_WEB_IDENTITY_TOKEN_FILE;
+        if (identity.tokenFile) {
+          // A path from a spec is checked and read bounded; the operator's own (its environment) is trusted.
+          const dirs = [...(this.options.tokenDirs ?? DEFAULT_TOKEN_DIRS), ...(env.AWS_WEB_IDENTITY_TOKEN_FILE ? [dirname(env.AWS_WEB_IDENTITY_TOKEN_FILE)] : [])];
+          const path = identity.tokenFile;
+          return recorded(
+            'AssumeRoleWithWebIdentity',
+            async () => fromWebToken({ roleArn: identity.roleArn, webIdentityToken: await readTokenFile(path, dirs), roleSessionName: sessionName, clientConfig })(),
+            record,
+          );
+        }
         if (!tokenFile) {
           return async () => {
             throw new TokenFetchError('AssumeRoleWithWebIdentity', 'NoTokenFile', 'identity.webIdentity has no tokenFile and AWS_WEB_IDENTITY_TOKEN_FILE is not set', false);

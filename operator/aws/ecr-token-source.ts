@@ -9,6 +9,7 @@ export interface SdkTokenSourceOptions {
   env?: NodeJS.ProcessEnv;
   record?: AwsCallRecorder;
   serviceAccountTokens?: ServiceAccountTokens;
+  tokenDirs?: readonly string[];
 }
 
 export class SdkEcrTokenSource implements EcrTokenSource {
@@ -24,6 +25,7 @@ export class SdkEcrTokenSource implements EcrTokenSource {
       stsRegion: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
       record: this.record,
       ...(options.serviceAccountTokens ? { serviceAccountTokens: options.serviceAccountTokens } : {}),
+      ...(options.tokenDirs ? { tokenDirs: options.tokenDirs } : {}),
     });
   }
 

@@ -20,6 +20,7 @@ describe('parseFlags', () => {
       minFetchBackoffMs: 10_000,
       maxFetchBackoffMs: 300_000,
       nonRetryableFetchBackoffMs: 600_000,
+      webIdentityTokenDirs: ['/var/run/secrets/eks.amazonaws.com/serviceaccount', '/var/run/secrets/openshift/serviceaccount'],
     });
   });
 
@@ -37,6 +38,7 @@ describe('parseFlags', () => {
     ['--min-refresh-interval accepts exactly one second', ['--min-refresh-interval', '1s'], { minRefreshIntervalMs: 1000 }],
     ['concurrencies read whole numbers', ['--write-concurrency', '256', '--reconcile-concurrency', '1'], { writeConcurrency: 256, reconcileConcurrency: 1 }],
     ['the fetch backoffs read durations', ['--min-fetch-backoff=1s', '--max-fetch-backoff', '2m', '--non-retryable-fetch-backoff=1h'], { minFetchBackoffMs: 1000, maxFetchBackoffMs: 120_000, nonRetryableFetchBackoffMs: 3_600_000 }],
+    ['--web-identity-token-dirs reads a comma-separated list', ['--web-identity-token-dirs', '/a, /b/c'], { webIdentityTokenDirs: ['/a', '/b/c'] }],
     ['every log level pino knows is accepted', ['--log-level', 'silent'], { logLevel: 'silent' }],
   ])('%s', (_name, argv, expected) => {
     expect(parseFlags(argv, { POD_NAMESPACE: 'ops' })).toMatchObject(expected);
@@ -61,6 +63,7 @@ describe('parseFlags', () => {
     ['a fetch backoff under a second', ['--max-fetch-backoff', '500ms'], /--max-fetch-backoff must be a duration of at least 1s/],
     ['a fetch backoff cap below its start', ['--min-fetch-backoff', '1m', '--max-fetch-backoff', '30s'], /--max-fetch-backoff must not be shorter than --min-fetch-backoff/],
     ['a non-retryable fetch backoff that is not a duration', ['--non-retryable-fetch-backoff', 'long'], /--non-retryable-fetch-backoff must be a duration/],
+    ['a relative token directory', ['--web-identity-token-dirs', '/ok,tokens'], /--web-identity-token-dirs: "tokens" is not an absolute path/],
     ['an empty concurrency', ['--reconcile-concurrency='], /--reconcile-concurrency must be a whole number/],
   ])('rejects %s', (_name, argv, message) => {
     expect(() => parseFlags(argv, {})).toThrow(FlagError);

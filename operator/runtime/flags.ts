@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/duration.ts';
+import { DEFAULT_TOKEN_DIRS } from '../core/token-file.ts';
 
 export interface Flags {
   metricsBindAddress: string;
@@ -20,6 +21,7 @@ export interface Flags {
   minFetchBackoffMs: number;
   maxFetchBackoffMs: number;
   nonRetryableFetchBackoffMs: number;
+  webIdentityTokenDirs: string[];
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -42,6 +44,8 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
   --non-retryable-fetch-backoff DURATION
                                     the delay after a fetch failure that retrying cannot cure, such as
                                     AccessDenied or a missing ServiceAccount; a spec change ends it (default "10m")
+  --web-identity-token-dirs DIRS    comma-separated directories a spec's webIdentity.tokenFile may be in (default
+                                    the EKS and OpenShift token mounts; the directory of AWS_WEB_IDENTITY_TOKEN_FILE is added)
   --help                            this text
 `;
 
@@ -69,6 +73,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'min-fetch-backoff': { type: 'string', default: '10s' },
         'max-fetch-backoff': { type: 'string', default: '5m' },
         'non-retryable-fetch-backoff': { type: 'string', default: '10m' },
+        'web-identity-token-dirs': { type: 'string', default: DEFAULT_TOKEN_DIRS.join(',') },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -90,6 +95,12 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const minFetchBackoff = fetchBackoff('min-fetch-backoff');
   const maxFetchBackoff = fetchBackoff('max-fetch-backoff');
   if (maxFetchBackoff < minFetchBackoff) throw new FlagError('--max-fetch-backoff must not be shorter than --min-fetch-backoff');
+  const tokenDirs = (value: string) => {
+    const dirs = value.split(',').map((d) => d.trim()).filter(Boolean);
+    const relative = dirs.find((d) => !d.startsWith('/'));
+    if (relative) throw new FlagError(`--web-identity-token-dirs: "${relative}" is not an absolute path`);
+    return dirs;
+  };
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -112,5 +123,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     minFetchBackoffMs: minFetchBackoff,
     maxFetchBackoffMs: maxFetchBackoff,
     nonRetryableFetchBackoffMs: fetchBackoff('non-retryable-fetch-backoff'),
+    webIdentityTokenDirs: tokenDirs(parsed['web-identity-token-dirs']!),
   };
 }
