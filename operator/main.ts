@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
   const metrics = new PromMetrics();
   const tokens = new SdkEcrTokenSource({
     record: (api, result) => metrics.awsCall(api, result),
-    serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig),
+    serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig, { audiences: flags.tokenAudiences }),
     tokenDirs: flags.webIdentityTokenDirs,
   });
   const reconcilerOptions = {

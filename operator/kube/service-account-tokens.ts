@@ -7,11 +7,23 @@ import { call, KubeError } from './gateway.ts';
 /** AWS STS accepts web-identity tokens of up to an hour's age; ask for the shortest that lasts one exchange. */
 const TOKEN_SECONDS = 600;
 
+/** On a ServiceAccount without a role annotation (the role is in the spec): its owner allows the operator to mint tokens for it. */
+export const TOKEN_REQUEST_OPT_IN = 'ecrsync.io/token-request';
+
+/** The audiences web-identity tokens are minted for, unless --token-audiences says otherwise. */
+export const DEFAULT_AUDIENCES = ['sts.amazonaws.com', 'openshift'];
+
+/**
+ * Mints only what a web identity needs: tokens for an allowed audience (never, say, the API
+ * server's own), and only for ServiceAccounts marked for it, by a role annotation or TOKEN_REQUEST_OPT_IN.
+ */
 export class KubeServiceAccountTokens implements ServiceAccountTokens {
   private readonly core: CoreV1Api;
+  private readonly audiences: readonly string[];
 
-  constructor(kubeConfig: KubeConfig) {
+  constructor(kubeConfig: KubeConfig, options: { audiences?: readonly string[] } = {}) {
     this.core = kubeConfig.makeApiClient(CoreV1Api);
+    this.audiences = options.audiences ?? DEFAULT_AUDIENCES;
   }
 
   async mint(namespace: string, name: string, audience: string): Promise<{ token: string; roleArn?: string }> {
@@ -26,7 +38,18 @@ export class KubeServiceAccountTokens implements ServiceAccountTokens {
   }
 
   private async request(namespace: string, name: string, audience: string): Promise<{ token: string; roleArn?: string }> {
+    const refuse = (code: string, message: string) => new TokenFetchError('TokenRequest', code, message, false);
+    if (!this.audiences.includes(audience)) {
+      throw refuse('AudienceRefused', `audience "${audience}" is not one the operator mints tokens for (${this.audiences.join(', ')}; see --token-audiences)`);
+    }
     const account = await call(`get serviceaccount ${namespace}/${name}`, () => this.core.readNamespacedServiceAccount({ namespace, name }));
+    const annotations = account.metadata?.annotations ?? {};
+    if (!annotations[ROLE_ARN_ANNOTATION] && annotations[TOKEN_REQUEST_OPT_IN] !== 'allowed') {
+      throw refuse(
+        'NotOptedIn',
+        `ServiceAccount ${namespace}/${name} has no eks.amazonaws.com/role-arn annotation (nor ${TOKEN_REQUEST_OPT_IN}: "allowed"): the operator mints no token for it`,
+      );
+    }
     const request = await call(`create token for ${namespace}/${name}`, () =>
       this.core.createNamespacedServiceAccountToken({
         namespace,

@@ -21,6 +21,7 @@ describe('parseFlags', () => {
       maxFetchBackoffMs: 300_000,
       nonRetryableFetchBackoffMs: 600_000,
       webIdentityTokenDirs: ['/var/run/secrets/eks.amazonaws.com/serviceaccount', '/var/run/secrets/openshift/serviceaccount'],
+      tokenAudiences: ['sts.amazonaws.com', 'openshift'],
     });
   });
 
@@ -39,6 +40,7 @@ describe('parseFlags', () => {
     ['concurrencies read whole numbers', ['--write-concurrency', '256', '--reconcile-concurrency', '1'], { writeConcurrency: 256, reconcileConcurrency: 1 }],
     ['the fetch backoffs read durations', ['--min-fetch-backoff=1s', '--max-fetch-backoff', '2m', '--non-retryable-fetch-backoff=1h'], { minFetchBackoffMs: 1000, maxFetchBackoffMs: 120_000, nonRetryableFetchBackoffMs: 3_600_000 }],
     ['--web-identity-token-dirs reads a comma-separated list', ['--web-identity-token-dirs', '/a, /b/c'], { webIdentityTokenDirs: ['/a', '/b/c'] }],
+    ['--token-audiences reads a comma-separated list', ['--token-audiences=sts.amazonaws.com'], { tokenAudiences: ['sts.amazonaws.com'] }],
     ['every log level pino knows is accepted', ['--log-level', 'silent'], { logLevel: 'silent' }],
   ])('%s', (_name, argv, expected) => {
     expect(parseFlags(argv, { POD_NAMESPACE: 'ops' })).toMatchObject(expected);
@@ -64,6 +66,7 @@ describe('parseFlags', () => {
     ['a fetch backoff cap below its start', ['--min-fetch-backoff', '1m', '--max-fetch-backoff', '30s'], /--max-fetch-backoff must not be shorter than --min-fetch-backoff/],
     ['a non-retryable fetch backoff that is not a duration', ['--non-retryable-fetch-backoff', 'long'], /--non-retryable-fetch-backoff must be a duration/],
     ['a relative token directory', ['--web-identity-token-dirs', '/ok,tokens'], /--web-identity-token-dirs: "tokens" is not an absolute path/],
+    ['an empty audience list', ['--token-audiences', ' , '], /--token-audiences must name at least one audience/],
     ['an empty concurrency', ['--reconcile-concurrency='], /--reconcile-concurrency must be a whole number/],
   ])('rejects %s', (_name, argv, message) => {
     expect(() => parseFlags(argv, {})).toThrow(FlagError);

@@ -22,6 +22,7 @@ export interface Flags {
   maxFetchBackoffMs: number;
   nonRetryableFetchBackoffMs: number;
   webIdentityTokenDirs: string[];
+  tokenAudiences: string[];
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -46,6 +47,8 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
                                     AccessDenied or a missing ServiceAccount; a spec change ends it (default "10m")
   --web-identity-token-dirs DIRS    comma-separated directories a spec's webIdentity.tokenFile may be in (default
                                     the EKS and OpenShift token mounts; the directory of AWS_WEB_IDENTITY_TOKEN_FILE is added)
+  --token-audiences LIST            comma-separated audiences ServiceAccount tokens may be minted for
+                                    (default "sts.amazonaws.com,openshift")
   --help                            this text
 `;
 
@@ -74,6 +77,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'max-fetch-backoff': { type: 'string', default: '5m' },
         'non-retryable-fetch-backoff': { type: 'string', default: '10m' },
         'web-identity-token-dirs': { type: 'string', default: DEFAULT_TOKEN_DIRS.join(',') },
+        'token-audiences': { type: 'string', default: 'sts.amazonaws.com,openshift' },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -101,6 +105,11 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (relative) throw new FlagError(`--web-identity-token-dirs: "${relative}" is not an absolute path`);
     return dirs;
   };
+  const audiences = (value: string) => {
+    const list = value.split(',').map((a) => a.trim()).filter(Boolean);
+    if (list.length === 0) throw new FlagError('--token-audiences must name at least one audience');
+    return list;
+  };
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -124,5 +133,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     maxFetchBackoffMs: maxFetchBackoff,
     nonRetryableFetchBackoffMs: fetchBackoff('non-retryable-fetch-backoff'),
     webIdentityTokenDirs: tokenDirs(parsed['web-identity-token-dirs']!),
+    tokenAudiences: audiences(parsed['token-audiences']!),
   };
 }

@@ -102,3 +102,32 @@ it('waits the long backoff when the ServiceAccount does not exist, as retrying a
   expect(sync.status!.backoff).toMatchObject({ failures: 1, retryable: false, message: expect.stringContaining('NoSuchServiceAccount') });
   expect(Date.parse(sync.status!.backoff!.nextAttemptTime) - Date.now()).toBeGreaterThan(8 * 60_000);
 });
+
+it.each<[string, { audience?: string; roleArn?: string; annotations?: Record<string, string> }, RegExp | undefined]>([
+  ['mints no token for an audience outside --token-audiences (the API server\'s own, say)', { audience: 'https://kubernetes.default.svc.cluster.local', annotations: { 'eks.amazonaws.com/role-arn': TEAM_ROLE } }, /AudienceRefused|is not one the operator mints tokens for/],
+  ['mints no token for a ServiceAccount that neither carries a role nor opted in, even with the role in the spec', { roleArn: TEAM_ROLE }, /has no eks.amazonaws.com\/role-arn annotation \(nor ecrsync.io\/token-request/],
+  ['mints a token for a ServiceAccount that opted in, with the role in the spec', { roleArn: TEAM_ROLE, annotations: { 'ecrsync.io/token-request': 'allowed' } }, undefined],
+])('%s', async (_title, ref, refused) => {
+  const team = uniqueName('ref');
+  await createNamespace(core, team);
+  await core.createNamespacedServiceAccount({ namespace: team, body: { metadata: { name: 'puller', ...(ref.annotations ? { annotations: ref.annotations } : {}) } } });
+  const name = uniqueName('ref');
+  syncs.push(name);
+  const since = Date.now();
+  await applySync(custom, name, {
+    registries: [{ accountId: '333333333333', region: 'us-east-1' }],
+    namespaces: { names: [team] },
+    identity: { serviceAccountRef: { namespace: team, name: 'puller', ...(ref.audience ? { audience: ref.audience } : {}), ...(ref.roleArn ? { roleArn: ref.roleArn } : {}) } },
+  });
+  if (!refused) {
+    await eventually('secret', () => readSecret(core, team, 'regcred'));
+    expect(webIdentityCalls(since).map((c) => c.claims.sub)).toContain(`system:serviceaccount:${team}:puller`);
+    return;
+  }
+  const sync = await eventually('refused', async () => {
+    const s = await getSync(custom, name);
+    return s?.status?.backoff ? s : undefined;
+  });
+  expect(sync.status!.backoff).toMatchObject({ retryable: false, message: expect.stringMatching(refused) });
+  expect(webIdentityCalls(since)).toEqual([]);
+});
