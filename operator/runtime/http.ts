@@ -2,25 +2,54 @@
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
-export function parseBindAddress(address: string): { host: string; port: number } | undefined {
-  if (address === '0' || address === '') return undefined;
-  const i = address.lastIndexOf(':');
-  const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, '') : '0.0.0.0';
-  const port = Number(i >= 0 ? address.slice(i + 1) : address);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad bind address "${address}": expected [host]:port`);
-  return { host, port };
+export interface BindAddress {
+  host: string;
+  port: number;
+  /** Where to listen instead when `host` is the IPv6 wildcard and the host has no IPv6. */
+  fallback?: string;
 }
 
-function listen(server: Server, address: string): Promise<{ server: Server; port: number } | undefined> {
-  const parsed = parseBindAddress(address);
-  if (!parsed) return Promise.resolve(undefined);
+/** An address without a host listens on every interface, IPv6 and IPv4 alike (Node's `::` is dual-stack). */
+export function parseBindAddress(address: string): BindAddress | undefined {
+  if (address === '0' || address === '') return undefined;
+  const i = address.lastIndexOf(':');
+  const host = i > 0 ? address.slice(0, i).replace(/^\[|\]$/g, '') : undefined;
+  const port = Number(i >= 0 ? address.slice(i + 1) : address);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`bad bind address "${address}": expected [host]:port`);
+  return host === undefined ? { host: '::', port, fallback: '0.0.0.0' } : { host, port };
+}
+
+/** The errors a listen on `::` gets where the kernel has IPv6 disabled or no IPv6 address. */
+const NO_IPV6 = new Set(['EAFNOSUPPORT', 'EADDRNOTAVAIL']);
+
+function listenOnce(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(parsed.port, parsed.host, () => {
-      const a = server.address();
-      resolve({ server, port: typeof a === 'object' && a ? a.port : parsed.port });
+    const onError = (error: Error) => reject(error);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
     });
   });
+}
+
+/** Listens on `bind.host`, or on `bind.fallback` when the first has no such address family; resolves to the bound port. */
+export async function listenOn(server: Server, bind: BindAddress): Promise<number> {
+  try {
+    await listenOnce(server, bind.port, bind.host);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (bind.fallback === undefined || code === undefined || !NO_IPV6.has(code)) throw error;
+    await listenOnce(server, bind.port, bind.fallback);
+  }
+  const a = server.address();
+  return typeof a === 'object' && a ? a.port : bind.port;
+}
+
+async function listen(server: Server, address: string): Promise<{ server: Server; port: number } | undefined> {
+  const parsed = parseBindAddress(address);
+  if (!parsed) return undefined;
+  return { server, port: await listenOn(server, parsed) };
 }
 
 export function serveMetrics(registry: Registry, address: string): Promise<{ server: Server; port: number } | undefined> {
