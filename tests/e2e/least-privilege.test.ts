@@ -1,0 +1,63 @@
+// manifests/05-admission-policy.yaml: what the operator's ServiceAccount may write is limited by the
+// API server itself, beyond RBAC (which cannot scope secrets by label): even a compromised operator
+// cannot create other kinds of secrets, or change or delete secrets and ServiceAccount fields it
+// does not own. Every e2e suite runs the operator under this policy; here it acts against it.
+import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { createNamespace, eventually, installCrds, kube, operatorKubeconfig, uniqueName } from './support.ts';
+
+const { kc, core } = kube();
+const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+const MANAGED = { 'app.kubernetes.io/managed-by': 'ecr-credential-sync' };
+const DOCKER = { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } };
+let asOperator: CoreV1Api;
+let ns: string;
+
+/** The API server's answer to a call as the operator: its HTTP status and message. */
+async function answer(call: () => Promise<unknown>): Promise<{ code: number; message: string }> {
+  try {
+    await call();
+    return { code: 200, message: '' };
+  } catch (error) {
+    const e = error as { code?: number; body?: string };
+    return { code: e.code ?? 0, message: String((JSON.parse(e.body ?? '{}') as { message?: string }).message ?? '') };
+  }
+}
+
+beforeAll(async () => {
+  await installCrds(kc);
+  const operatorConfig = new KubeConfig();
+  operatorConfig.loadFromFile(await operatorKubeconfig());
+  asOperator = operatorConfig.makeApiClient(CoreV1Api);
+  ns = uniqueName('least-privilege');
+  await createNamespace(core, ns);
+  await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'theirs' }, type: 'Opaque', data: { k: 'dg==' } } });
+  // In force once it refuses the first forbidden call (a new policy takes a moment to load).
+  await eventually('policy in force', async () => (await answer(() => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'probe', labels: MANAGED }, type: 'Opaque' } }))).code === 403);
+});
+
+it.each<[string, () => Promise<unknown>, RegExp]>([
+  ['creating an Opaque secret, even one labelled as managed', () => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'opaque', labels: MANAGED }, type: 'Opaque' } }), /may only create kubernetes.io\/dockerconfigjson secrets/],
+  ['creating a pull secret without the managed-by label', () => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unlabelled' }, ...DOCKER } }), /may only create kubernetes.io\/dockerconfigjson secrets that carry its managed-by label/],
+  ['overwriting an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { data: { k: 'b3duZWQ=' } } }, MERGE), /may only update secrets that carry its managed-by label/],
+  ['labelling an unlabelled secret as its own', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { labels: MANAGED } } }, MERGE), /may only update secrets that carry its managed-by label/],
+  ['deleting an unlabelled secret', () => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'theirs' }), /may only delete secrets that carry its managed-by label/],
+  ['changing a ServiceAccount\'s labels', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { labels: { x: 'y' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+  ['changing a ServiceAccount\'s other annotations', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+])('refuses the operator %s', async (_name, call, message) => {
+  expect(await answer(call)).toEqual({ code: 403, message: expect.stringMatching(message) });
+});
+
+it('lets the operator write what it owns: a labelled pull secret, its update and delete, and its ServiceAccount entry', async () => {
+  await eventually('default ServiceAccount', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined));
+  expect(await answer(() => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'regcred', labels: MANAGED }, ...DOCKER } }))).toEqual({ code: 200, message: '' });
+  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { annotations: { a: 'b' } } } }, MERGE))).toEqual({ code: 200, message: '' });
+  expect(
+    await answer(() =>
+      asOperator.patchNamespacedServiceAccount(
+        { namespace: ns, name: 'default', body: { metadata: { annotations: { 'ecrsync.io/image-pull-secrets': '{"s":"regcred"}' } }, imagePullSecrets: [{ name: 'regcred' }] } },
+        MERGE,
+      ),
+    ),
+  ).toEqual({ code: 200, message: '' });
+  expect(await answer(() => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'regcred' }))).toEqual({ code: 200, message: '' });
+});
