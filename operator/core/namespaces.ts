@@ -1,5 +1,6 @@
 // Which namespaces a sync targets: names ∪ selector matches, minus exclusions.
 import type { LabelSelector, NamespaceSelection } from '../api/types.ts';
+import { globMatch } from './glob.ts';
 
 export interface NamespaceInfo {
   name: string;
@@ -35,18 +36,7 @@ export function matchesSelector(selector: LabelSelector, labels: Record<string, 
   return true;
 }
 
-const globCache = new Map<string, RegExp>();
-
-export function globMatch(pattern: string, name: string): boolean {
-  let re = globCache.get(pattern);
-  if (!re) {
-    const body = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-    re = new RegExp(`^${body}$`);
-    if (globCache.size > 1000) globCache.clear();
-    globCache.set(pattern, re);
-  }
-  return re.test(name);
-}
+export { globMatch };
 
 export function isTargeted(selection: NamespaceSelection, ns: NamespaceInfo): boolean {
   if (ns.terminating) return false;
