@@ -10,7 +10,7 @@ const ns = { names: ['team-a'] };
 const base = { registries: [registry], namespaces: ns };
 const role = 'arn:aws:iam::111111111111:role/CentralECRPullRole';
 
-async function create(spec: unknown): Promise<{ code?: number; message: string }> {
+async function create(spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
   try {
     await custom.createClusterCustomObject({
       group: GROUP,
@@ -19,7 +19,7 @@ async function create(spec: unknown): Promise<{ code?: number; message: string }
       dryRun: 'All',
       // As kubectl sends it: unknown fields are errors, not silently dropped.
       fieldValidation: 'Strict',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name: uniqueName('adm') }, spec },
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
     });
     return { message: 'accepted' };
   } catch (error) {
@@ -54,6 +54,8 @@ const rejected: Array<[string, unknown, RegExp]> = [
   ['an In requirement without values', { ...base, namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'In' }] } } }, /In and NotIn need values/],
   ['an Exists requirement with values', { ...base, namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'Exists', values: ['a'] }] } } }, /Exists and DoesNotExist take none/],
   ['an exclude pattern with a slash', { ...base, namespaces: { names: ['a'], exclude: ['kube/*'] } }, /exclude entry must be a namespace name or a glob/],
+  ['an exclude pattern with five stars', { ...base, namespaces: { names: ['a'], exclude: ['kube-*', '*a*b*c*d*'] } }, /exclude\[1\].*each exclude entry may hold at most 4 \* wildcards/],
+  ['an exclude pattern of twelve stars and an x', { ...base, namespaces: { selector: {}, exclude: ['*'.repeat(12) + 'x'] } }, /each exclude entry may hold at most 4 \* wildcards/],
   ['a secret name with capitals', { ...base, secretName: 'RegCred' }, /secretName must be a DNS subdomain name/],
   ['a secret name that is too long', { ...base, secretName: 'a'.repeat(254) }, /secretName/],
   ['template labels that claim managed-by', { ...base, secretTemplate: { labels: { 'app.kubernetes.io/managed-by': 'me' } } }, /must not set app.kubernetes.io\/managed-by/],
@@ -82,12 +84,23 @@ describe('admission', () => {
     ['the smallest valid spec', base],
     ['a FIPS host, a dual-stack host and a mirror with a port', { ...base, registries: [{ ...registry, hostnames: ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws', 'mirror.internal:5000'] }] }],
     ['a selector with every operator, plus exclusions', { ...base, namespaces: { selector: { matchLabels: { a: 'b' }, matchExpressions: [{ key: 'x', operator: 'In', values: ['1'] }, { key: 'y', operator: 'DoesNotExist' }] }, exclude: ['kube-*', 'openshift-?'] } }],
+    ['256 exclude entries of 63 characters with four stars each', { ...base, namespaces: { names: ['a'], exclude: Array.from({ length: 256 }, (_, i) => `*a*b*c*${String(i).padStart(3, '0')}`.padEnd(63, 'x')) } }],
     ['a six-field cron with names', { ...base, schedule: '0 30 */4 * jan-jun mon-fri' }],
     ['a cron macro', { ...base, schedule: '@daily' }],
     ['a GovCloud region and a China region', { ...base, registries: [{ accountId: '111111111111', region: 'us-gov-west-1' }, { accountId: '111111111111', region: 'cn-north-1' }] }],
     ['a ROSA ServiceAccount identity with a chained role', { ...base, identity: { serviceAccountRef: { namespace: 'ecr', name: 'puller', audience: 'openshift' }, assumeRole: { roleArn: role, externalId: 'abc-123', sessionName: 'rosa' } } }],
   ])('accepts %s', async (_title, spec) => {
     expect(await create(spec)).toEqual({ message: 'accepted' });
+  });
+
+  it('rejects a sync name of 70 characters, which could not be the label value on its secrets', async () => {
+    const result = await create(base, 'a'.repeat(70));
+    expect(result.code).toBe(422);
+    expect(result.message).toMatch(/the sync name must be at most 63 characters/);
+  });
+
+  it('accepts a sync name of 63 characters', async () => {
+    expect(await create(base, `${uniqueName('adm')}-`.padEnd(63, 'a'))).toEqual({ message: 'accepted' });
   });
 
   it('rejects an unknown field, as kubectl asks it to (strict field validation)', async () => {
