@@ -1,6 +1,8 @@
 import { DEFAULT_REFRESH_BEFORE, DEFAULT_SCHEDULE } from '../api/constants.ts';
-import type { EcrCredentialSyncSpec } from '../api/types.ts';
-import { validateSpec } from './validate.ts';
+import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncSpec, KIND } from '../api/types.ts';
+import { secretContent } from './desired.ts';
+import { tokenGroups } from './identity.ts';
+import { ASSUMED_PASSWORD_CHARS, MAX_ANNOTATION_BYTES, MAX_SECRET_BYTES, secretSize, validateSpec } from './validate.ts';
 
 const ROLE = 'arn:aws:iam::111111111111:role/ecr-pull';
 const VALID: EcrCredentialSyncSpec = {
@@ -120,5 +122,87 @@ describe('validateSpec', () => {
       expect.stringContaining('schedule "never" is not a valid cron expression'),
       'refreshBefore must be a positive duration such as 1h or 30m',
     ]);
+  });
+});
+
+const account = (i: number) => String(100000000000 + i);
+const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'eu-west-1'];
+/** `registries` registries of distinct accounts and regions, each with `hostnames` extra hosts of `hostChars` characters. */
+function manyHosts(registries: number, hostnames: number, hostChars = 40): EcrCredentialSyncSpec['registries'] {
+  return Array.from({ length: registries }, (_, r) => ({
+    accountId: account(r),
+    region: REGIONS[r % REGIONS.length]!,
+    hostnames: Array.from({ length: hostnames }, (_, h) => `${r}-${h}-`.padEnd(hostChars - '.example.com'.length, 'x') + '.example.com'),
+  }));
+}
+/** The most secretTemplate the CRD admits: 32 labels and 32 annotations at their longest values, with long keys. */
+const LARGEST_TEMPLATE = {
+  labels: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`${'p'.repeat(253)}/${String(i).padEnd(63, 'k')}`, 'v'.repeat(63)])),
+  annotations: Object.fromEntries(Array.from({ length: 32 }, (_, i) => [`${'p'.repeat(253)}/${String(i).padEnd(63, 'k')}`, 'v'.repeat(4096)])),
+};
+/** What the CRD's rule on spec.registries admits at most: 64 hosts, standard ones included. */
+const CRD_MAX_HOSTS = 64;
+
+describe('the secret size check', () => {
+  it.each<[string, EcrCredentialSyncSpec]>([
+    ['accepts 50 registries without extra hostnames', withSpec({ registries: manyHosts(50, 0) })],
+    [
+      'accepts the largest spec the CRD admits: 64 hosts of 261 characters and the largest secretTemplate',
+      withSpec({ registries: manyHosts(4, CRD_MAX_HOSTS / 4 - 1, 261), secretTemplate: LARGEST_TEMPLATE }),
+    ],
+  ])('%s', (_name, spec) => {
+    expect(validateSpec(spec)).toEqual([]);
+  });
+
+  it.each<[string, EcrCredentialSyncSpec, RegExp]>([
+    [
+      'refuses 50 registries × 20 hostnames, naming the size and the limit',
+      withSpec({ registries: manyHosts(50, 20) }),
+      /^the secret for 1050 registry hosts would take up to \d+ bytes, over the limit of 1000000 \(the API server stores at most 1 MiB per Secret\): list fewer registries or hostnames, or split them across syncs$/,
+    ],
+    ['refuses 110 hosts of 40 characters', withSpec({ registries: manyHosts(10, 10) }), /^the secret for 110 registry hosts would take up to \d+ bytes, over the limit of 1000000/],
+    [
+      'refuses annotations past the API server limit, as an object without the schema may carry',
+      withSpec({ secretTemplate: { annotations: Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`a${i}`, 'v'.repeat(4096)])) } }),
+      /^the secret's annotations would take up to \d+ bytes, over the API server's limit of 262144: .*shorten secretTemplate.annotations$/,
+    ],
+  ])('%s', (_name, spec, problem) => {
+    const problems = validateSpec(spec);
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(problem);
+  });
+
+  it('counts a host that two registries share once', () => {
+    const shared = manyHosts(2, 1);
+    shared[1]!.hostnames = shared[0]!.hostnames;
+    expect(secretSize(withSpec({ registries: shared })).hosts).toBe(3);
+  });
+
+  it('is not checked for a spec that already has problems', () => {
+    expect(validateSpec(withSpec({ registries: manyHosts(50, 20), schedule: 'never' }))).toEqual([expect.stringContaining('schedule "never"')]);
+  });
+
+  it.each<[string, number, number]>([
+    ['one registry', 1, 0],
+    ['50 registries × 20 hostnames', 50, 20],
+    ['the most hosts the CRD admits', 4, CRD_MAX_HOSTS / 4 - 1],
+  ])('is never below the secret desired.ts builds with passwords of the assumed length, for %s', (_name, registries, hostnames) => {
+    const spec = withSpec({ registries: manyHosts(registries, hostnames, 261), secretTemplate: LARGEST_TEMPLATE });
+    const sync: EcrCredentialSync = { apiVersion: API_VERSION, kind: KIND, metadata: { name: 's'.repeat(253), uid: 'u' }, spec };
+    const tokens = new Map(tokenGroups(spec).map((g) => [g.key, { credential: { username: 'AWS', password: 'p'.repeat(ASSUMED_PASSWORD_CHARS) }, expiresAt: new Date('2030-01-01T00:00:00Z') }]));
+    const content = secretContent(sync, tokens)!;
+    const bytes = (m: Record<string, string>) => Object.entries(m).reduce((n, [k, v]) => n + k.length + v.length, 0);
+    const real = { bytes: bytes(content.data) + bytes(content.labels) + bytes(content.annotations), annotationBytes: bytes(content.annotations) };
+    const estimate = secretSize(spec);
+    expect(estimate.bytes).toBeGreaterThanOrEqual(real.bytes);
+    expect(estimate.annotationBytes).toBeGreaterThanOrEqual(real.annotationBytes);
+    // and not so far above it that it refuses secrets that would fit
+    expect(estimate.bytes).toBeLessThan(real.bytes * 1.02 + 1000);
+  });
+
+  it('keeps the largest spec the CRD admits well under the bound', () => {
+    const size = secretSize(withSpec({ registries: manyHosts(4, CRD_MAX_HOSTS / 4 - 1, 261), secretTemplate: LARGEST_TEMPLATE }));
+    expect(size.bytes).toBeLessThan(0.85 * MAX_SECRET_BYTES);
+    expect(size.annotationBytes).toBeLessThan(MAX_ANNOTATION_BYTES);
   });
 });

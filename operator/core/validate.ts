@@ -1,8 +1,19 @@
 // Checks the operator makes itself: what CEL cannot say (cron ranges as node-cron reads them),
 // and everything again for objects that reached it without the CRD's schema.
 import type { AssumeRoleSpec, EcrCredentialSyncSpec } from '../api/types.ts';
-import { DEFAULT_REFRESH_BEFORE, DEFAULT_SCHEDULE } from '../api/constants.ts';
+import {
+  ANNOTATION_DATA_HASH,
+  ANNOTATION_EXPIRES_AT,
+  ANNOTATION_REGISTRIES,
+  ANNOTATION_TEMPLATE_KEYS,
+  DEFAULT_REFRESH_BEFORE,
+  DEFAULT_SCHEDULE,
+  LABEL_MANAGED_BY,
+  LABEL_SYNC,
+  MANAGER_NAME,
+} from '../api/constants.ts';
 import { parseCron } from './cron.ts';
+import { registryHosts } from './dockerconfig.ts';
 import { parseDuration } from './duration.ts';
 
 const ACCOUNT = /^[0-9]{12}$/;
@@ -108,6 +119,63 @@ export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] 
   const serviceAccounts = spec.serviceAccounts as unknown;
   if (serviceAccounts !== undefined && (!Array.isArray(serviceAccounts) || !serviceAccounts.every((s) => isString(s) && (s === '*' || DNS_SUBDOMAIN.test(s))))) {
     problems.push('serviceAccounts must list ServiceAccount names or "*"');
+  }
+  if (problems.length === 0) problems.push(...sizeProblems(spec));
+  return problems;
+}
+
+/** A safe bound under the API server's 1 MiB (1,048,576-byte) limit on a Secret. */
+export const MAX_SECRET_BYTES = 1_000_000;
+/** The API server's limit on the total size of an object's annotations. */
+export const MAX_ANNOTATION_BYTES = 256 * 1024;
+/**
+ * The longest ECR password assumed. ECR's run to about 2,300–2,700 characters (the stack's
+ * emulator mints 2,264); the margin keeps the estimate above any real secret.
+ */
+export const ASSUMED_PASSWORD_CHARS = 3072;
+const ASSUMED_USERNAME_CHARS = 8; // ECR's is "AWS"
+const MAX_SYNC_NAME_CHARS = 253;
+
+const base64Length = (bytes: number) => 4 * Math.ceil(bytes / 3);
+const mapBytes = (map: unknown) => (isRecord(map) ? Object.entries(map).reduce((n, [k, v]) => n + k.length + (isString(v) ? v.length : 0), 0) : 0);
+
+export interface SecretSize {
+  /** Distinct registry hosts, one auth entry each. */
+  hosts: number;
+  /** Data (base64, as stored), labels and annotations, keys included. */
+  bytes: number;
+  annotationBytes: number;
+}
+
+/** An upper estimate of the secret a valid spec makes, from the spec alone (no token needed). */
+export function secretSize(spec: EcrCredentialSyncSpec): SecretSize {
+  const hosts = new Set(spec.registries.flatMap((r) => registryHosts(r)));
+  const authChars = base64Length(ASSUMED_USERNAME_CHARS + 1 + ASSUMED_PASSWORD_CHARS);
+  const entryOverhead = '"":{"username":"","password":"","auth":""},'.length + ASSUMED_USERNAME_CHARS + ASSUMED_PASSWORD_CHARS + authChars;
+  const json = '{"auths":{}}'.length + [...hosts].reduce((n, h) => n + h.length + entryOverhead, 0);
+  const data = '.dockerconfigjson'.length + base64Length(json);
+  const template = isRecord(spec.secretTemplate) ? spec.secretTemplate : {};
+  const labels = mapBytes(template.labels) + LABEL_MANAGED_BY.length + MANAGER_NAME.length + LABEL_SYNC.length + MAX_SYNC_NAME_CHARS;
+  const templateKeys = [template.labels, template.annotations].reduce<number>((n, m) => n + (isRecord(m) ? Object.keys(m).reduce((k, key) => k + key.length + 3, 0) : 0), 0);
+  const annotationBytes =
+    mapBytes(template.annotations) +
+    ANNOTATION_TEMPLATE_KEYS.length + '{"labels":[],"annotations":[]}'.length + templateKeys +
+    ANNOTATION_EXPIRES_AT.length + '2006-01-02T15:04:05Z'.length +
+    ANNOTATION_REGISTRIES.length + [...hosts].reduce((n, h) => n + h.length + 1, 0) +
+    ANNOTATION_DATA_HASH.length + 64;
+  return { hosts: hosts.size, bytes: data + labels + annotationBytes, annotationBytes };
+}
+
+/** A secret the API server would refuse is refused here, before any token is fetched or write tried. */
+function sizeProblems(spec: EcrCredentialSyncSpec): string[] {
+  const size = secretSize(spec);
+  const advice = 'list fewer registries or hostnames, or split them across syncs';
+  const problems: string[] = [];
+  if (size.bytes > MAX_SECRET_BYTES) {
+    problems.push(`the secret for ${size.hosts} registry hosts would take up to ${size.bytes} bytes, over the limit of ${MAX_SECRET_BYTES} (the API server stores at most 1 MiB per Secret): ${advice}`);
+  }
+  if (size.annotationBytes > MAX_ANNOTATION_BYTES) {
+    problems.push(`the secret's annotations would take up to ${size.annotationBytes} bytes, over the API server's limit of ${MAX_ANNOTATION_BYTES}: ${advice}, or shorten secretTemplate.annotations`);
   }
   return problems;
 }
