@@ -1,4 +1,5 @@
 // Against the real file system: a temporary directory stands in for the projected token volume.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +14,23 @@ writeFileSync(join(root, 'elsewhere'), 'secret content');
 symlinkSync(join(root, 'elsewhere'), join(allowed, 'escape'));
 writeFileSync(join(allowed, 'huge'), 'x'.repeat(20_000));
 mkdirSync(join(allowed, 'dir'));
+// As in Debian-based images (distroless too), where /var/run is a symlink to /run.
+mkdirSync(join(root, 'run', 'secrets'), { recursive: true });
+writeFileSync(join(root, 'run', 'secrets', 'token'), 'eyJ.linked.sig');
+symlinkSync(join(root, 'run'), join(root, 'var-run'));
+execFileSync('mkfifo', [join(allowed, 'fifo')]);
 
 describe('readTokenFile', () => {
   it('reads a token through the projected volume\'s symlink', async () => {
     await expect(readTokenFile(join(allowed, 'token'), [allowed])).resolves.toBe('eyJhbGciOi.jwt.sig');
+  });
+
+  it('reads a token when the allowed directory itself lies behind a symlink (/var/run -> /run)', async () => {
+    await expect(readTokenFile(join(root, 'var-run', 'secrets', 'token'), [join(root, 'var-run', 'secrets')])).resolves.toBe('eyJ.linked.sig');
+  });
+
+  it('refuses a FIFO without waiting for a writer', async () => {
+    await expect(readTokenFile(join(allowed, 'fifo'), [allowed])).rejects.toMatchObject({ code: 'TokenFileRefused', message: expect.stringMatching(/not a regular file/) });
   });
 
   it.each<[string, string, RegExp]>([

@@ -42,6 +42,10 @@ it.each<[string, () => Promise<unknown>, RegExp]>([
   ['labelling an unlabelled secret as its own', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { labels: MANAGED } } }, MERGE), /may only update secrets that carry its managed-by label/],
   ['deleting an unlabelled secret', () => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'theirs' }), /may only delete secrets that carry its managed-by label/],
   ['changing a ServiceAccount\'s labels', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { labels: { x: 'y' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+  ['giving a ServiceAccount an owner (the garbage collector would delete it)', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+  ['minting a token for the API server\'s own audience', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'] } } }), /may mint ServiceAccount tokens only for the audiences/],
+  ['minting a token with no audience (which means the API server\'s)', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: [] } } }), /may mint ServiceAccount tokens only for the audiences/],
+  ['replacing the owners of an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE), /may only update secrets that carry its managed-by label/],
   ['changing a ServiceAccount\'s other annotations', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
 ])('refuses the operator %s', async (_name, call, message) => {
   expect(await answer(call)).toEqual({ code: 403, message: expect.stringMatching(message) });
@@ -59,5 +63,10 @@ it('lets the operator write what it owns: a labelled pull secret, its update and
       ),
     ),
   ).toEqual({ code: 200, message: '' });
+  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } } }, MERGE))).toEqual({
+    code: 403,
+    message: expect.stringMatching(/so that they stay its own/),
+  });
+  expect(await answer(() => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: ['sts.amazonaws.com'], expirationSeconds: 600 } } }))).toEqual({ code: 200, message: '' });
   expect(await answer(() => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'regcred' }))).toEqual({ code: 200, message: '' });
 });
