@@ -1,6 +1,6 @@
 // Bad input is refused by the API server at admission, with a message a person understands.
 import { GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
-import { installCrds, kube, uniqueName } from './support.ts';
+import { dryRunCreateSync, installCrds, kube, uniqueName } from './support.ts';
 
 const { kc, custom } = kube();
 beforeAll(() => installCrds(kc));
@@ -9,24 +9,8 @@ const registry = { accountId: '111111111111', region: 'us-east-1' };
 const ns = { names: ['team-a'] };
 const base = { registries: [registry], namespaces: ns };
 const role = 'arn:aws:iam::111111111111:role/CentralECRPullRole';
+const create = (spec: unknown, name?: string) => dryRunCreateSync(custom, spec, name);
 
-async function create(spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
-  try {
-    await custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      dryRun: 'All',
-      // As kubectl sends it: unknown fields are errors, not silently dropped.
-      fieldValidation: 'Strict',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
-    });
-    return { message: 'accepted' };
-  } catch (error) {
-    const e = error as { code?: number; body?: string };
-    return { code: e.code, message: String(JSON.parse(e.body ?? '{}').message ?? e.body) };
-  }
-}
 
 const rejected: Array<[string, unknown, RegExp]> = [
   ['a spec that is missing', undefined, /spec: Required value/],

@@ -2,13 +2,14 @@
 // refused at admission, never left to fail at write time and retry: before, 50 registries × 20
 // hostnames (~10 MB of auth entries) was admitted. The operator's own estimate of a secret's
 // size is checked against a real one with emulator-minted tokens.
-import { GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
 import type { EcrCredentialSyncSpec } from '../../operator/api/types.ts';
 import { secretSize } from '../../operator/core/validate.ts';
-import { applySync, createNamespace, deleteSync, dockerConfig, eventually, installCrds, kube, readSecret, stackSpec, startOperator, uniqueName } from './support.ts';
+import { applySync, createNamespace, deleteSync, dockerConfig, eventually, dryRunCreateSync, installCrds, kube, readSecret, stackSpec, startOperator, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
+
+const create = (spec: EcrCredentialSyncSpec) => dryRunCreateSync(custom, spec, uniqueName('size'));
 
 const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'eu-west-1'];
 function registries(count: number, hostnames: number): EcrCredentialSyncSpec['registries'] {
@@ -16,22 +17,6 @@ function registries(count: number, hostnames: number): EcrCredentialSyncSpec['re
     const [accountId, region] = [String(100000000000 + r), REGIONS[r % REGIONS.length]!];
     return { accountId, region, hostnames: Array.from({ length: hostnames }, (_, h) => `${accountId}.dkr-ecr-${h}.${region}.amazonaws.com`) };
   });
-}
-
-async function create(spec: EcrCredentialSyncSpec): Promise<{ code?: number; message: string }> {
-  try {
-    await custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      dryRun: 'All',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name: uniqueName('size') }, spec },
-    });
-    return { message: 'accepted' };
-  } catch (error) {
-    const e = error as { code?: number; body?: string };
-    return { code: e.code, message: String(JSON.parse(e.body ?? '{}').message ?? e.body) };
-  }
 }
 
 const namespaces = { names: ['team-a'] };

@@ -11,6 +11,7 @@ import {
   httpGet,
   installCrds,
   kube,
+  MERGE_PATCH,
   readSecret,
   stackSpec,
   startOperator,
@@ -46,7 +47,7 @@ async function advancedPast(sync: string, count: number): Promise<number> {
 }
 
 async function labelNamespace(name: string, labels: Record<string, string | null>): Promise<void> {
-  await core.patchNamespace({ name, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await core.patchNamespace({ name, body: { metadata: { labels } } }, MERGE_PATCH);
 }
 
 async function pullSecrets(namespace: string, account = 'default'): Promise<string[]> {

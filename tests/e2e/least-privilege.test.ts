@@ -2,11 +2,10 @@
 // API server itself, beyond RBAC (which cannot scope secrets by label): even a compromised operator
 // cannot create other kinds of secrets, or change or delete secrets and ServiceAccount fields it
 // does not own. Every e2e suite runs the operator under this policy; here it acts against it.
-import { CoreV1Api, KubeConfig, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { createNamespace, eventually, installCrds, kube, operatorKubeconfig, uniqueName } from './support.ts';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { createNamespace, eventually, installCrds, kube, MERGE_PATCH, operatorKubeconfig, uniqueName } from './support.ts';
 
 const { kc, core } = kube();
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 const MANAGED = { 'app.kubernetes.io/managed-by': 'ecr-credential-sync' };
 const DOCKER = { type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': Buffer.from('{"auths":{}}').toString('base64') } };
 let asOperator: CoreV1Api;
@@ -38,15 +37,15 @@ beforeAll(async () => {
 it.each<[string, () => Promise<unknown>, RegExp]>([
   ['creating an Opaque secret, even one labelled as managed', () => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'opaque', labels: MANAGED }, type: 'Opaque' } }), /may only create kubernetes.io\/dockerconfigjson secrets/],
   ['creating a pull secret without the managed-by label', () => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'unlabelled' }, ...DOCKER } }), /may only create kubernetes.io\/dockerconfigjson secrets that carry its managed-by label/],
-  ['overwriting an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { data: { k: 'b3duZWQ=' } } }, MERGE), /may only update secrets that carry its managed-by label/],
-  ['labelling an unlabelled secret as its own', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { labels: MANAGED } } }, MERGE), /may only update secrets that carry its managed-by label/],
+  ['overwriting an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { data: { k: 'b3duZWQ=' } } }, MERGE_PATCH), /may only update secrets that carry its managed-by label/],
+  ['labelling an unlabelled secret as its own', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { labels: MANAGED } } }, MERGE_PATCH), /may only update secrets that carry its managed-by label/],
   ['deleting an unlabelled secret', () => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'theirs' }), /may only delete secrets that carry its managed-by label/],
-  ['changing a ServiceAccount\'s labels', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { labels: { x: 'y' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
-  ['giving a ServiceAccount an owner (the garbage collector would delete it)', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+  ['changing a ServiceAccount\'s labels', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { labels: { x: 'y' } } } }, MERGE_PATCH), /may change only a ServiceAccount's imagePullSecrets/],
+  ['giving a ServiceAccount an owner (the garbage collector would delete it)', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE_PATCH), /may change only a ServiceAccount's imagePullSecrets/],
   ['minting a token for the API server\'s own audience', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'] } } }), /may mint ServiceAccount tokens only for the audiences/],
   ['minting a token with no audience (which means the API server\'s)', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: [] } } }), /may mint ServiceAccount tokens only for the audiences/],
-  ['replacing the owners of an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE), /may only update secrets that carry its managed-by label/],
-  ['changing a ServiceAccount\'s other annotations', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } } } }, MERGE), /may change only a ServiceAccount's imagePullSecrets/],
+  ['replacing the owners of an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE_PATCH), /may only update secrets that carry its managed-by label/],
+  ['changing a ServiceAccount\'s other annotations', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } } } }, MERGE_PATCH), /may change only a ServiceAccount's imagePullSecrets/],
 ])('refuses the operator %s', async (_name, call, message) => {
   expect(await answer(call)).toEqual({ code: 403, message: expect.stringMatching(message) });
 });
@@ -54,16 +53,16 @@ it.each<[string, () => Promise<unknown>, RegExp]>([
 it('lets the operator write what it owns: a labelled pull secret, its update and delete, and its ServiceAccount entry', async () => {
   await eventually('default ServiceAccount', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined));
   expect(await answer(() => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'regcred', labels: MANAGED }, ...DOCKER } }))).toEqual({ code: 200, message: '' });
-  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { annotations: { a: 'b' } } } }, MERGE))).toEqual({ code: 200, message: '' });
+  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { annotations: { a: 'b' } } } }, MERGE_PATCH))).toEqual({ code: 200, message: '' });
   expect(
     await answer(() =>
       asOperator.patchNamespacedServiceAccount(
         { namespace: ns, name: 'default', body: { metadata: { annotations: { 'ecrsync.io/image-pull-secrets': '{"s":"regcred"}' } }, imagePullSecrets: [{ name: 'regcred' }] } },
-        MERGE,
+        MERGE_PATCH,
       ),
     ),
   ).toEqual({ code: 200, message: '' });
-  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } } }, MERGE))).toEqual({
+  expect(await answer(() => asOperator.patchNamespacedSecret({ namespace: ns, name: 'regcred', body: { metadata: { labels: { 'app.kubernetes.io/managed-by': null } } } }, MERGE_PATCH))).toEqual({
     code: 403,
     message: expect.stringMatching(/so that they stay its own/),
   });

@@ -4,9 +4,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CoreV1Api, KubernetesObjectApi, type KubernetesObject, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { type CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
-import { applyFile, eventually, kube, ROOT } from './support.ts';
+import { applyFile, eventually, kube, MERGE_PATCH, ROOT } from './support.ts';
 
 export interface OperatorProcess {
   child: ChildProcess;
@@ -144,5 +144,5 @@ export async function afterReconcile(op: OperatorProcess, sync: string, event: (
 
 /** A poke for afterReconcile: a label change on a namespace, which concerns every sync that targets it. */
 export async function touchNamespace(core: CoreV1Api, name: string, n: number): Promise<void> {
-  await core.patchNamespace({ name, body: { metadata: { labels: { 'e2e.ecrsync.io/poke': String(n) } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await core.patchNamespace({ name, body: { metadata: { labels: { 'e2e.ecrsync.io/poke': String(n) } } } }, MERGE_PATCH);
 }

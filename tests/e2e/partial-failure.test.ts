@@ -1,7 +1,7 @@
 // Partial failure on the real API server, with real causes: an admission policy that refuses the
 // operator's update in one namespace, tools that put finalizers, owners and labels on its secrets,
 // a secret made immutable, AWS denying the identity, and the operator gone when its sync is deleted.
-import { KubernetesObjectApi, PatchStrategy, setHeaderOptions, type V1Secret } from '@kubernetes/client-node';
+import { KubernetesObjectApi, type V1Secret } from '@kubernetes/client-node';
 import { CENTRAL_PULL_ROLE } from '../stack/ecr/registries.ts';
 import { run } from '../stack/run.ts';
 import {
@@ -13,6 +13,7 @@ import {
   getSync,
   installCrds,
   kube,
+  MERGE_PATCH,
   OPERATOR_NAMESPACE,
   OPERATOR_SERVICE_ACCOUNT,
   patchSyncSpec,
@@ -26,7 +27,6 @@ import {
 
 const { kc, core, custom } = kube();
 const OPERATOR_USER = `system:serviceaccount:${OPERATOR_NAMESPACE}:${OPERATOR_SERVICE_ACCOUNT}`;
-const MERGE = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 beforeAll(() => installCrds(kc));
 
 /** The registries of stackSpec plus one more hostname: new data for every secret. */
@@ -141,7 +141,7 @@ it('keeps the finalizer, owner and labels others put on a managed secret across 
     expect(events.items.map((e) => `${e.reason}: ${e.message}`)).toContainEqual(expect.stringMatching(/^SecretReplaced: .*immutable/));
     await eventually('Ready', async () => readyCondition(await getSync(custom, id))?.status === 'True');
   } finally {
-    await core.patchNamespacedSecret({ namespace: shared, name: 'regcred', body: { metadata: { finalizers: null } } }, MERGE).catch(() => undefined);
+    await core.patchNamespacedSecret({ namespace: shared, name: 'regcred', body: { metadata: { finalizers: null } } }, MERGE_PATCH).catch(() => undefined);
     await deleteSync(custom, id);
     expect(await operator.stop()).toBe(0);
   }
@@ -173,9 +173,9 @@ it('makes no AWS call for 100 namespace events while the identity is denied, and
     expect(Date.parse(failed.status!.backoff!.nextAttemptTime) - Date.now()).toBeGreaterThan(8 * 60_000);
     expect((await calls()).map((c) => c.result)).toEqual(['AccessDeniedException']);
 
-    for (let i = 0; i < 100; i++) await core.patchNamespace({ name: first, body: { metadata: { labels: { [`${id}-n`]: String(i) } } } }, MERGE);
+    for (let i = 0; i < 100; i++) await core.patchNamespace({ name: first, body: { metadata: { labels: { [`${id}-n`]: String(i) } } } }, MERGE_PATCH);
     // The operator has handled them all once a reconcile sees the namespace labelled after them.
-    await core.patchNamespace({ name: second, body: { metadata: { labels: { [id]: 'yes' } } } }, MERGE);
+    await core.patchNamespace({ name: second, body: { metadata: { labels: { [id]: 'yes' } } } }, MERGE_PATCH);
     await eventually('both namespaces targeted', async () => (await getSync(custom, id))?.status?.namespaces?.targeted === 2);
     expect(await calls()).toHaveLength(1);
     expect((await getSync(custom, id))!.status!.backoff!.failures).toBe(1);
@@ -196,7 +196,7 @@ it('leaves no secret behind when its sync is deleted while the operator is away:
     expect(await operator.stop()).toBe(0);
     await custom.patchClusterCustomObject(
       { group: 'ecrsync.io', version: 'v1alpha1', plural: 'ecrcredentialsyncs', name: id, body: { metadata: { finalizers: null } } },
-      MERGE,
+      MERGE_PATCH,
     );
     await deleteSync(custom, id);
     await eventually('secret collected', async () => !(await readSecret(core, id, 'regcred')), 60_000);

@@ -61,9 +61,33 @@ export async function applySync(custom: CustomObjectsApi, name: string, spec: Ec
   })) as EcrCredentialSync;
 }
 
+/** The header options of a JSON merge patch (client-node sends strategic merge patches otherwise). */
+export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/**
+ * Creates a sync as a server-side dry run, with unknown fields as errors (as kubectl sends it), and
+ * says what admission answered: `accepted`, or the HTTP status and message of the refusal.
+ */
+export async function dryRunCreateSync(custom: CustomObjectsApi, spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
+  try {
+    await custom.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: PLURAL,
+      dryRun: 'All',
+      fieldValidation: 'Strict',
+      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
+    });
+    return { message: 'accepted' };
+  } catch (error) {
+    const e = error as { code?: number; body?: string };
+    return { code: e.code, message: String(JSON.parse(e.body ?? '{}').message ?? e.body) };
+  }
+}
+
 /** A merge patch of the spec: no read-modify-write race with the operator's status writes. */
 export async function patchSyncSpec(custom: CustomObjectsApi, name: string, spec: Partial<EcrCredentialSyncSpec>): Promise<void> {
-  await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  await custom.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec } }, MERGE_PATCH);
 }
 
 export async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync | undefined> {
