@@ -4,7 +4,7 @@
 import type { EcrCredentialSync } from '../api/types.ts';
 import { Reason } from '../api/constants.ts';
 import type { SecretContent } from '../core/desired.ts';
-import { type Action, type ActualSecret, conflictMessage, needsReplace, ownership, terminatingMessage, upToDate } from '../core/plan.ts';
+import { type Action, actionFor, type ActualSecret, ownership } from '../core/plan.ts';
 import type { NamespaceOutcome } from '../core/status.ts';
 import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -191,17 +191,21 @@ export class SecretWriter {
     return created?.result === 'synced' ? { ...created, wrote: 'replaced' } : created;
   }
 
-  /** Decide again on a freshly read secret: someone else's, already right, or ours to update or replace. */
+  /**
+   * Decide again, as plan() does, on a secret read afresh after a refused write: someone else's,
+   * being deleted, already right, or ours to update. A replace is left to the next reconcile, so
+   * that a secret changing under a replace cannot make it loop.
+   */
   private async converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number, log: Logger): Promise<Outcome> {
-    // Word it as plan() does, so the next reconcile, which finds the conflict there, reports the same status.
-    if (ownership(existing, sync.metadata.name) !== 'ours') {
-      await this.release(sync, existing, log);
-      return conflict(existing.namespace, conflictMessage(existing, sync.metadata.name));
+    const action = actionFor(existing.namespace, existing.name, sync.metadata.name, existing, content);
+    switch (action.kind) {
+      case 'update':
+        return this.update(sync, existing, content, attempt, log);
+      case 'replace':
+        return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again` };
+      default:
+        return this.execute(sync, action, log);
     }
-    if (existing.deleting) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretTerminating, message: terminatingMessage(existing) };
-    if (upToDate(content, existing)) return { namespace: existing.namespace, result: 'synced' };
-    if (needsReplace(content, existing)) return { namespace: existing.namespace, result: 'failed', reason: Reason.SecretWriteFailed, message: `secret ${existing.namespace}/${existing.name} changed while being replaced; trying again` };
-    return this.update(sync, existing, content, attempt, log);
   }
 }
 

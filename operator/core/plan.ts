@@ -68,6 +68,20 @@ export function conflictMessage(secret: ActualSecret, syncName: string): string 
 }
 
 /**
+ * What to do at one target name, given the secret there (if any) and what it should hold (if a
+ * token is at hand). plan() asks it for every target; the secret writer asks it again about a
+ * secret it read afresh after a write was refused.
+ */
+export function actionFor(namespace: string, name: string, syncName: string, current: ActualSecret | undefined, content: SecretContent | undefined): Action {
+  if (current && ownership(current, syncName) !== 'ours') return { kind: 'conflict', namespace, name, message: conflictMessage(current, syncName), actual: current };
+  if (current?.deleting) return { kind: 'terminating', namespace, name, message: terminatingMessage(current) };
+  if (!content) return current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name };
+  if (!current) return { kind: 'create', namespace, name, content };
+  if (upToDate(content, current)) return { kind: 'unchanged', namespace, name };
+  return { kind: needsReplace(content, current) ? 'replace' : 'update', namespace, name, content, actual: current };
+}
+
+/**
  * `actual` holds this sync's secrets plus any other secret found at a target name.
  * Deletes only secrets of this sync that are no longer wanted (namespace dropped, name changed).
  */
@@ -78,20 +92,7 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
   for (const namespace of desired.namespaces) {
     const name = desired.secretName;
     wanted.add(key(namespace, name));
-    const current = byKey.get(key(namespace, name));
-    if (current && ownership(current, desired.syncName) !== 'ours') {
-      actions.push({ kind: 'conflict', namespace, name, message: conflictMessage(current, desired.syncName), actual: current });
-    } else if (current?.deleting) {
-      actions.push({ kind: 'terminating', namespace, name, message: terminatingMessage(current) });
-    } else if (!desired.content) {
-      actions.push(current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name });
-    } else if (!current) {
-      actions.push({ kind: 'create', namespace, name, content: desired.content });
-    } else if (upToDate(desired.content, current)) {
-      actions.push({ kind: 'unchanged', namespace, name });
-    } else {
-      actions.push({ kind: needsReplace(desired.content, current) ? 'replace' : 'update', namespace, name, content: desired.content, actual: current });
-    }
+    actions.push(actionFor(namespace, name, desired.syncName, byKey.get(key(namespace, name)), desired.content));
   }
   for (const secret of actual) {
     if (ownership(secret, desired.syncName) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {

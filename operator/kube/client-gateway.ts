@@ -14,7 +14,7 @@ import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/const
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { releasePatch, secretPatch } from '../core/secret-patch.ts';
+import { ownerReferencesWith, releasePatch, secretPatch } from '../core/secret-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { accountView, actualSecret, namespaceInfo } from './convert.ts';
 import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
@@ -107,7 +107,7 @@ export class ClientGateway implements KubeGateway {
             namespace,
             labels: content.labels,
             annotations: content.annotations,
-            ...(content.owner ? { ownerReferences: [{ ...content.owner, controller: true }] } : {}),
+            ...(content.owner ? { ownerReferences: ownerReferencesWith(undefined, content.owner) } : {}),
           },
           type: content.type,
           data: content.data,

@@ -8,12 +8,10 @@ import type { EcrCredentialSync, EcrCredentialSyncSpec, EcrCredentialSyncStatus 
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
-import { releasePatch, type SecretPatch, secretPatch } from '../core/secret-patch.ts';
+import { ownerReferencesWith, releasePatch, type SecretPatch, secretPatch } from '../core/secret-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { type EventType, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import { clone, patchedSecret, type StoredSecret, view } from './fake-secret.ts';
-
-export { clone };
 
 export type WriteOp = 'createSecret' | 'updateSecret' | 'releaseSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'patchServiceAccount';
 
@@ -235,7 +233,7 @@ export class FakeKube implements KubeGateway {
         data: clone(content.data),
         labels: clone(content.labels),
         annotations: clone(content.annotations),
-        ...(content.owner ? { ownerReferences: [{ ...clone(content.owner), controller: true }] } : {}),
+        ...(content.owner ? { ownerReferences: ownerReferencesWith(undefined, content.owner) } : {}),
       });
     });
     return clone(view(this.secrets.get(key)!));

@@ -6,7 +6,7 @@ import { type EcrToken, type EcrTokenSource, TokenFetchError, type TokenRequest 
 import { chainKey } from '../core/identity.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Metrics } from '../runtime/metrics.ts';
-import { clone } from './fake-kube.ts';
+import { clone } from './fake-secret.ts';
 
 export { FakeKube, type InjectedFailure, type RecordedEvent, type StoredSecret, type Write, type WriteOp } from './fake-kube.ts';
 
