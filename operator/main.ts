@@ -1,6 +1,7 @@
 // The only place real clients are built. Everything else takes them as interfaces.
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { type EcrCredentialSync, GROUP, PLURAL, VERSION } from './api/types.ts';
+import { CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import { GROUP, LOCAL_PLURAL, PLURAL, VERSION } from './api/types.ts';
+import { syncKey } from './core/sync-ref.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
@@ -29,15 +30,17 @@ function afterAbort(signal: AbortSignal, ms: number): Promise<void> {
 
 async function runOnce(flags: Flags, kubeConfig: KubeConfig, kube: KubeGateway, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
   const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const list = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: EcrCredentialSync[] };
+  const cluster = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: KubernetesObject[] };
+  const local = (await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: LOCAL_PLURAL })) as { items: KubernetesObject[] };
   let failures = 0;
-  for (const sync of list.items) {
-    const outcome = await reconciler.reconcile(sync.metadata.name, signal);
-    const after = flags.dryRun ? sync : await kube.getSync(sync.metadata.name).catch(() => undefined);
+  for (const key of [...cluster.items, ...local.items].map(syncKey)) {
+    if (!key) continue;
+    const outcome = await reconciler.reconcile(key, signal);
+    const after = await kube.getSync(key).catch(() => undefined);
     const ready = after?.status?.conditions?.find((c) => c.type === 'Ready');
     const ok = !outcome.error && (flags.dryRun || ready?.status === 'True');
     if (!ok) failures++;
-    log.info({ sync: sync.metadata.name, ok, reason: ready?.reason, err: outcome.error?.message }, 'reconciled once');
+    log.info({ sync: key, ok, reason: ready?.reason, err: outcome.error?.message }, 'reconciled once');
   }
   return failures === 0 ? 0 : 1;
 }
@@ -79,6 +82,7 @@ async function main(argv: string[]): Promise<number> {
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,
     backoff: { baseMs: flags.minFetchBackoffMs, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
+    allowLocalOperatorIdentity: flags.allowLocalOperatorIdentity,
     ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
   };
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');

@@ -5,6 +5,8 @@ export const FIELD_MANAGER = 'ecr-credential-sync';
 
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const LABEL_SYNC = 'ecrsync.io/sync';
+/** On the secret of a LocalEcrCredentialSync: its name (its namespace is the secret's). */
+export const LABEL_LOCAL_SYNC = 'ecrsync.io/local-sync';
 
 export const ANNOTATION_EXPIRES_AT = 'ecrsync.io/token-expires-at';
 export const ANNOTATION_DATA_HASH = 'ecrsync.io/data-hash';

@@ -1,9 +1,13 @@
-// The EcrCredentialSync API (ecrsync.io/v1alpha1), as the CRD in crds/ defines it.
+// The EcrCredentialSync API (ecrsync.io/v1alpha1), as the CRDs in crds/ define it: the
+// cluster-scoped EcrCredentialSync, and LocalEcrCredentialSync, its namespaced kind for one team's
+// namespace (named as LocalSubjectAccessReview is beside SubjectAccessReview).
 
 export const GROUP = 'ecrsync.io';
 export const VERSION = 'v1alpha1';
 export const KIND = 'EcrCredentialSync';
 export const PLURAL = 'ecrcredentialsyncs';
+export const LOCAL_KIND = 'LocalEcrCredentialSync';
+export const LOCAL_PLURAL = 'localecrcredentialsyncs';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 
 export interface AssumeRoleSpec {
@@ -131,6 +135,8 @@ export interface OwnerReference {
 
 export interface ObjectMeta {
   name: string;
+  /** Set on a LocalEcrCredentialSync only. */
+  namespace?: string;
   uid?: string;
   generation?: number;
   resourceVersion?: string;
@@ -140,10 +146,40 @@ export interface ObjectMeta {
   annotations?: Record<string, string>;
 }
 
+/**
+ * A sync as the pipeline sees it. A LocalEcrCredentialSync reaches it in this shape too
+ * (core/local-sync.ts): kind LOCAL_KIND, its namespace as the only target and as the namespace of
+ * its ServiceAccount.
+ */
 export interface EcrCredentialSync {
   apiVersion: typeof API_VERSION;
-  kind: typeof KIND;
+  kind: typeof KIND | typeof LOCAL_KIND;
   metadata: ObjectMeta;
   spec: EcrCredentialSyncSpec;
+  status?: EcrCredentialSyncStatus;
+}
+
+/** A ServiceAccount of the sync's own namespace: there is no namespace to name. */
+export interface LocalServiceAccountRefSpec {
+  name: string;
+  audience?: string;
+  roleArn?: string;
+}
+
+export interface LocalIdentitySpec {
+  serviceAccountRef?: LocalServiceAccountRefSpec;
+  assumeRole?: AssumeRoleSpec;
+}
+
+export interface LocalEcrCredentialSyncSpec extends Omit<EcrCredentialSyncSpec, 'namespaces' | 'identity'> {
+  identity?: LocalIdentitySpec;
+}
+
+/** The namespaced kind as stored: it writes its secret into its own namespace only. */
+export interface LocalEcrCredentialSync {
+  apiVersion: typeof API_VERSION;
+  kind: typeof LOCAL_KIND;
+  metadata: ObjectMeta & { namespace: string };
+  spec: LocalEcrCredentialSyncSpec;
   status?: EcrCredentialSyncStatus;
 }

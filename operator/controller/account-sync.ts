@@ -5,6 +5,7 @@ import { accountChanges } from '../core/service-accounts.ts';
 import { isStatus, type KubeGateway } from '../kube/gateway.ts';
 import type { Logger } from '../runtime/log.ts';
 import { mapLimit } from './limit.ts';
+import { keyOf } from '../core/sync-ref.ts';
 
 /**
  * @param inPlace namespaces where a secret of this sync exists, whatever this round's write did:
@@ -19,7 +20,7 @@ export async function syncServiceAccounts(
   log: Logger,
   concurrency: number,
 ): Promise<Error | undefined> {
-  const changes = accountChanges(sync.metadata.name, secretName, sync.spec?.serviceAccounts, inPlace, await kube.listServiceAccounts());
+  const changes = accountChanges(keyOf(sync), secretName, sync.spec?.serviceAccounts, inPlace, await kube.listServiceAccounts());
   let failed: Error | undefined;
   await mapLimit(changes, concurrency, async (change) => {
     const { namespace, name } = change.account;

@@ -149,3 +149,34 @@ describe('EventMap syncs and secrets', () => {
     expect(map.serviceAccount('add', { metadata: { name: 'x' } })).toEqual([]);
   });
 });
+
+describe('EventMap LocalEcrCredentialSyncs', () => {
+  const localSync = (namespace: string, name: string, spec: unknown) =>
+    ({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'LocalEcrCredentialSync', metadata: { name, namespace, uid: `uid-${namespace}-${name}`, generation: 1 }, spec }) as KubernetesObject;
+  const tenant = () => setup([localSync('team-a', 'ecr', { registries, identity: { serviceAccountRef: { name: 'ecr-sa' } }, serviceAccounts: ['builder'] })]);
+
+  it('a local sync is queued by its namespace/name key', () => {
+    expect(tenant().map.sync('add', localSync('team-a', 'ecr', { registries }))).toEqual(['team-a/ecr']);
+  });
+
+  it('its own namespace changing reaches it, as the sync that targets it', () => {
+    expect(tenant().map.namespace('delete', namespace('team-a', { team: 'a' }))).toContain('team-a/ecr');
+    expect(tenant().map.namespace('update', namespace('team-a', { team: 'a' }, { status: { phase: 'Terminating' } }))).toContain('team-a/ecr');
+  });
+
+  it("another namespace's events never reach it", () => {
+    expect(tenant().map.namespace('add', namespace('team-b', { team: 'b' }))).toEqual([]);
+  });
+
+  it('its ServiceAccount reaches it only in its own namespace', () => {
+    const { map } = tenant();
+    expect(map.serviceAccount('add', account('team-a', 'ecr-sa'))).toEqual(['team-a/ecr']);
+    expect(map.serviceAccount('add', account('some-ns', 'ecr-sa'))).toEqual([]);
+  });
+
+  it('a secret labelled as a local sync reaches the sync of the namespace the secret is in', () => {
+    const secret = (ns: string): V1Secret => ({ metadata: { namespace: ns, name: 'regcred', labels: { 'ecrsync.io/local-sync': 'ecr' } } });
+    expect(tenant().map.secret(secret('team-a'))).toEqual(['team-a/ecr']);
+    expect(tenant().map.secret(secret('some-ns'))).toEqual(['some-ns/ecr']);
+  });
+});

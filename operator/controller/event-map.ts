@@ -2,11 +2,13 @@
 // the new object, so this keeps the last state it saw of each namespace and ServiceAccount: a
 // change is judged on both sides (a namespace that leaves a selector concerns that sync).
 import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { LABEL_SYNC } from '../api/constants.ts';
 import { syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { AccountView } from '../core/service-accounts.ts';
 import { accountView, namespaceInfo } from '../kube/convert.ts';
+import { LOCAL_KIND, type LocalEcrCredentialSync } from '../api/types.ts';
+import { fromLocal } from '../core/local-sync.ts';
+import { ownerKeyOf, syncKey } from '../core/sync-ref.ts';
 
 export type EventKind = 'add' | 'update' | 'delete';
 
@@ -22,8 +24,9 @@ export class EventMap {
     this.syncs = syncs;
   }
 
+  /** Either kind of sync; the names returned are sync keys (core/sync-ref.ts). */
   sync(kind: EventKind, sync: KubernetesObject): string[] {
-    const name = sync.metadata?.name;
+    const name = syncKey(sync);
     if (!name) return [];
     if (kind === 'delete') {
       this.syncPrints.delete(name);
@@ -60,14 +63,18 @@ export class EventMap {
 
   /** A managed secret's owner, by its label. */
   secret(secret: V1Secret): string[] {
-    const owner = secret.metadata?.labels?.[LABEL_SYNC];
+    const owner = ownerKeyOf({ namespace: secret.metadata?.namespace ?? '', labels: secret.metadata?.labels ?? {} });
     return owner ? [owner] : [];
   }
 
   private syncViews(): SyncView[] {
     const out: SyncView[] = [];
     for (const s of this.syncs()) {
-      if (s.metadata?.name) out.push({ name: s.metadata.name, spec: (s as { spec?: unknown }).spec });
+      const key = syncKey(s);
+      if (!key) continue;
+      // A local sync is judged as the pipeline sees it: its own namespace is its only target.
+      const spec = s.kind === LOCAL_KIND ? fromLocal(s as unknown as LocalEcrCredentialSync).spec : (s as { spec?: unknown }).spec;
+      out.push({ name: key, spec });
     }
     return out;
   }

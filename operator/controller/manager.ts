@@ -1,7 +1,8 @@
 // Watches syncs, namespaces, ServiceAccounts and the operator's own secrets, and turns every change into a
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
-import { GROUP, PLURAL, VERSION } from '../api/types.ts';
+import { GROUP, LOCAL_PLURAL, PLURAL, VERSION } from '../api/types.ts';
+import { syncKey } from '../core/sync-ref.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -19,6 +20,7 @@ export interface ManagerOptions {
 export class Manager {
   readonly queue: WorkQueue;
   readonly syncs: RestartingInformer<KubernetesObject>;
+  readonly localSyncs: RestartingInformer<KubernetesObject>;
   readonly namespaces: RestartingInformer<V1Namespace>;
   readonly secrets: RestartingInformer<V1Secret>;
   readonly serviceAccounts: RestartingInformer<V1ServiceAccount>;
@@ -40,6 +42,13 @@ export class Manager {
       async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<KubernetesObject>,
       { ...common, name: 'ecrcredentialsyncs' },
     );
+    this.localSyncs = restartingInformer<KubernetesObject>(
+      kubeConfig,
+      `/apis/${GROUP}/${VERSION}/${LOCAL_PLURAL}`,
+      async () =>
+        (await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: LOCAL_PLURAL })) as KubernetesListObject<KubernetesObject>,
+      { ...common, name: 'localecrcredentialsyncs' },
+    );
     this.namespaces = restartingInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { ...common, name: 'namespaces' });
     const selector = `${LABEL_MANAGED_BY}=${MANAGER_NAME}`;
     this.secrets = restartingInformer<V1Secret>(
@@ -55,17 +64,26 @@ export class Manager {
     this.wire();
   }
 
+  /** Both kinds, as the caches hold them now. */
+  private allSyncs(): KubernetesObject[] {
+    return [...this.syncs.informer.list(), ...this.localSyncs.informer.list()];
+  }
+
   private enqueueAll(): void {
-    for (const sync of this.syncs.informer.list()) this.queue.add(sync.metadata!.name!);
+    for (const sync of this.allSyncs()) {
+      const key = syncKey(sync);
+      if (key) this.queue.add(key);
+    }
   }
 
   private wire(): void {
-    const events = new EventMap(() => this.syncs.informer.list());
+    const events = new EventMap(() => this.allSyncs());
     const enqueue = (names: string[]) => {
       for (const name of names) this.queue.add(name);
     };
     for (const kind of ['add', 'update', 'delete'] as const) {
       this.syncs.informer.on(kind, (s) => enqueue(events.sync(kind, s)));
+      this.localSyncs.informer.on(kind, (s) => enqueue(events.sync(kind, s)));
       this.namespaces.informer.on(kind, (ns) => enqueue(events.namespace(kind, ns)));
       this.secrets.informer.on(kind, (s) => enqueue(events.secret(s)));
       this.serviceAccounts.informer.on(kind, (sa) => enqueue(events.serviceAccount(kind, sa)));
@@ -80,11 +98,11 @@ export class Manager {
   }
 
   private async startAll(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start()]);
+    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start(), this.localSyncs.start()]);
   }
 
   informersSynced(): boolean {
-    return this.syncs.synced() && this.namespaces.synced() && this.secrets.synced() && this.serviceAccounts.synced();
+    return this.syncs.synced() && this.localSyncs.synced() && this.namespaces.synced() && this.secrets.synced() && this.serviceAccounts.synced();
   }
 
   /** Runs reconciles until the signal fires; resolves when in-flight reconciles have finished. */

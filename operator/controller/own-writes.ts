@@ -28,19 +28,19 @@ export class OwnWrites {
   private readonly bySync = new Map<string, Map<string, Written>>();
 
   /** Without `written` (a dry run, no resourceVersion) any earlier write of that secret is forgotten. */
-  remember(syncName: string, namespace: string, name: string, written: ActualSecret | undefined, now: Date): void {
+  remember(syncKey: string, namespace: string, name: string, written: ActualSecret | undefined, now: Date): void {
     const key = `${namespace}/${name}`;
-    let writes = this.bySync.get(syncName);
+    let writes = this.bySync.get(syncKey);
     if (!written?.resourceVersion) {
       writes?.delete(key);
       return;
     }
-    if (!writes) this.bySync.set(syncName, (writes = new Map()));
+    if (!writes) this.bySync.set(syncKey, (writes = new Map()));
     writes.set(key, { secret: structuredClone(written), at: now.getTime() });
   }
 
-  forget(syncName: string): void {
-    this.bySync.delete(syncName);
+  forget(syncKey: string): void {
+    this.bySync.delete(syncKey);
   }
 
   /**
@@ -48,8 +48,8 @@ export class OwnWrites {
    * the server returned for it. A secret not listed is not invented: it may have been deleted
    * since, and must then be created again.
    */
-  overlay(syncName: string, listed: readonly ActualSecret[], now: Date): ActualSecret[] {
-    const writes = this.bySync.get(syncName);
+  overlay(syncKey: string, listed: readonly ActualSecret[], now: Date): ActualSecret[] {
+    const writes = this.bySync.get(syncKey);
     if (!writes?.size) return [...listed];
     const seen = new Set<string>();
     const result = listed.map((secret) => {

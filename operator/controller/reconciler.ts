@@ -11,6 +11,8 @@ import { targetNamespaces } from '../core/namespaces.ts';
 import { type ActualSecret, ownership, plan } from '../core/plan.ts';
 import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome } from '../core/status.ts';
+import { localProblems } from '../core/local-sync.ts';
+import { keyOf } from '../core/sync-ref.ts';
 import { validateSpec } from '../core/validate.ts';
 import { KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -28,6 +30,8 @@ export interface ReconcilerOptions {
   environmentRoleArn?: string;
   /** How long failed token fetches keep a sync from calling AWS again. */
   backoff?: BackoffPolicy;
+  /** Whether a LocalEcrCredentialSync without a ServiceAccount may use the operator's own identity. */
+  allowLocalOperatorIdentity?: boolean;
 }
 
 export interface ReconcileOutcome {
@@ -57,6 +61,7 @@ export class Reconciler {
   private readonly minRefreshIntervalMs: number;
   private readonly writeConcurrency: number;
   private readonly backoff: BackoffPolicy;
+  private readonly allowLocalOperatorIdentity: boolean;
   private readonly tokenCache: TokenCache;
   private readonly writer: SecretWriter;
   private readonly reporter: StatusReporter;
@@ -77,19 +82,22 @@ export class Reconciler {
     this.minRefreshIntervalMs = options?.minRefreshIntervalMs ?? DEFAULT_MIN_REFRESH_INTERVAL_MS;
     this.writeConcurrency = options?.writeConcurrency ?? 16;
     this.backoff = options?.backoff ?? DEFAULT_BACKOFF;
+    this.allowLocalOperatorIdentity = options?.allowLocalOperatorIdentity ?? false;
     this.tokenCache = new TokenCache({ kube, tokens: deps.tokens, metrics, environmentRoleArn: options?.environmentRoleArn });
     this.writer = new SecretWriter({ kube, clock, metrics, writeConcurrency: this.writeConcurrency });
     this.reporter = new StatusReporter({ kube, metrics, log });
   }
 
-  forget(name: string): void {
-    this.forgotten.add(name);
-    this.backoffs.delete(name);
-    this.tokenCache.forget(name);
-    this.writer.forget(name);
-    this.metrics.syncForgotten(name);
+  /** @param key the sync's key (core/sync-ref.ts): its name, or namespace/name for a LocalEcrCredentialSync */
+  forget(key: string): void {
+    this.forgotten.add(key);
+    this.backoffs.delete(key);
+    this.tokenCache.forget(key);
+    this.writer.forget(key);
+    this.metrics.syncForgotten(key);
   }
 
+  /** @param name the sync's key (core/sync-ref.ts): its name, or namespace/name for a LocalEcrCredentialSync */
   async reconcile(name: string, signal?: AbortSignal): Promise<ReconcileOutcome> {
     const started = performance.now();
     let outcome: ReconcileOutcome;
@@ -116,7 +124,7 @@ export class Reconciler {
     const now = this.clock.now();
     const lastRefresh = sync.status?.lastRefreshTime ? { lastRefreshTime: sync.status.lastRefreshTime } : {};
 
-    const invalid = validateSpec(sync.spec);
+    const invalid = [...validateSpec(sync.spec), ...localProblems(sync, { allowOperatorIdentity: this.allowLocalOperatorIdentity })];
     if (invalid.length > 0) {
       log.warn({ problems: invalid }, 'spec is invalid; nothing written');
       await this.reporter.status(sync, buildStatus({ sync, now, outcomes: [], tokens: [], invalid, ...lastRefresh }));
@@ -237,7 +245,7 @@ export class Reconciler {
 
   private async finalize(sync: EcrCredentialSync, log: Logger): Promise<ReconcileOutcome> {
     if (!sync.metadata.finalizers?.includes(FINALIZER)) {
-      this.forget(sync.metadata.name);
+      this.forget(keyOf(sync));
       return {};
     }
     const secretName = sync.spec?.secretName ?? DEFAULT_SECRET_NAME;
@@ -248,7 +256,7 @@ export class Reconciler {
     await this.reporter.event(sync, 'Normal', EventReason.SecretsRemoved, `removed ${removed} secrets before deletion`);
     log.info({ removed }, 'cleaned up before deletion');
     await this.kube.setFinalizers(sync, (sync.metadata.finalizers ?? []).filter((f) => f !== FINALIZER));
-    this.forget(sync.metadata.name);
+    this.forget(keyOf(sync));
     return {};
   }
 }
@@ -267,6 +275,6 @@ function latest(status: BackoffStatus | undefined, own: BackoffStatus | undefine
  */
 function inPlace(sync: EcrCredentialSync, secretName: string, targets: readonly string[], actual: readonly ActualSecret[], outcomes: readonly NamespaceOutcome[]): Set<string> {
   const targeted = new Set(targets);
-  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, sync.metadata.name) === 'ours').map((s) => s.namespace);
+  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, keyOf(sync)) === 'ours').map((s) => s.namespace);
   return new Set([...found, ...outcomes.filter((o) => o.result !== 'failed').map((o) => o.namespace)]);
 }

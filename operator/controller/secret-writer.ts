@@ -12,6 +12,7 @@ import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { mapLimit } from './limit.ts';
 import { OwnWrites } from './own-writes.ts';
+import { keyOf } from '../core/sync-ref.ts';
 
 /** Writes of one secret in one reconcile, whatever answers come back (409, 404 and 409 again, ...). */
 const WRITE_ATTEMPTS = 3;
@@ -43,8 +44,8 @@ export class SecretWriter {
   /** The sync's secrets, plus those found at its secret name in target namespaces where they were someone else's. */
   async actual(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
     const { kube, clock } = this.deps;
-    const ours = this.ownWrites.overlay(sync.metadata.name, await kube.listSyncSecrets(sync.metadata.name), clock.now());
-    const hints = this.conflictHints.get(sync.metadata.name);
+    const ours = this.ownWrites.overlay(keyOf(sync), await kube.listSyncSecrets(keyOf(sync)), clock.now());
+    const hints = this.conflictHints.get(keyOf(sync));
     if (!hints?.size) return ours;
     const targetSet = new Set(targets);
     const known = new Set(ours.map((s) => `${s.namespace}/${s.name}`));
@@ -59,8 +60,8 @@ export class SecretWriter {
     const outcomes = await mapLimit(actions, this.deps.writeConcurrency, (action) => this.execute(sync, action, log));
     const perNamespace = outcomes.filter((o): o is NamespaceOutcome => o !== undefined);
     const conflicts = perNamespace.filter((o) => o.result === 'failed' && o.reason === Reason.SecretConflict).map((o) => o.namespace);
-    if (conflicts.length) this.conflictHints.set(sync.metadata.name, new Set(conflicts));
-    else this.conflictHints.delete(sync.metadata.name);
+    if (conflicts.length) this.conflictHints.set(keyOf(sync), new Set(conflicts));
+    else this.conflictHints.delete(keyOf(sync));
     return perNamespace;
   }
 
@@ -69,9 +70,9 @@ export class SecretWriter {
    * and takes the sync off the owners of those someone took over. Returns how many are left.
    */
   async removeAll(sync: EcrCredentialSync, log: Logger): Promise<{ removed: number; left: number }> {
-    const labelled = await this.deps.kube.listSyncSecrets(sync.metadata.name, { live: true });
-    for (const secret of labelled) if (ownership(secret, sync.metadata.name) !== 'ours') await this.release(sync, secret, log);
-    const secrets = labelled.filter((s) => ownership(s, sync.metadata.name) === 'ours');
+    const labelled = await this.deps.kube.listSyncSecrets(keyOf(sync), { live: true });
+    for (const secret of labelled) if (ownership(secret, keyOf(sync)) !== 'ours') await this.release(sync, secret, log);
+    const secrets = labelled.filter((s) => ownership(s, keyOf(sync)) === 'ours');
     const results = await mapLimit(secrets, this.deps.writeConcurrency, async (secret) => {
       try {
         await this.write('delete', () => this.deps.kube.deleteSecret(secret));
@@ -146,7 +147,7 @@ export class SecretWriter {
   }
 
   private remember(sync: EcrCredentialSync, namespace: string, name: string, written: ActualSecret | undefined): void {
-    this.ownWrites.remember(sync.metadata.name, namespace, name, written, this.deps.clock.now());
+    this.ownWrites.remember(keyOf(sync), namespace, name, written, this.deps.clock.now());
   }
 
   private async create(sync: EcrCredentialSync, namespace: string, name: string, content: SecretContent, log: Logger, attempt = 1): Promise<Outcome> {
@@ -197,7 +198,7 @@ export class SecretWriter {
    * that a secret changing under a replace cannot make it loop.
    */
   private async converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number, log: Logger): Promise<Outcome> {
-    const action = actionFor(existing.namespace, existing.name, sync.metadata.name, existing, content);
+    const action = actionFor(existing.namespace, existing.name, keyOf(sync), existing, content);
     switch (action.kind) {
       case 'update':
         return this.update(sync, existing, content, attempt, log);

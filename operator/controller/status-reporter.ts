@@ -10,6 +10,7 @@ import { iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
+import { keyOf } from '../core/sync-ref.ts';
 
 /** At most this many Warning events per reconcile for failed namespaces; the status lists them. */
 const FAILURE_EVENTS = 5;
@@ -37,7 +38,7 @@ export class StatusReporter {
 
   async status(sync: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void> {
     if (statusEqual(sync.status, status)) return;
-    await this.kube.patchStatus(sync.metadata.name, status);
+    await this.kube.patchStatus(sync, status);
   }
 
   /** Events are best effort: losing one must not fail the reconcile. */
@@ -45,14 +46,14 @@ export class StatusReporter {
     try {
       await this.kube.recordEvent(sync, type, reason, message);
     } catch (error) {
-      this.log.debug({ sync: sync.metadata.name, reason, err: (error as Error).message }, 'could not record event');
+      this.log.debug({ sync: keyOf(sync), reason, err: (error as Error).message }, 'could not record event');
     }
   }
 
   /** Events and metrics for one round of fetches and writes. */
   async round(sync: EcrCredentialSync, report: RoundReport, log: Logger): Promise<void> {
     const { fetched, fetchErrors, actions, outcomes, refresh } = report;
-    const name = sync.metadata.name;
+    const name = keyOf(sync);
     if (fetched.length > 0 && fetchErrors.length === 0) {
       const regions = [...new Set(fetched.map((g) => g.region))].sort().join(', ');
       const message = `fetched ${fetched.length} ECR token(s) for ${regions}${refresh ? `; next refresh ${iso(refresh.at)} (${refresh.driver})` : ''}`;

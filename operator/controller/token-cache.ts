@@ -14,6 +14,7 @@ import { iso } from '../core/status.ts';
 import type { KubeGateway } from '../kube/gateway.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { Metrics } from '../runtime/metrics.ts';
+import { keyOf } from '../core/sync-ref.ts';
 
 interface CachedToken {
   token: EcrToken;
@@ -72,7 +73,7 @@ export class TokenCache {
     signal?: AbortSignal,
     options: { mayFetch?: boolean } = {},
   ): Promise<TokenRound> {
-    const name = sync.metadata.name;
+    const name = keyOf(sync);
     const specGroups = tokenGroups(sync.spec);
     const groups = resolveGroups(specGroups, await this.roles(specGroups));
     const cache = this.cacheFor(name, groups);
@@ -157,7 +158,7 @@ export class TokenCache {
     due: boolean,
     log: Logger,
   ): number | undefined {
-    const name = sync.metadata.name;
+    const name = keyOf(sync);
     const recovery = recoverTokens(sync, groups, actual, now);
     // When a refresh is due it fetches anyway; should that fail, the retry looks at the secrets again.
     if (recovery.kind === 'unseen' && !due) {

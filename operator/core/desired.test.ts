@@ -149,7 +149,7 @@ describe('desiredSecrets', () => {
 
   it('wants the default secret name, regcred, in every target namespace', () => {
     const desired = desiredSecrets(sync, tokensFor(sync), ['a', 'b']);
-    expect(desired).toMatchObject({ syncName: 'prod', secretName: 'regcred', namespaces: ['a', 'b'], missingGroups: [] });
+    expect(desired).toMatchObject({ syncKey: 'prod', secretName: 'regcred', namespaces: ['a', 'b'], missingGroups: [] });
     expect(desired.content).toBeDefined();
   });
 

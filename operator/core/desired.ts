@@ -1,6 +1,7 @@
 // What every target namespace should hold: one dockerconfigjson secret whose content is
 // the same everywhere, built from the tokens of the sync's token groups.
 import { API_VERSION, type EcrCredentialSync, KIND, type OwnerReference } from '../api/types.ts';
+import { keyOf, ownerLabel } from './sync-ref.ts';
 import {
   ANNOTATION_DATA_HASH,
   ANNOTATION_EXPIRES_AT,
@@ -8,7 +9,6 @@ import {
   ANNOTATION_TEMPLATE_KEYS,
   DEFAULT_SECRET_NAME,
   LABEL_MANAGED_BY,
-  LABEL_SYNC,
   MANAGER_NAME,
 } from '../api/constants.ts';
 import { type Credential, dockerConfigJson, registryHosts } from './dockerconfig.ts';
@@ -36,7 +36,7 @@ export interface SecretContent {
 }
 
 export interface DesiredState {
-  syncName: string;
+  syncKey: string;
   secretName: string;
   namespaces: readonly string[];
   /** Undefined when some token group has no usable token: write nothing new then. */
@@ -106,8 +106,9 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
   const labels: Record<string, string> = {
     ...(template.labels ?? {}),
     [LABEL_MANAGED_BY]: MANAGER_NAME,
-    [LABEL_SYNC]: sync.metadata.name,
   };
+  const owned = ownerLabel(keyOf(sync));
+  labels[owned.key] = owned.value;
   const annotations: Record<string, string> = {
     ...(template.annotations ?? {}),
     ...(templated.labels.length + templated.annotations.length ? { [ANNOTATION_TEMPLATE_KEYS]: JSON.stringify(templated) } : {}),
@@ -122,7 +123,7 @@ export function secretContent(sync: EcrCredentialSync, tokens: ReadonlyMap<strin
     annotations,
   };
   const uid = sync.metadata.uid;
-  const owner: OwnerReference | undefined = uid ? { apiVersion: API_VERSION, kind: KIND, name: sync.metadata.name, uid } : undefined;
+  const owner: OwnerReference | undefined = uid ? { apiVersion: API_VERSION, kind: sync.kind ?? KIND, name: sync.metadata.name, uid } : undefined;
   return { ...content, ...(owner ? { owner } : {}), hash: contentHash(content, ownedKeys(content)) };
 }
 
@@ -136,7 +137,7 @@ export function desiredSecrets(
     .map((g) => g.key);
   const content = missingGroups.length === 0 ? secretContent(sync, tokens) : undefined;
   return {
-    syncName: sync.metadata.name,
+    syncKey: keyOf(sync),
     secretName: sync.spec.secretName ?? DEFAULT_SECRET_NAME,
     namespaces,
     ...(content ? { content } : {}),

@@ -1,7 +1,8 @@
 // From desired and actual secrets to the writes that converge them. Touches only what it owns.
-import { LABEL_MANAGED_BY, LABEL_SYNC, MANAGER_NAME } from '../api/constants.ts';
+import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import type { OwnerReference } from '../api/types.ts';
 import { contentHash, type DesiredState, ownedKeys, type SecretContent } from './desired.ts';
+import { describeSync, ownerKeyOf } from './sync-ref.ts';
 
 export interface ActualSecret {
   namespace: string;
@@ -33,9 +34,9 @@ export type Action =
   | { kind: 'conflict'; namespace: string; name: string; message: string; actual: ActualSecret }
   | { kind: 'delete'; namespace: string; name: string; actual: ActualSecret };
 
-export function ownership(secret: ActualSecret, syncName: string): 'ours' | 'other-sync' | 'foreign' {
+export function ownership(secret: ActualSecret, syncKey: string): 'ours' | 'other-sync' | 'foreign' {
   if (secret.labels?.[LABEL_MANAGED_BY] !== MANAGER_NAME) return 'foreign';
-  return secret.labels?.[LABEL_SYNC] === syncName ? 'ours' : 'other-sync';
+  return ownerKeyOf(secret) === syncKey ? 'ours' : 'other-sync';
 }
 
 export function upToDate(content: SecretContent, actual: ActualSecret): boolean {
@@ -62,8 +63,9 @@ export function terminatingMessage(secret: ActualSecret): string {
 }
 
 /** Why a secret that is not this sync's is left alone; the same words wherever it is found. */
-export function conflictMessage(secret: ActualSecret, syncName: string): string {
-  const owner = ownership(secret, syncName) === 'other-sync' ? `EcrCredentialSync ${secret.labels?.[LABEL_SYNC]}` : 'something else';
+export function conflictMessage(secret: ActualSecret, syncKey: string): string {
+  const other = ownership(secret, syncKey) === 'other-sync' ? ownerKeyOf(secret) : undefined;
+  const owner = other ? describeSync(other) : 'something else';
   return `secret ${secret.namespace}/${secret.name} exists and is managed by ${owner}; left untouched`;
 }
 
@@ -72,8 +74,8 @@ export function conflictMessage(secret: ActualSecret, syncName: string): string 
  * token is at hand). plan() asks it for every target; the secret writer asks it again about a
  * secret it read afresh after a write was refused.
  */
-export function actionFor(namespace: string, name: string, syncName: string, current: ActualSecret | undefined, content: SecretContent | undefined): Action {
-  if (current && ownership(current, syncName) !== 'ours') return { kind: 'conflict', namespace, name, message: conflictMessage(current, syncName), actual: current };
+export function actionFor(namespace: string, name: string, syncKey: string, current: ActualSecret | undefined, content: SecretContent | undefined): Action {
+  if (current && ownership(current, syncKey) !== 'ours') return { kind: 'conflict', namespace, name, message: conflictMessage(current, syncKey), actual: current };
   if (current?.deleting) return { kind: 'terminating', namespace, name, message: terminatingMessage(current) };
   if (!content) return current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name };
   if (!current) return { kind: 'create', namespace, name, content };
@@ -92,10 +94,10 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
   for (const namespace of desired.namespaces) {
     const name = desired.secretName;
     wanted.add(key(namespace, name));
-    actions.push(actionFor(namespace, name, desired.syncName, byKey.get(key(namespace, name)), desired.content));
+    actions.push(actionFor(namespace, name, desired.syncKey, byKey.get(key(namespace, name)), desired.content));
   }
   for (const secret of actual) {
-    if (ownership(secret, desired.syncName) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {
+    if (ownership(secret, desired.syncKey) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {
       actions.push({ kind: 'delete', namespace: secret.namespace, name: secret.name, actual: secret });
     }
   }

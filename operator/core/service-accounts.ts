@@ -39,7 +39,7 @@ export function wantsAccount(selection: readonly string[] | undefined, name: str
  * (namespaces no longer targeted, or a sync being deleted) this sync's entries are removed.
  */
 export function accountChanges(
-  syncName: string,
+  syncKey: string,
   secretName: string,
   selection: readonly string[] | undefined,
   ready: ReadonlySet<string>,
@@ -48,21 +48,21 @@ export function accountChanges(
   const changes: AccountChange[] = [];
   for (const account of accounts) {
     const marks = addedBy(account);
-    const mine = marks[syncName];
+    const mine = marks[syncKey];
     let list = [...account.imagePullSecrets];
     const nextMarks = { ...marks };
     const want = ready.has(account.namespace) && wantsAccount(selection, account.name);
     if (mine !== undefined && (!want || mine !== secretName)) {
       // Remove only what this sync added, and only if no other sync added the same name.
-      const sharedWith = Object.entries(marks).some(([sync, secret]) => sync !== syncName && secret === mine);
+      const sharedWith = Object.entries(marks).some(([sync, secret]) => sync !== syncKey && secret === mine);
       if (!sharedWith) list = list.filter((n) => n !== mine);
-      delete nextMarks[syncName];
+      delete nextMarks[syncKey];
     }
     if (want && !list.includes(secretName)) {
       list.push(secretName);
-      nextMarks[syncName] = secretName;
+      nextMarks[syncKey] = secretName;
     } else if (want && mine === secretName) {
-      nextMarks[syncName] = secretName;
+      nextMarks[syncKey] = secretName;
     }
     const changedList = list.length !== account.imagePullSecrets.length || list.some((n, i) => n !== account.imagePullSecrets[i]);
     const changedMarks = JSON.stringify(nextMarks) !== JSON.stringify(marks);

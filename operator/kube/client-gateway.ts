@@ -9,8 +9,10 @@ import {
   type V1Secret,
   type V1ServiceAccount,
 } from '@kubernetes/client-node';
-import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncStatus, GROUP, KIND, PLURAL, VERSION } from '../api/types.ts';
-import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER, LABEL_SYNC } from '../api/constants.ts';
+import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncStatus, GROUP, KIND, LOCAL_KIND, LOCAL_PLURAL, type LocalEcrCredentialSync, PLURAL, VERSION } from '../api/types.ts';
+import { ANNOTATION_PULL_SECRETS, FIELD_MANAGER } from '../api/constants.ts';
+import { fromLocal } from '../core/local-sync.ts';
+import { keyOf, ownerKeyOf, ownerLabel, parseSyncKey } from '../core/sync-ref.ts';
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
@@ -60,10 +62,17 @@ export class ClientGateway implements KubeGateway {
     return this.dryRun ? { dryRun: 'All' } : {};
   }
 
-  async getSync(name: string): Promise<EcrCredentialSync | undefined> {
+  async getSync(key: string): Promise<EcrCredentialSync | undefined> {
+    const ref = parseSyncKey(key);
     try {
+      if (ref.namespace) {
+        const local = (await call(`get ${LOCAL_KIND}`, () =>
+          this.custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: ref.namespace!, name: ref.name }),
+        )) as LocalEcrCredentialSync;
+        return fromLocal(local);
+      }
       return (await call('get EcrCredentialSync', () =>
-        this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name }),
+        this.custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name: ref.name }),
       )) as EcrCredentialSync;
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -76,12 +85,16 @@ export class ClientGateway implements KubeGateway {
     return items.map(namespaceInfo);
   }
 
-  async listSyncSecrets(syncName: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
-    if (this.caches.secrets && !options.live) {
-      return this.caches.secrets.list().filter((s) => s.metadata?.labels?.[LABEL_SYNC] === syncName).map(actualSecret);
-    }
-    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces({ labelSelector: `${LABEL_SYNC}=${syncName}` }));
-    return list.items.map(actualSecret);
+  async listSyncSecrets(syncKey: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
+    const mine = (s: V1Secret) => ownerKeyOf({ namespace: s.metadata?.namespace ?? '', labels: s.metadata?.labels ?? {} }) === syncKey;
+    if (this.caches.secrets && !options.live) return this.caches.secrets.list().filter(mine).map(actualSecret);
+    const label = ownerLabel(syncKey);
+    const { namespace } = parseSyncKey(syncKey);
+    const labelSelector = `${label.key}=${label.value}`;
+    const list = await call('list secrets', () =>
+      namespace ? this.core.listNamespacedSecret({ namespace, labelSelector }) : this.core.listSecretForAllNamespaces({ labelSelector }),
+    );
+    return list.items.filter(mine).map(actualSecret);
   }
 
   async getSecret(namespace: string, name: string): Promise<ActualSecret | undefined> {
@@ -149,34 +162,32 @@ export class ClientGateway implements KubeGateway {
     );
   }
 
-  async patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void> {
+  async patchStatus(sync: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void> {
     if (this.dryRun) return;
     // A merge patch keeps keys it does not name; name every key, null where absent.
     const body: Record<string, unknown> = {};
     for (const key of STATUS_KEYS) body[key] = status[key] ?? null;
-    await this.write(`patch EcrCredentialSync ${name} status`, () =>
-      this.custom.patchClusterCustomObjectStatus(
-        { group: GROUP, version: VERSION, plural: PLURAL, name, body: { status: body }, fieldManager: FIELD_MANAGER },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ),
-    );
+    await this.patchSync(sync, 'status', { status: body });
   }
 
   async setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void> {
     if (this.dryRun) return;
-    await this.write(`patch EcrCredentialSync ${sync.metadata.name} finalizers`, () =>
-      this.custom.patchClusterCustomObject(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURAL,
-          name: sync.metadata.name,
-          body: { metadata: { finalizers, resourceVersion: sync.metadata.resourceVersion } },
-          fieldManager: FIELD_MANAGER,
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-      ),
-    );
+    await this.patchSync(sync, 'finalizers', { metadata: { finalizers, resourceVersion: sync.metadata.resourceVersion } });
+  }
+
+  /** A merge patch of either kind of sync, or of its status subresource. */
+  private async patchSync(sync: EcrCredentialSync, what: 'status' | 'finalizers', body: object): Promise<void> {
+    const { namespace, name } = sync.metadata;
+    const options = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+    const common = { group: GROUP, version: VERSION, name, body, fieldManager: FIELD_MANAGER };
+    await this.write(`patch ${sync.kind} ${keyOf(sync)} ${what}`, () => {
+      if (sync.kind === LOCAL_KIND) {
+        const local = { ...common, plural: LOCAL_PLURAL, namespace: namespace ?? '' };
+        return what === 'status' ? this.custom.patchNamespacedCustomObjectStatus(local, options) : this.custom.patchNamespacedCustomObject(local, options);
+      }
+      const cluster = { ...common, plural: PLURAL };
+      return what === 'status' ? this.custom.patchClusterCustomObjectStatus(cluster, options) : this.custom.patchClusterCustomObject(cluster, options);
+    });
   }
 
   async recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void> {
@@ -188,12 +199,15 @@ export class ClientGateway implements KubeGateway {
     this.recentEvents.set(key, now);
     if (this.recentEvents.size > 5000) this.recentEvents.clear();
     const time = new Date(now);
+    // A cluster-scoped object's events go to "default", as kubectl describe looks for them; a local sync's to its namespace.
+    const namespace = sync.kind === LOCAL_KIND && sync.metadata.namespace ? sync.metadata.namespace : EVENT_NAMESPACE;
+    const involved = { apiVersion: API_VERSION, kind: sync.kind ?? KIND, name: sync.metadata.name, ...(sync.kind === LOCAL_KIND ? { namespace } : {}) };
     await this.write('create event', () =>
       this.core.createNamespacedEvent({
-        namespace: EVENT_NAMESPACE,
+        namespace,
         body: {
-          metadata: { generateName: `${sync.metadata.name}.`, namespace: EVENT_NAMESPACE },
-          involvedObject: { apiVersion: API_VERSION, kind: KIND, name: sync.metadata.name, ...(sync.metadata.uid ? { uid: sync.metadata.uid } : {}) },
+          metadata: { generateName: `${sync.metadata.name}.`, namespace },
+          involvedObject: { ...involved, ...(sync.metadata.uid ? { uid: sync.metadata.uid } : {}) },
           type,
           reason,
           message: message.slice(0, 1024),

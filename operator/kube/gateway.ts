@@ -9,10 +9,11 @@ import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 export type EventType = 'Normal' | 'Warning';
 
 export interface KubeGateway {
-  getSync(name: string): Promise<EcrCredentialSync | undefined>;
+  /** The sync by its key (core/sync-ref.ts); a LocalEcrCredentialSync comes in the pipeline's shape (core/local-sync.ts). */
+  getSync(key: string): Promise<EcrCredentialSync | undefined>;
   listNamespaces(): Promise<NamespaceInfo[]>;
   /** Secrets labelled as this sync's: from the cache if there is one, unless `live`. */
-  listSyncSecrets(syncName: string, options?: { live?: boolean }): Promise<ActualSecret[]>;
+  listSyncSecrets(syncKey: string, options?: { live?: boolean }): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
   /** Resolves to the object the server stored; undefined in a dry run. */
   createSecret(namespace: string, name: string, content: SecretContent): Promise<ActualSecret | undefined>;
@@ -26,7 +27,7 @@ export interface KubeGateway {
   releaseSecret(actual: ActualSecret, ownerUid: string): Promise<void>;
   /** Deletes only the exact object seen (uid and resourceVersion preconditions). */
   deleteSecret(actual: ActualSecret): Promise<void>;
-  patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void>;
+  patchStatus(sync: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void>;
   setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void>;
   recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void>;
   /** Every ServiceAccount (served from a cache when the operator runs with informers). */

@@ -22,6 +22,7 @@ describe('parseFlags', () => {
       nonRetryableFetchBackoffMs: 600_000,
       webIdentityTokenDirs: ['/var/run/secrets/eks.amazonaws.com/serviceaccount', '/var/run/secrets/openshift/serviceaccount'],
       tokenAudiences: ['sts.amazonaws.com', 'openshift'],
+      allowLocalOperatorIdentity: false,
     });
   });
 
@@ -32,6 +33,7 @@ describe('parseFlags', () => {
 
   it.each<[string, string[], Record<string, unknown>]>([
     ['--leader-elect turns leader election on', ['--leader-elect'], { leaderElect: true }],
+    ['--allow-local-operator-identity lets local syncs use the operator identity', ['--allow-local-operator-identity'], { allowLocalOperatorIdentity: true }],
     ['--once and --dry-run are switches', ['--once', '--dry-run'], { once: true, dryRun: true }],
     ['bind addresses may be given with =', ['--metrics-bind-address=0', '--health-probe-bind-address=127.0.0.1:9000'], { metricsBindAddress: '0', healthProbeBindAddress: '127.0.0.1:9000' }],
     ['a lease namespace flag beats the environment', ['--leader-election-namespace', 'elsewhere'], { leaderElectionNamespace: 'elsewhere' }],

@@ -23,6 +23,7 @@ export interface Flags {
   nonRetryableFetchBackoffMs: number;
   webIdentityTokenDirs: string[];
   tokenAudiences: string[];
+  allowLocalOperatorIdentity: boolean;
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -49,6 +50,8 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
                                     the EKS and OpenShift token mounts; the directory of AWS_WEB_IDENTITY_TOKEN_FILE is added)
   --token-audiences LIST            comma-separated audiences ServiceAccount tokens may be minted for
                                     (default "sts.amazonaws.com,openshift")
+  --allow-local-operator-identity   let a LocalEcrCredentialSync without identity.serviceAccountRef use the
+                                    operator's own AWS identity (default off: each team brings its ServiceAccount)
   --help                            this text
 `;
 
@@ -78,6 +81,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'non-retryable-fetch-backoff': { type: 'string', default: '10m' },
         'web-identity-token-dirs': { type: 'string', default: DEFAULT_TOKEN_DIRS.join(',') },
         'token-audiences': { type: 'string', default: 'sts.amazonaws.com,openshift' },
+        'allow-local-operator-identity': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -134,5 +138,6 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     nonRetryableFetchBackoffMs: fetchBackoff('non-retryable-fetch-backoff'),
     webIdentityTokenDirs: tokenDirs(parsed['web-identity-token-dirs']!),
     tokenAudiences: audiences(parsed['token-audiences']!),
+    allowLocalOperatorIdentity: parsed['allow-local-operator-identity']!,
   };
 }

@@ -3,8 +3,9 @@
 // update or delete, 404 on what is gone, merge patches applied as the API server applies them
 // (keeping what the patch does not name), 422 for a changed type or an immutable secret's data.
 // No jest in here.
-import { LABEL_SYNC } from '../api/constants.ts';
-import type { EcrCredentialSync, EcrCredentialSyncSpec, EcrCredentialSyncStatus } from '../api/types.ts';
+import { type EcrCredentialSync, type EcrCredentialSyncSpec, type EcrCredentialSyncStatus, LOCAL_KIND, type LocalEcrCredentialSync } from '../api/types.ts';
+import { fromLocal } from '../core/local-sync.ts';
+import { keyOf, ownerKeyOf } from '../core/sync-ref.ts';
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
@@ -110,8 +111,13 @@ export class FakeKube implements KubeGateway {
     stored.metadata.uid ??= `uid-sync-${++this.uid}`;
     stored.metadata.generation ??= 1;
     stored.metadata.resourceVersion = this.nextRv();
-    this.syncs.set(stored.metadata.name, stored);
+    this.syncs.set(keyOf(stored), stored);
     return clone(stored);
+  }
+
+  /** Stores a LocalEcrCredentialSync as the API server holds it; getSync hands it out as the real gateway does. */
+  addLocalSync(local: LocalEcrCredentialSync): string {
+    return keyOf(this.addSync(local as unknown as EcrCredentialSync));
   }
 
   /** Replaces the spec, bumping generation, as a user's edit would. */
@@ -187,10 +193,11 @@ export class FakeKube implements KubeGateway {
 
   // --- KubeGateway ------------------------------------------------------------------------------
 
-  async getSync(name: string): Promise<EcrCredentialSync | undefined> {
+  async getSync(key: string): Promise<EcrCredentialSync | undefined> {
     await Promise.resolve();
-    this.injected('getSync', name);
-    return clone(this.syncs.get(name));
+    this.injected('getSync', key);
+    const stored = clone(this.syncs.get(key));
+    return stored?.kind === LOCAL_KIND ? fromLocal(stored as unknown as LocalEcrCredentialSync) : stored;
   }
 
   async listNamespaces(): Promise<NamespaceInfo[]> {
@@ -199,13 +206,13 @@ export class FakeKube implements KubeGateway {
     return clone([...this.namespaces.values()]);
   }
 
-  async listSyncSecrets(syncName: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
+  async listSyncSecrets(syncKey: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
     await Promise.resolve();
-    this.injected('listSyncSecrets', syncName);
+    this.injected('listSyncSecrets', syncKey);
     const source = options.live ? this.secrets : (this.frozenList ?? this.secrets);
     return clone(
       [...source.entries()]
-        .filter(([key, s]) => s.labels?.[LABEL_SYNC] === syncName && (options.live || !this.hiddenFromList.has(key)))
+        .filter(([key, s]) => ownerKeyOf(s) === syncKey && (options.live || !this.hiddenFromList.has(key)))
         .map(([, s]) => view(s)),
     );
   }
@@ -274,7 +281,8 @@ export class FakeKube implements KubeGateway {
     });
   }
 
-  async patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void> {
+  async patchStatus(of: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void> {
+    const name = keyOf(of);
     await this.mutate('patchStatus', name, () => {
       const sync = this.syncs.get(name);
       if (!sync) throw new KubeError(`patch EcrCredentialSync ${name} status`, 404, `patch EcrCredentialSync ${name} status: HTTP 404`);
@@ -284,7 +292,7 @@ export class FakeKube implements KubeGateway {
   }
 
   async setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void> {
-    const name = sync.metadata.name;
+    const name = keyOf(sync);
     await this.mutate('setFinalizers', name, () => {
       const stored = this.syncs.get(name);
       if (!stored) throw new KubeError(`patch EcrCredentialSync ${name} finalizers`, 404, `patch EcrCredentialSync ${name} finalizers: HTTP 404`);
@@ -299,8 +307,8 @@ export class FakeKube implements KubeGateway {
 
   async recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void> {
     await Promise.resolve();
-    this.injected('recordEvent', sync.metadata.name);
-    this.events.push({ sync: sync.metadata.name, type, reason, message });
+    this.injected('recordEvent', keyOf(sync));
+    this.events.push({ sync: keyOf(sync), type, reason, message });
   }
 
   async listServiceAccounts(): Promise<AccountView[]> {

@@ -9,7 +9,10 @@
 // - calls: a reconcile makes a bounded number of secret calls, however the API server answers
 //   (past the budget each call fails, so a retry loop ends and is reported instead of running on).
 // No jest in here, so the file also compiles outside the test run.
-import { DEFAULT_SECRET_NAME, LABEL_SYNC } from '../api/constants.ts';
+import { DEFAULT_SECRET_NAME } from '../api/constants.ts';
+import { keyOf, ownerKeyOf } from '../core/sync-ref.ts';
+import { fromLocal } from '../core/local-sync.ts';
+import { LOCAL_KIND, type LocalEcrCredentialSync } from '../api/types.ts';
 import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts';
 import { DOCKER_CONFIG_KEY, SECRET_TYPE } from '../core/desired.ts';
 import { registryHosts } from '../core/dockerconfig.ts';
@@ -72,8 +75,9 @@ export class WatchedKube extends FakeKube {
   }
 
   /** The live sync a secret or namespace answers to, with what it targets, unless it is being deleted or invalid. */
-  private active(syncName: string | undefined): { sync: EcrCredentialSync; targets: Set<string>; hosts: Set<string> } | undefined {
-    const sync = syncName === undefined ? undefined : this.syncs.get(syncName);
+  private active(syncKey: string | undefined): { sync: EcrCredentialSync; targets: Set<string>; hosts: Set<string> } | undefined {
+    const stored = syncKey === undefined ? undefined : this.syncs.get(syncKey);
+    const sync = stored?.kind === LOCAL_KIND ? fromLocal(stored as unknown as LocalEcrCredentialSync) : stored;
     if (!sync || sync.metadata.deletionTimestamp || validateSpec(sync.spec).length > 0) return undefined;
     return {
       sync,
@@ -82,10 +86,10 @@ export class WatchedKube extends FakeKube {
     };
   }
 
-  override async patchStatus(name: string, status: EcrCredentialSyncStatus): Promise<void> {
+  override async patchStatus(sync: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void> {
     this.statuses.push(clone(status));
-    for (const problem of validate(this.schema, status, '.status')) this.violation('status', `status of ${name}: ${problem}`);
-    return super.patchStatus(name, status);
+    for (const problem of validate(this.schema, status, '.status')) this.violation('status', `status of ${keyOf(sync)}: ${problem}`);
+    return super.patchStatus(sync, status);
   }
 
   override async getSecret(namespace: string, name: string): Promise<ActualSecret | undefined> {
@@ -118,7 +122,7 @@ export class WatchedKube extends FakeKube {
   }
 
   private checkKept(key: string, before: StoredSecret | undefined, after: StoredSecret | undefined, verb: 'update' | 'delete'): void {
-    const owner = this.active(before?.labels?.[LABEL_SYNC]);
+    const owner = this.active(before ? ownerKeyOf(before) : undefined);
     if (!before || !owner) return;
     const held = credentialHosts(before).filter((h) => owner.hosts.has(h));
     if (held.length === 0) return;
@@ -139,11 +143,11 @@ export class WatchedKube extends FakeKube {
     const after = this.serviceAccounts.get(key);
     if (!before || !after) return;
     for (const sync of this.syncs.values()) {
-      const owner = this.active(sync.metadata.name);
+      const owner = this.active(keyOf(sync));
       const secretName = sync.spec.secretName ?? DEFAULT_SECRET_NAME;
       if (!owner || !owner.targets.has(before.namespace) || !wantsAccount(sync.spec.serviceAccounts, before.name)) continue;
       const secret = this.secrets.get(`${before.namespace}/${secretName}`);
-      if (secret?.labels?.[LABEL_SYNC] !== sync.metadata.name) continue;
+      if (!secret || ownerKeyOf(secret) !== keyOf(sync)) continue;
       if (before.imagePullSecrets.includes(secretName) && !after.imagePullSecrets.includes(secretName)) {
         this.violation('account', `ServiceAccount ${key} stopped listing ${secretName} of ${sync.metadata.name}, which is still in place`);
       }

@@ -28,11 +28,15 @@ it('the operator pod passes the restricted profile, and the profile is really en
   await expect(core.createNamespacedPod({ namespace: 'ecr-credential-sync', body: loose, dryRun: 'All' })).rejects.toMatchObject({ code: 403 });
 });
 
-it('the samples are valid EcrCredentialSyncs', async () => {
+it('the samples are valid syncs of both kinds', async () => {
+  // The ROSA sample is a LocalEcrCredentialSync in the team's namespace, which must exist.
+  await core.createNamespace({ body: { metadata: { name: 'cf-dev' } } }).catch((e: { code?: number }) => {
+    if (e.code !== 409) throw e;
+  });
   const result = await run(kubectl(), ['apply', '--dry-run=server', '-f', join(ROOT, 'manifests/samples')]);
   expect(result.stderr).toBe('');
-  expect(result.stdout).toMatch(/central-artifacts created \(server dry run\)/);
-  expect(result.stdout).toMatch(/cf-dev created \(server dry run\)/);
+  expect(result.stdout).toMatch(/ecrcredentialsync.ecrsync.io\/central-artifacts created \(server dry run\)/);
+  expect(result.stdout).toMatch(/localecrcredentialsync.ecrsync.io\/ecr-credentials-sync created \(server dry run\)/);
 });
 
 it('grants no wildcard verbs or resources', () => {

@@ -32,7 +32,6 @@ async function bindLikeTheOperator(serviceAccount: string): Promise<void> {
   const docs: Array<KubernetesObject & { metadata: { name: string; namespace?: string } }> = [
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: serviceAccount }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ecr-credential-sync' }, subjects: subject } as never,
     { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: serviceAccount, namespace: OPERATOR_NAMESPACE }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ecr-credential-sync-leader-election' }, subjects: subject } as never,
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: serviceAccount, namespace: 'default' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'ecr-credential-sync-events' }, subjects: subject } as never,
   ];
   await core.createNamespacedServiceAccount({ namespace: OPERATOR_NAMESPACE, body: { metadata: { name: serviceAccount } } }).catch((e: { code?: number }) => {
     if (e.code !== 409) throw e;

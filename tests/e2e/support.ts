@@ -192,12 +192,14 @@ export async function applyFile(kc: KubeConfig, file: string): Promise<Kubernete
 }
 
 export async function installCrds(kc: KubeConfig): Promise<void> {
-  await applyFile(kc, join(ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'));
   const ext = kc.makeApiClient(ApiextensionsV1Api);
-  await eventually('CRD established', async () => {
-    const crd = await ext.readCustomResourceDefinition({ name: 'ecrcredentialsyncs.ecrsync.io' });
-    return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-  });
+  for (const plural of ['ecrcredentialsyncs', 'localecrcredentialsyncs']) {
+    await applyFile(kc, join(ROOT, `crds/ecrsync.io_${plural}.yaml`));
+    await eventually(`CRD ${plural} established`, async () => {
+      const crd = await ext.readCustomResourceDefinition({ name: `${plural}.ecrsync.io` });
+      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    });
+  }
 }
 
 export interface AuditEvent {

@@ -59,12 +59,15 @@ export async function setUp(run: Run): Promise<Cluster> {
   const custom = kc.makeApiClient(CustomObjectsApi);
 
   const saKubeconfig = await run.phase('CRD, operator RBAC and ServiceAccount, FlowSchemas', async () => {
-    await applyFile(kc, join(PROJECT_ROOT, 'crds/ecrsync.io_ecrcredentialsyncs.yaml'));
     const ext = kc.makeApiClient(ApiextensionsV1Api);
-    await pollUntil('the CRD to be Established', 30_000, 200, async () => {
-      const crd = await ext.readCustomResourceDefinition({ name: `${PLURAL}.${GROUP}` });
-      return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    });
+    // The operator watches both kinds: without the local kind's CRD its caches never sync.
+    for (const plural of [PLURAL, 'localecrcredentialsyncs']) {
+      await applyFile(kc, join(PROJECT_ROOT, `crds/${GROUP}_${plural}.yaml`));
+      await pollUntil(`the ${plural} CRD to be Established`, 30_000, 200, async () => {
+        const crd = await ext.readCustomResourceDefinition({ name: `${plural}.${GROUP}` });
+        return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      });
+    }
     const file = await operatorKubeconfig(kc, core);
     await installFlowSchemas(kc);
     return file;
