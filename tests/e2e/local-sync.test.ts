@@ -58,6 +58,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Leaves no sync behind for the suites after this one (a --once run reconciles every sync).
+  await core.deleteNamespace({ name: team });
+  await eventually('her syncs finalized', async () => ((await custom.listNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: team })) as { items: unknown[] }).items.length === 0);
   expect(await operator.stop()).toBe(0);
 });
 

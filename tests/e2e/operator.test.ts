@@ -220,6 +220,12 @@ describe('npm start -- --once', () => {
     const others = all.map((s) => s.metadata.name).filter((n) => n !== name);
     await Promise.all(others.map((n) => deleteSync(custom, n)));
     await eventually('others gone', async () => (await Promise.all(others.map((n) => getSync(custom, n)))).every((s) => !s));
+    // --once reconciles LocalEcrCredentialSyncs too: other suites' must be gone as well.
+    const local = { group: 'ecrsync.io', version: 'v1alpha1', resourcePlural: 'localecrcredentialsyncs' };
+    for (const s of ((await custom.listCustomObjectForAllNamespaces(local)) as { items: Array<{ metadata: { name: string; namespace: string } }> }).items) {
+      await custom.deleteNamespacedCustomObject({ group: local.group, version: local.version, plural: local.resourcePlural, namespace: s.metadata.namespace, name: s.metadata.name });
+    }
+    await eventually('local syncs gone', async () => ((await custom.listCustomObjectForAllNamespaces(local)) as { items: unknown[] }).items.length === 0);
     const once = await startOperator(['--once']);
     expect(await once.exited).toBe(0);
   });
