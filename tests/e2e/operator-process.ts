@@ -53,7 +53,7 @@ export async function operatorKubeconfig(serviceAccount = OPERATOR_SERVICE_ACCOU
   const cached = operatorKubeconfigFiles.get(serviceAccount);
   if (cached) return cached;
   const { kc, core } = kube();
-  for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml', '05-admission-policy.yaml']) await applyFile(kc, join(ROOT, 'manifests', file));
+  for (const file of ['00-namespace.yaml', '01-serviceaccount.yaml', '02-rbac.yaml', '05-admission-policy.yaml', '06-sync-admission-policy.yaml']) await applyFile(kc, join(ROOT, 'manifests', file));
   if (serviceAccount !== OPERATOR_SERVICE_ACCOUNT) await bindLikeTheOperator(serviceAccount);
   const review = await core.createNamespacedServiceAccountToken({
     namespace: OPERATOR_NAMESPACE,
