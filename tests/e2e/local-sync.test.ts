@@ -2,7 +2,7 @@
 // her namespace and nothing else (the built-in edit role, which the aggregated ClusterRole in
 // manifests/02-rbac.yaml extends), with a ServiceAccount of her namespace.
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { GROUP, LOCAL_PLURAL, type LocalEcrCredentialSync, VERSION } from '../../operator/api/types.ts';
 import { applyFile, createNamespace, dockerConfig, ecrControl, eventually, installCrds, kube, type OperatorProcess, readSecret, readyCondition, ROOT, startOperator, uniqueName } from './support.ts';
 
@@ -43,7 +43,7 @@ beforeAll(async () => {
   for (const ns of [team, other]) await createNamespace(core, ns);
   await core.createNamespacedServiceAccount({ namespace: team, body: annotated('ecr-sa') });
   await core.createNamespacedServiceAccount({ namespace: other, body: annotated('ci-pusher') });
-  await kube().kc.makeApiClient((await import('@kubernetes/client-node')).RbacAuthorizationV1Api).createNamespacedRoleBinding({
+  await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
     namespace: team,
     body: { metadata: { name: 'alice-edit' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] },
   });
@@ -104,14 +104,32 @@ it("cannot name another namespace or another namespace's ServiceAccount: the kin
   expect(await readSecret(core, team, 'pruned')).toBeUndefined();
 });
 
-it("may not use the operator's own identity unless the administrator allows it", async () => {
-  await createLocal(alice.custom, team, 'no-sa', { registries: [REGISTRY], secretName: 'no-sa' });
+it("may not use the operator's own identity: refused at admission for her, and InvalidSpec by the operator for anyone, unless the administrator allows it", async () => {
+  await expect(createLocal(alice.custom, team, 'no-sa', { registries: [REGISTRY], secretName: 'no-sa' })).rejects.toMatchObject({
+    code: 403,
+    body: expect.stringContaining("uses the operator's own AWS identity"),
+  });
+  // An administrator passes the policy; the operator, without --allow-local-operator-identity, refuses.
+  await createLocal(custom, team, 'no-sa', { registries: [REGISTRY], secretName: 'no-sa' });
   const stored = await eventually('InvalidSpec', async () => {
     const s = await getLocal(team, 'no-sa');
     return readyCondition(s as never)?.reason === 'InvalidSpec' ? s : undefined;
   });
   expect(readyCondition(stored as never)?.message).toContain('--allow-local-operator-identity');
   expect(await readSecret(core, team, 'no-sa')).toBeUndefined();
+});
+
+it('bob, granted the kind alone (not edit), cannot borrow a ServiceAccount of the namespace', async () => {
+  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
+  await rbac.createNamespacedRoleBinding({
+    namespace: team,
+    body: { metadata: { name: 'bob-local-edit' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ecr-credential-sync:local-edit' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] },
+  });
+  const bob = as('bob');
+  await expect(createLocal(bob.custom, team, uniqueName('bob'), { registries: [REGISTRY], identity: { serviceAccountRef: { name: 'ecr-sa' } } })).rejects.toMatchObject({
+    code: 403,
+    body: expect.stringContaining(`you may not create serviceaccounts/token for ${team}/ecr-sa`),
+  });
 });
 
 it('alice may not create the cluster kind', async () => {
