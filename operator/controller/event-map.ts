@@ -3,8 +3,8 @@
 // change is judged on both sides (a namespace that leaves a selector concerns that sync).
 import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { LABEL_SYNC } from '../api/constants.ts';
-import { syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
-import type { NamespaceInfo } from '../core/namespaces.ts';
+import { type RoutingOptions, syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, type NamespaceInfo } from '../core/namespaces.ts';
 import type { AccountView } from '../core/service-accounts.ts';
 import { accountView, namespaceInfo } from '../kube/convert.ts';
 
@@ -16,10 +16,15 @@ export class EventMap {
   private readonly namespaces = new Map<string, NamespaceInfo>();
   private readonly accounts = new Map<string, AccountView>();
   private readonly syncs: () => readonly KubernetesObject[];
+  private readonly routing: RoutingOptions;
 
-  /** @param syncs the syncs in the informer cache, as it holds them now */
-  constructor(syncs: () => readonly KubernetesObject[]) {
+  /**
+   * @param syncs the syncs in the informer cache, as it holds them now
+   * @param routing the reconciler's allowlist and selector exclusion, so both judge a sync alike
+   */
+  constructor(syncs: () => readonly KubernetesObject[], routing: RoutingOptions = {}) {
     this.syncs = syncs;
+    this.routing = { selectorExcluded: DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, ...routing };
   }
 
   sync(kind: EventKind, sync: KubernetesObject): string[] {
@@ -44,7 +49,7 @@ export class EventMap {
     if (kind === 'delete') this.namespaces.delete(name);
     else this.namespaces.set(name, seen);
     const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
-    return syncsForNamespaceChange(this.syncViews(), change);
+    return syncsForNamespaceChange(this.syncViews(), change, this.routing);
   }
 
   serviceAccount(kind: EventKind, sa: V1ServiceAccount): string[] {
@@ -55,7 +60,7 @@ export class EventMap {
     if (kind === 'delete') this.accounts.delete(key);
     else this.accounts.set(key, seen);
     const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
-    return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace));
+    return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace), this.routing);
   }
 
   /** A managed secret's owner, by its label. */
