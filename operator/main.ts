@@ -78,7 +78,10 @@ async function main(argv: string[]): Promise<number> {
     serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig, { audiences: flags.tokenAudiences }),
     tokenDirs: flags.webIdentityTokenDirs,
   });
+  // The reconciler and the event routing judge syncs by the same allowlist and exclusion.
+  const judging = { allowedHostnames: flags.allowedHostnames, selectorExcluded: flags.selectorExcludedNamespaces };
   const reconcilerOptions = {
+    ...judging,
     minRefreshIntervalMs: flags.minRefreshIntervalMs,
     writeConcurrency: flags.writeConcurrency,
     backoff: { baseMs: flags.minFetchBackoffMs, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
@@ -93,7 +96,7 @@ async function main(argv: string[]): Promise<number> {
     return runOnce(flags, kubeConfig, kube, reconciler, log, signal);
   }
 
-  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs });
+  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs, routing: judging });
   const elector = flags.leaderElect
     ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log, metrics)
     : undefined;

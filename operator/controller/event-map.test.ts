@@ -74,6 +74,29 @@ describe('EventMap namespaces', () => {
   });
 });
 
+describe('EventMap system namespaces', () => {
+  const every = syncObject('every', { registries, namespaces: { selector: {} } });
+  const named = syncObject('named', { registries, namespaces: { names: ['kube-system'] } });
+
+  it('a label change on kube-system reaches only the sync that names it, as the reconciler excludes it from selectors by default', () => {
+    const map = new EventMap(() => [every, named]);
+    map.namespace('add', namespace('kube-system'));
+    expect(map.namespace('update', namespace('kube-system', { poke: '1' }))).toEqual(['named']);
+  });
+
+  it('with the exclusion turned off, a label change on kube-system reaches the selecting sync too', () => {
+    const map = new EventMap(() => [every, named], { selectorExcluded: [] });
+    map.namespace('add', namespace('kube-system'));
+    expect(map.namespace('update', namespace('kube-system', { poke: '1' }))).toEqual(['every', 'named']);
+  });
+
+  it('a sync naming a host the allowlist admits is routed by its selection', () => {
+    const mirrored = syncObject('mirrored', { registries: [{ ...registries[0], hostnames: ['127.0.0.1:5000'] }], namespaces: { names: ['elsewhere'] } });
+    expect(new EventMap(() => [mirrored], { allowedHostnames: ['127.0.0.1'] }).namespace('add', namespace('x'))).toEqual([]);
+    expect(new EventMap(() => [mirrored]).namespace('add', namespace('x'))).toEqual(['mirrored']);
+  });
+});
+
 describe('EventMap ServiceAccounts', () => {
   it('a new default account reaches only the sync that targets its namespace', () => {
     expect(setup().map.serviceAccount('add', account('team-a', 'default'))).toEqual(['a']);

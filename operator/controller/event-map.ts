@@ -2,8 +2,8 @@
 // the new object, so this keeps the last state it saw of each namespace and ServiceAccount: a
 // change is judged on both sides (a namespace that leaves a selector concerns that sync).
 import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
-import { syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
-import type { NamespaceInfo } from '../core/namespaces.ts';
+import { type RoutingOptions, syncsForAccountChange, syncsForNamespaceChange, type SyncView } from '../core/namespace-events.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, type NamespaceInfo } from '../core/namespaces.ts';
 import type { AccountView } from '../core/service-accounts.ts';
 import { accountView, namespaceInfo } from '../kube/convert.ts';
 import { LOCAL_KIND, type LocalEcrCredentialSync } from '../api/types.ts';
@@ -18,10 +18,15 @@ export class EventMap {
   private readonly namespaces = new Map<string, NamespaceInfo>();
   private readonly accounts = new Map<string, AccountView>();
   private readonly syncs: () => readonly KubernetesObject[];
+  private readonly routing: RoutingOptions;
 
-  /** @param syncs the syncs in the informer cache, as it holds them now */
-  constructor(syncs: () => readonly KubernetesObject[]) {
+  /**
+   * @param syncs the syncs in the informer cache, as it holds them now
+   * @param routing the reconciler's allowlist and selector exclusion, so both judge a sync alike
+   */
+  constructor(syncs: () => readonly KubernetesObject[], routing: RoutingOptions = {}) {
     this.syncs = syncs;
+    this.routing = { selectorExcluded: DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, ...routing };
   }
 
   /** Either kind of sync; the names returned are sync keys (core/sync-ref.ts). */
@@ -47,7 +52,7 @@ export class EventMap {
     if (kind === 'delete') this.namespaces.delete(name);
     else this.namespaces.set(name, seen);
     const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
-    return syncsForNamespaceChange(this.syncViews(), change);
+    return syncsForNamespaceChange(this.syncViews(), change, this.routing);
   }
 
   serviceAccount(kind: EventKind, sa: V1ServiceAccount): string[] {
@@ -58,7 +63,7 @@ export class EventMap {
     if (kind === 'delete') this.accounts.delete(key);
     else this.accounts.set(key, seen);
     const change = kind === 'delete' ? { before: before ?? seen } : { ...(before ? { before } : {}), after: seen };
-    return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace));
+    return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace), this.routing);
   }
 
   /** A managed secret's owner, by its label. */

@@ -6,6 +6,7 @@ import { syncKey } from '../core/sync-ref.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
 import type { Logger } from '../runtime/log.ts';
+import type { RoutingOptions } from '../core/namespace-events.ts';
 import { EventMap } from './event-map.ts';
 import { WorkQueue } from './queue.ts';
 import { requeue } from './requeue.ts';
@@ -15,6 +16,8 @@ export interface ManagerOptions {
   reconcileConcurrency?: number;
   baseBackoffMs?: number;
   maxBackoffMs?: number;
+  /** The reconciler's allowlist and selector exclusion: which syncs a namespace event concerns. */
+  routing?: RoutingOptions;
 }
 
 export class Manager {
@@ -27,11 +30,13 @@ export class Manager {
   private readonly log: Logger;
   private readonly signal: AbortSignal;
   private readonly concurrency: number;
+  private readonly routing: RoutingOptions;
 
   constructor(kubeConfig: KubeConfig, log: Logger, signal: AbortSignal, options: ManagerOptions = {}) {
     this.log = log;
     this.signal = signal;
     this.concurrency = options.reconcileConcurrency ?? 4;
+    this.routing = options.routing ?? {};
     this.queue = new WorkQueue({ baseDelayMs: options.baseBackoffMs ?? 1000, maxDelayMs: options.maxBackoffMs ?? 30_000 });
     const core = kubeConfig.makeApiClient(CoreV1Api);
     const custom = kubeConfig.makeApiClient(CustomObjectsApi);
@@ -77,7 +82,7 @@ export class Manager {
   }
 
   private wire(): void {
-    const events = new EventMap(() => this.allSyncs());
+    const events = new EventMap(() => this.allSyncs(), this.routing);
     const enqueue = (names: string[]) => {
       for (const name of names) this.queue.add(name);
     };

@@ -22,7 +22,7 @@ describe('Reconciler: tokens', () => {
       ],
       namespaces: { selector: {} },
     };
-    const t = setup({ spec, namespaces });
+    const t = setup({ spec, namespaces, options: { allowedHostnames: ['mirror.example.com'] } });
     const outcome = await t.reconcile();
     expect(outcome.error).toBeUndefined();
     expect(Object.fromEntries(t.tokens.calls)).toEqual({

@@ -7,7 +7,7 @@ import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason } from '../api/cons
 import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, holdUntil, nextBackoff } from '../core/backoff.ts';
 import { desiredSecrets } from '../core/desired.ts';
-import { targetNamespaces } from '../core/namespaces.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, targetNamespaces } from '../core/namespaces.ts';
 import { type ActualSecret, ownership, plan } from '../core/plan.ts';
 import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome } from '../core/status.ts';
@@ -32,6 +32,10 @@ export interface ReconcilerOptions {
   backoff?: BackoffPolicy;
   /** Whether a LocalEcrCredentialSync without a ServiceAccount may use the operator's own identity. */
   allowLocalOperatorIdentity?: boolean;
+  /** Host globs extra hostnames may match besides ECR's own domains (--allowed-hostnames). */
+  allowedHostnames?: readonly string[];
+  /** Namespaces no selector reaches (--selector-excluded-namespaces); by default DEFAULT_SELECTOR_EXCLUDED_NAMESPACES. */
+  selectorExcluded?: readonly string[];
 }
 
 export interface ReconcileOutcome {
@@ -62,6 +66,8 @@ export class Reconciler {
   private readonly writeConcurrency: number;
   private readonly backoff: BackoffPolicy;
   private readonly allowLocalOperatorIdentity: boolean;
+  private readonly allowedHostnames: readonly string[];
+  private readonly selectorExcluded: readonly string[];
   private readonly tokenCache: TokenCache;
   private readonly writer: SecretWriter;
   private readonly reporter: StatusReporter;
@@ -83,6 +89,8 @@ export class Reconciler {
     this.writeConcurrency = options?.writeConcurrency ?? 16;
     this.backoff = options?.backoff ?? DEFAULT_BACKOFF;
     this.allowLocalOperatorIdentity = options?.allowLocalOperatorIdentity ?? false;
+    this.allowedHostnames = options?.allowedHostnames ?? [];
+    this.selectorExcluded = options?.selectorExcluded ?? DEFAULT_SELECTOR_EXCLUDED_NAMESPACES;
     this.tokenCache = new TokenCache({ kube, tokens: deps.tokens, metrics, environmentRoleArn: options?.environmentRoleArn });
     this.writer = new SecretWriter({ kube, clock, metrics, writeConcurrency: this.writeConcurrency });
     this.reporter = new StatusReporter({ kube, metrics, log });
@@ -124,7 +132,10 @@ export class Reconciler {
     const now = this.clock.now();
     const lastRefresh = sync.status?.lastRefreshTime ? { lastRefreshTime: sync.status.lastRefreshTime } : {};
 
-    const invalid = [...validateSpec(sync.spec), ...localProblems(sync, { allowOperatorIdentity: this.allowLocalOperatorIdentity })];
+    const invalid = [
+      ...validateSpec(sync.spec, { allowedHostnames: this.allowedHostnames }),
+      ...localProblems(sync, { allowOperatorIdentity: this.allowLocalOperatorIdentity }),
+    ];
     if (invalid.length > 0) {
       log.warn({ problems: invalid }, 'spec is invalid; nothing written');
       await this.reporter.status(sync, buildStatus({ sync, now, outcomes: [], tokens: [], invalid, ...lastRefresh }));
@@ -137,7 +148,7 @@ export class Reconciler {
     }
 
     const secretName = sync.spec.secretName ?? DEFAULT_SECRET_NAME;
-    const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces());
+    const targets = targetNamespaces(sync.spec.namespaces, await this.kube.listNamespaces(), this.selectorExcluded);
     const actual = await this.writer.actual(sync, secretName, targets);
 
     // Tokens: fetched when the refresh is due, a group has no usable token, or a backoff has ended,

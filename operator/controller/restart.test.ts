@@ -30,7 +30,7 @@ function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOptions; spec
   let metrics = new RecordingMetrics();
   const start = (options: ReconcilerOptions = {}) => {
     metrics = new RecordingMetrics();
-    return new Reconciler({ kube, tokens, clock, metrics, log: createLogger('silent'), options: { environmentRoleArn: ROLE_A, ...o.options, ...options } });
+    return new Reconciler({ kube, tokens, clock, metrics, log: createLogger('silent'), options: { environmentRoleArn: ROLE_A, allowedHostnames: ['mirror.example.com'], ...o.options, ...options } });
   };
   const password = (ns: string) => kube.dockerConfig(ns, 'regcred')?.auths[US]?.password;
   const snapshot = () => JSON.stringify({ secrets: [...kube.secrets.entries()].sort(), syncs: [...kube.syncs.entries()] });

@@ -18,7 +18,7 @@ import { credentialHosts, type Violation, WatchedKube } from '../testing/watched
 import { desiredSecrets, type GroupToken } from './desired.ts';
 import { registryHosts } from './dockerconfig.ts';
 import { tokenGroups } from './identity.ts';
-import { targetNamespaces } from './namespaces.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, targetNamespaces } from './namespaces.ts';
 import { plan } from './plan.ts';
 import { wantsAccount } from './service-accounts.ts';
 import { nextRefreshAt } from './schedule.ts';
@@ -144,7 +144,7 @@ async function underFailures(raw: unknown, failures: InjectedFailure[], change: 
   else {
     kube.editSpec('fuzz', (s) => {
       const first = s.registries[0];
-      if (first) first.hostnames = [...(first.hostnames ?? []), 'new.example.com'];
+      if (first) first.hostnames = [...(first.hostnames ?? []), 'new.dkr.ecr.us-east-1.amazonaws.com'];
     });
   }
   for (let i = 0; i < 3; i++) {
@@ -164,7 +164,7 @@ async function underFailures(raw: unknown, failures: InjectedFailure[], change: 
     expect(healed.error).toBeUndefined();
     const secretName = sync.spec.secretName ?? DEFAULT_SECRET_NAME;
     const hosts = [...new Set(sync.spec.registries.flatMap(registryHosts))].sort();
-    for (const ns of targetNamespaces(sync.spec.namespaces, [...kube.namespaces.values()])) {
+    for (const ns of targetNamespaces(sync.spec.namespaces, [...kube.namespaces.values()], DEFAULT_SELECTOR_EXCLUDED_NAMESPACES)) {
       expect({ ns, hosts: credentialHosts(kube.secret(ns, secretName)).sort() }).toEqual({ ns, hosts });
       for (const account of ['default', 'builder'].filter((a) => wantsAccount(sync.spec.serviceAccounts, a))) {
         expect(kube.serviceAccounts.get(`${ns}/${account}`)!.imagePullSecrets).toContain(secretName);

@@ -69,6 +69,51 @@ describe('syncsForNamespaceChange', () => {
   });
 });
 
+describe('syncsForNamespaceChange with system namespaces excluded from selectors', () => {
+  const ROUTING = { selectorExcluded: ['kube-system', 'openshift-*'] };
+  const kubeSystem = (poke: string) => ns('kube-system', { 'kubernetes.io/metadata.name': 'kube-system', poke });
+  const ROUTED: SyncView[] = [
+    sync('every', { selector: {} }),
+    sync('named', { names: ['kube-system'] }),
+    sync('labelled', { selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'Exists' }] } }),
+  ];
+
+  it.each<[string, NamespaceInfo | undefined, NamespaceInfo | undefined, string[]]>([
+    ['a label change on kube-system reaches only the sync that names it', kubeSystem('1'), kubeSystem('2'), ['named']],
+    ['a new namespace under an excluded glob reaches no selector', undefined, ns('openshift-monitoring', { 'kubernetes.io/metadata.name': 'openshift-monitoring' }), []],
+    ['an ordinary namespace still reaches every selector', undefined, ns('team-x', { 'kubernetes.io/metadata.name': 'team-x' }), ['every', 'labelled']],
+  ])('%s', (_title, before, after, expected) => {
+    expect(syncsForNamespaceChange(ROUTED, { ...(before ? { before } : {}), ...(after ? { after } : {}) }, ROUTING)).toEqual(expected);
+  });
+
+  it('without the exclusion, a label change on kube-system reaches every selector too', () => {
+    expect(syncsForNamespaceChange(ROUTED, { before: kubeSystem('1'), after: kubeSystem('2') })).toEqual(['every', 'named', 'labelled']);
+  });
+
+  it('a new ServiceAccount in an excluded namespace reaches no sync that only selects it', () => {
+    const chooser = sync('chooser', { selector: {} }, { serviceAccounts: ['*'] });
+    expect(syncsForAccountChange([chooser], { after: sa('default', [], undefined, 'kube-system') }, ns('kube-system'), ROUTING)).toEqual([]);
+  });
+});
+
+describe('syncsForNamespaceChange with an allowlist of extra hostnames', () => {
+  const mirrored = (name: string): SyncView => sync(name, { names: ['elsewhere'] }, { registries: [{ accountId: '123456789012', region: 'us-east-1', hostnames: ['127.0.0.1:5000'] }] });
+
+  it('a sync whose hostname the allowlist admits is judged by its selection like any other', () => {
+    expect(syncsForNamespaceChange([mirrored('m')], { after: ns('x') }, { allowedHostnames: ['127.0.0.1'] })).toEqual([]);
+  });
+
+  it('a sync whose hostname no allowlist admits is invalid, so every namespace change reaches it, as the reconcile would report it', () => {
+    expect(syncsForNamespaceChange([mirrored('m')], { after: ns('x') })).toEqual(['m']);
+  });
+
+  it('the same spec is judged again under another allowlist', () => {
+    const syncs = [mirrored('m')];
+    expect(syncsForNamespaceChange(syncs, { after: ns('x') }, { allowedHostnames: ['127.0.0.1'] })).toEqual([]);
+    expect(syncsForNamespaceChange(syncs, { after: ns('x') }, { allowedHostnames: ['mirror.corp'] })).toEqual(['m']);
+  });
+});
+
 const sa = (name: string, pulls: string[] = [], marks?: Record<string, string> | string, namespace = 'team-a'): AccountView => ({
   namespace,
   name,

@@ -19,15 +19,28 @@ export interface Change<T> {
   after?: T;
 }
 
-// Informer caches replace an object when it changes, so a spec is validated once, not on every event.
-const validity = new WeakMap<object, boolean>();
+/** The operator's settings a reconcile judges syncs by; routing must judge them the same way. */
+export interface RoutingOptions {
+  /** As validateSpec takes them (--allowed-hostnames). */
+  allowedHostnames?: readonly string[];
+  /** Namespaces no selector reaches (--selector-excluded-namespaces). */
+  selectorExcluded?: readonly string[];
+}
 
-function validSpec(spec: unknown): spec is EcrCredentialSyncSpec {
+const NONE: readonly string[] = [];
+// Informer caches replace an object when it changes, so a spec is validated once, not on every
+// event; per allowlist, which is fixed for the life of the process but not across tests.
+const validity = new WeakMap<readonly string[], WeakMap<object, boolean>>();
+
+function validSpec(spec: unknown, options: RoutingOptions): spec is EcrCredentialSyncSpec {
   if (typeof spec !== 'object' || spec === null) return false;
-  let valid = validity.get(spec);
+  const allowedHostnames = options.allowedHostnames ?? NONE;
+  let cache = validity.get(allowedHostnames);
+  if (!cache) validity.set(allowedHostnames, (cache = new WeakMap()));
+  let valid = cache.get(spec);
   if (valid === undefined) {
-    valid = validateSpec(spec as EcrCredentialSyncSpec).length === 0;
-    validity.set(spec, valid);
+    valid = validateSpec(spec as EcrCredentialSyncSpec, { allowedHostnames }).length === 0;
+    cache.set(spec, valid);
   }
   return valid;
 }
@@ -36,8 +49,8 @@ function validSpec(spec: unknown): spec is EcrCredentialSyncSpec {
  * Whether the sync's selection names or selects this namespace, terminating or not: a namespace
  * that starts terminating, or is deleted, concerns the syncs that had it as a target.
  */
-function selects(spec: EcrCredentialSyncSpec, ns: NamespaceInfo): boolean {
-  return isTargeted(spec.namespaces, { ...ns, terminating: false });
+function selects(spec: EcrCredentialSyncSpec, ns: NamespaceInfo, options: RoutingOptions): boolean {
+  return isTargeted(spec.namespaces, { ...ns, terminating: false }, options.selectorExcluded);
 }
 
 function same<T>(a: T, b: T): boolean {
@@ -45,12 +58,12 @@ function same<T>(a: T, b: T): boolean {
 }
 
 /** Evaluates `concerned` for every sync; one that cannot be evaluated is concerned. Names in input order. */
-function concernedSyncs(syncs: readonly SyncView[], concerned: (spec: EcrCredentialSyncSpec, name: string) => boolean): string[] {
+function concernedSyncs(syncs: readonly SyncView[], options: RoutingOptions, concerned: (spec: EcrCredentialSyncSpec, name: string) => boolean): string[] {
   const out: string[] = [];
   for (const sync of syncs) {
     let yes: boolean;
     try {
-      yes = !validSpec(sync.spec) || concerned(sync.spec, sync.name);
+      yes = !validSpec(sync.spec, options) || concerned(sync.spec, sync.name);
     } catch {
       yes = true;
     }
@@ -64,12 +77,12 @@ function concernedSyncs(syncs: readonly SyncView[], concerned: (spec: EcrCredent
  * loses a namespace must delete its secret there, one that gains it must write one. An update that
  * changes nothing a reconcile reads (an annotation, a status condition) concerns none.
  */
-export function syncsForNamespaceChange(syncs: readonly SyncView[], change: Change<NamespaceInfo>): string[] {
+export function syncsForNamespaceChange(syncs: readonly SyncView[], change: Change<NamespaceInfo>, options: RoutingOptions = {}): string[] {
   const { before, after } = change;
   if (before && after && same(before, after)) return [];
   const states = [before, after].filter((ns): ns is NamespaceInfo => ns !== undefined);
   if (states.length === 0) return [];
-  return concernedSyncs(syncs, (spec) => states.some((ns) => selects(spec, ns)));
+  return concernedSyncs(syncs, options, (spec) => states.some((ns) => selects(spec, ns, options)));
 }
 
 function sameAccount(a: AccountView, b: AccountView): boolean {
@@ -85,17 +98,22 @@ function sameAccount(a: AccountView, b: AccountView): boolean {
  * A deleted account needs no cleanup. `namespace` is the account's namespace as the cache has it;
  * absent (not seen yet), every sync that chooses the account by name is concerned.
  */
-export function syncsForAccountChange(syncs: readonly SyncView[], change: Change<AccountView>, namespace: NamespaceInfo | undefined): string[] {
+export function syncsForAccountChange(
+  syncs: readonly SyncView[],
+  change: Change<AccountView>,
+  namespace: NamespaceInfo | undefined,
+  options: RoutingOptions = {},
+): string[] {
   const { before, after } = change;
   if (before && after && sameAccount(before, after)) return [];
   const account = after ?? before;
   if (!account) return [];
   const listedBy = new Set([...Object.keys(before ? addedBy(before) : {}), ...Object.keys(after ? addedBy(after) : {})]);
-  return concernedSyncs(syncs, (spec, name) => {
+  return concernedSyncs(syncs, options, (spec, name) => {
     const ref = spec.identity?.serviceAccountRef;
     if (ref && ref.namespace === account.namespace && ref.name === account.name) return true;
     if (!after) return false;
     if (listedBy.has(name)) return true;
-    return wantsAccount(spec.serviceAccounts, account.name) && (namespace === undefined || selects(spec, namespace));
+    return wantsAccount(spec.serviceAccounts, account.name) && (namespace === undefined || selects(spec, namespace, options));
   });
 }

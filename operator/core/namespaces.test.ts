@@ -1,5 +1,5 @@
 import type { NamespaceSelection } from '../api/types.ts';
-import { globMatch, matchesSelector, type NamespaceInfo, targetNamespaces } from './namespaces.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, globMatch, matchesSelector, type NamespaceInfo, targetNamespaces } from './namespaces.ts';
 
 const NAMESPACES: NamespaceInfo[] = [
   { name: 'team-b', labels: { team: 'b', env: 'dev' } },
@@ -56,6 +56,37 @@ describe('targetNamespaces', () => {
   it('accepts any iterable of namespaces', () => {
     const set = new Set(NAMESPACES);
     expect(targetNamespaces({ names: ['team-a'] }, set.values())).toEqual(['team-a']);
+  });
+});
+
+describe('targetNamespaces with system namespaces excluded from selectors', () => {
+  const WORLD: NamespaceInfo[] = [
+    { name: 'kube-system', labels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+    { name: 'kube-public', labels: { 'kubernetes.io/metadata.name': 'kube-public' } },
+    { name: 'kube-node-lease', labels: { 'kubernetes.io/metadata.name': 'kube-node-lease' } },
+    { name: 'openshift', labels: { 'kubernetes.io/metadata.name': 'openshift' } },
+    { name: 'openshift-monitoring', labels: { 'kubernetes.io/metadata.name': 'openshift-monitoring' } },
+    { name: 'ecr-credential-sync', labels: { 'kubernetes.io/metadata.name': 'ecr-credential-sync' } },
+    { name: 'kube-team', labels: { 'kubernetes.io/metadata.name': 'kube-team' } },
+    { name: 'team-a', labels: { 'kubernetes.io/metadata.name': 'team-a', team: 'a' } },
+  ];
+  const EXCLUDED = [...DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, 'ecr-credential-sync'];
+  const every = { selector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'Exists' as const }] } };
+
+  it.each<[string, NamespaceSelection, readonly string[], string[]]>([
+    ['a selector matching every namespace reaches none of the excluded ones', every, EXCLUDED, ['kube-team', 'team-a']],
+    ['an empty selector reaches none of the excluded ones either', { selector: {} }, EXCLUDED, ['kube-team', 'team-a']],
+    ['a listed name reaches an excluded namespace', { names: ['kube-system', 'ecr-credential-sync'] }, EXCLUDED, ['ecr-credential-sync', 'kube-system']],
+    ['a listed name and a selector together reach the listed system namespace only', { ...every, names: ['kube-public'] }, EXCLUDED, ['kube-public', 'kube-team', 'team-a']],
+    ['the spec\'s own exclude still wins over a listed system namespace', { names: ['kube-system'], exclude: ['kube-*'] }, EXCLUDED, []],
+    ['an exclusion glob removes every namespace it matches', { selector: {} }, ['openshift-*'], ['ecr-credential-sync', 'kube-node-lease', 'kube-public', 'kube-system', 'kube-team', 'openshift', 'team-a']],
+    ['no exclusion leaves a selector reaching every namespace', every, [], WORLD.map((n) => n.name).sort()],
+  ])('%s', (_name, selection, excluded, expected) => {
+    expect(targetNamespaces(selection, WORLD, excluded)).toEqual(expected);
+  });
+
+  it('the default list names the Kubernetes and OpenShift system namespaces', () => {
+    expect(DEFAULT_SELECTOR_EXCLUDED_NAMESPACES).toEqual(['kube-system', 'kube-public', 'kube-node-lease', 'openshift', 'openshift-*']);
   });
 });
 

@@ -22,7 +22,7 @@ describe('validateSpec', () => {
       'every field in use',
       withSpec({
         registries: [
-          { accountId: '111111111111', region: 'us-east-1', hostnames: ['mirror.example.com', 'registry.local:5000'], assumeRole: { roleArn: ROLE, externalId: 'x', sessionName: 's' } },
+          { accountId: '111111111111', region: 'us-east-1', hostnames: ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws:443'], assumeRole: { roleArn: ROLE, externalId: 'x', sessionName: 's' } },
           { accountId: '111111111111', region: 'eu-west-1' },
           { accountId: '222222222222', region: 'cn-north-1' },
           { accountId: '333333333333', region: 'us-gov-west-1' },
@@ -64,7 +64,7 @@ describe('validateSpec', () => {
     ['a missing region', withRegistry({ region: undefined }), 'registries[0].region must be an AWS region code such as us-east-1'],
     [
       'the same account and region twice',
-      withSpec({ registries: [VALID.registries[0], { ...VALID.registries[0], hostnames: ['x.example.com'] }] }),
+      withSpec({ registries: [VALID.registries[0], { ...VALID.registries[0], hostnames: ['x.amazonaws.com'] }] }),
       'registries[1] repeats accountId 111111111111 in us-east-1',
     ],
     ['a hostname with a scheme', withRegistry({ hostnames: ['https://mirror.example.com'] }), 'registries[0].hostnames must be host or host:port entries'],
@@ -125,6 +125,53 @@ describe('validateSpec', () => {
   });
 });
 
+describe('extra hostnames outside ECR', () => {
+  const ECR = '*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws';
+  it.each<[string, string[], readonly string[] | undefined]>([
+    ['accepts a FIPS host without an allowlist', ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com'], undefined],
+    ['accepts a China host and a dual-stack host without an allowlist', ['111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn', '111111111111.dkr-ecr.us-east-1.on.aws'], undefined],
+    ['accepts an ECR host with a port', ['111111111111.dkr.ecr.us-east-1.amazonaws.com:443'], undefined],
+    ['accepts a host the allowlist names', ['mirror.corp'], ['mirror.corp']],
+    ['accepts a host on any port when its pattern names no port', ['127.0.0.1:40123', '127.0.0.1'], ['127.0.0.1']],
+    ['accepts a host matching a glob of the allowlist', ['eu.mirror.corp:5000'], ['*.mirror.corp']],
+  ])('%s', (_name, hostnames, allowedHostnames) => {
+    expect(validateSpec(withRegistry({ hostnames }), allowedHostnames ? { allowedHostnames } : {})).toEqual([]);
+  });
+
+  it.each<[string, string[], readonly string[] | undefined, string]>([
+    [
+      'refuses docker.io without an allowlist, naming the host, ECR domains and the flag',
+      ['docker.io'],
+      undefined,
+      `registries[0].hostnames: "docker.io" is not an ECR host (${ECR}) and not allowed by the operator's --allowed-hostnames (not set); every pull from a listed host would receive the ECR token`,
+    ],
+    [
+      'refuses every host outside the allowlist in one problem, naming the allowlist',
+      ['111111111111.dkr.ecr.us-east-1.amazonaws.com', 'docker.io', 'quay.io'],
+      ['127.0.0.1', '*.mirror.corp'],
+      `registries[0].hostnames: "docker.io", "quay.io" are not ECR hosts (${ECR}) and not allowed by the operator's --allowed-hostnames (127.0.0.1,*.mirror.corp); every pull from a listed host would receive the ECR token`,
+    ],
+    ['refuses a host that only ends in the letters of ECR\'s domain', ['evilamazonaws.com'], undefined, 'registries[0].hostnames: "evilamazonaws.com" is not an ECR host'],
+    ['refuses a host that only begins like ECR\'s domain', ['x.amazonaws.com.evil.io'], undefined, 'registries[0].hostnames: "x.amazonaws.com.evil.io" is not an ECR host'],
+    ['refuses another port than the one a pattern names', ['mirror.corp:5001'], ['mirror.corp:5000'], 'registries[0].hostnames: "mirror.corp:5001" is not an ECR host'],
+    ['refuses a host without a port when the pattern names one', ['127.0.0.1'], ['127.0.0.1:*'], 'registries[0].hostnames: "127.0.0.1" is not an ECR host'],
+    ['refuses the parent domain of a glob', ['mirror.corp'], ['*.mirror.corp'], 'registries[0].hostnames: "mirror.corp" is not an ECR host'],
+  ])('%s', (_name, hostnames, allowedHostnames, problem) => {
+    const problems = validateSpec(withRegistry({ hostnames }), allowedHostnames ? { allowedHostnames } : {});
+    expect(problems).toHaveLength(1);
+    expect(problems[0]!.startsWith(problem)).toBe(true);
+  });
+
+  it('reports each registry with a refused host on its own', () => {
+    const spec = withSpec({ registries: [{ ...VALID.registries[0], hostnames: ['docker.io'] }, { accountId: '111111111111', region: 'eu-west-1', hostnames: ['ghcr.io'] }] });
+    expect(validateSpec(spec).map((p) => p.slice(0, p.indexOf(' is not')))).toEqual(['registries[0].hostnames: "docker.io"', 'registries[1].hostnames: "ghcr.io"']);
+  });
+
+  it('checks no host until every entry is a well-formed host', () => {
+    expect(validateSpec(withRegistry({ hostnames: ['docker.io', 'https://x'] }))).toEqual(['registries[0].hostnames must be host or host:port entries']);
+  });
+});
+
 const account = (i: number) => String(100000000000 + i);
 const REGIONS = ['us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'eu-west-1'];
 /** `registries` registries of distinct accounts and regions, each with `hostnames` extra hosts of `hostChars` characters. */
@@ -132,7 +179,7 @@ function manyHosts(registries: number, hostnames: number, hostChars = 40): EcrCr
   return Array.from({ length: registries }, (_, r) => ({
     accountId: account(r),
     region: REGIONS[r % REGIONS.length]!,
-    hostnames: Array.from({ length: hostnames }, (_, h) => `${r}-${h}-`.padEnd(hostChars - '.example.com'.length, 'x') + '.example.com'),
+    hostnames: Array.from({ length: hostnames }, (_, h) => `${r}-${h}-`.padEnd(hostChars - '.amazonaws.com'.length, 'x') + '.amazonaws.com'),
   }));
 }
 /** The most secretTemplate the CRD admits: 32 labels and 32 annotations at their longest values, with long keys. */

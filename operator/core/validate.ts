@@ -15,6 +15,7 @@ import {
 import { parseCron } from './cron.ts';
 import { registryHosts } from './dockerconfig.ts';
 import { parseDuration } from './duration.ts';
+import { ECR_HOSTNAME_PATTERNS, hostAllowed } from './hostnames.ts';
 
 const ACCOUNT = /^[0-9]{12}$/;
 const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$/;
@@ -51,8 +52,24 @@ function checkRole(where: string, role: AssumeRoleSpec | undefined, problems: st
   }
 }
 
+export interface ValidateOptions {
+  /** Host globs (--allowed-hostnames) that extra hostnames may match besides ECR's own domains. */
+  allowedHostnames?: readonly string[];
+}
+
+/** Hostnames outside ECR's domains and the allowlist, as one problem per registry. */
+function refusedHosts(where: string, hostnames: readonly string[], allowed: readonly string[]): string | undefined {
+  const refused = hostnames.filter((h) => !hostAllowed(h, allowed));
+  if (refused.length === 0) return undefined;
+  const hosts = refused.map((h) => `"${h}"`).join(', ');
+  return (
+    `${where}: ${hosts} ${refused.length === 1 ? 'is not an ECR host' : 'are not ECR hosts'} (${ECR_HOSTNAME_PATTERNS.join(', ')}) ` +
+    `and not allowed by the operator's --allowed-hostnames (${allowed.length > 0 ? allowed.join(',') : 'not set'}); every pull from a listed host would receive the ECR token`
+  );
+}
+
 /** Human-readable problems; empty when the spec can be acted on. */
-export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] {
+export function validateSpec(spec: EcrCredentialSyncSpec | undefined, options: ValidateOptions = {}): string[] {
   const problems: string[] = [];
   if (!isRecord(spec)) return ['spec is missing'];
   const registries = spec.registries as unknown;
@@ -72,6 +89,9 @@ export function validateSpec(spec: EcrCredentialSyncSpec | undefined): string[] 
       const hostnames = r.hostnames as unknown;
       if (hostnames !== undefined && (!Array.isArray(hostnames) || !hostnames.every((h) => isString(h) && HOST.test(h)))) {
         problems.push(`registries[${i}].hostnames must be host or host:port entries`);
+      } else if (hostnames !== undefined) {
+        const refused = refusedHosts(`registries[${i}].hostnames`, hostnames as string[], options.allowedHostnames ?? []);
+        if (refused) problems.push(refused);
       }
       checkRole(`registries[${i}].assumeRole`, r.assumeRole as AssumeRoleSpec | undefined, problems);
       return undefined;

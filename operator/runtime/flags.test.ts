@@ -23,12 +23,19 @@ describe('parseFlags', () => {
       webIdentityTokenDirs: ['/var/run/secrets/eks.amazonaws.com/serviceaccount', '/var/run/secrets/openshift/serviceaccount'],
       tokenAudiences: ['sts.amazonaws.com', 'openshift'],
       allowLocalOperatorIdentity: false,
+      allowedHostnames: [],
+      selectorExcludedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'openshift', 'openshift-*', 'ecr-credential-sync'],
     });
   });
 
   it('takes the lease namespace and identity from the pod environment', () => {
     const flags = parseFlags([], { POD_NAMESPACE: 'ops', POD_NAME: 'ecr-credential-sync-abc' });
     expect(flags).toMatchObject({ leaderElectionNamespace: 'ops', leaderElectionIdentity: `ecr-credential-sync-abc_${process.pid}` });
+  });
+
+  it('excludes the operator\'s own namespace, from the pod environment, from selectors by default', () => {
+    const flags = parseFlags([], { POD_NAMESPACE: 'ops' });
+    expect(flags).toMatchObject({ selectorExcludedNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'openshift', 'openshift-*', 'ops'] });
   });
 
   it.each<[string, string[], Record<string, unknown>]>([
@@ -44,6 +51,9 @@ describe('parseFlags', () => {
     ['--web-identity-token-dirs reads a comma-separated list', ['--web-identity-token-dirs', '/a, /b/c'], { webIdentityTokenDirs: ['/a', '/b/c'] }],
     ['--token-audiences reads a comma-separated list', ['--token-audiences=sts.amazonaws.com'], { tokenAudiences: ['sts.amazonaws.com'] }],
     ['every log level pino knows is accepted', ['--log-level', 'silent'], { logLevel: 'silent' }],
+    ['--allowed-hostnames reads comma-separated host patterns, lower-cased', ['--allowed-hostnames', '127.0.0.1, *.Mirror.corp:5000'], { allowedHostnames: ['127.0.0.1', '*.mirror.corp:5000'] }],
+    ['--selector-excluded-namespaces replaces the whole default list', ['--selector-excluded-namespaces=kube-*,infra'], { selectorExcludedNamespaces: ['kube-*', 'infra'] }],
+    ['an empty --selector-excluded-namespaces excludes nothing', ['--selector-excluded-namespaces='], { selectorExcludedNamespaces: [] }],
   ])('%s', (_name, argv, expected) => {
     expect(parseFlags(argv, { POD_NAMESPACE: 'ops' })).toMatchObject(expected);
   });
@@ -70,6 +80,9 @@ describe('parseFlags', () => {
     ['a relative token directory', ['--web-identity-token-dirs', '/ok,tokens'], /--web-identity-token-dirs: "tokens" is not an absolute path/],
     ['an empty audience list', ['--token-audiences', ' , '], /--token-audiences must name at least one audience/],
     ['an empty concurrency', ['--reconcile-concurrency='], /--reconcile-concurrency must be a whole number/],
+    ['an allowed hostname with a scheme', ['--allowed-hostnames', 'https://mirror.corp'], /--allowed-hostnames: "https:\/\/mirror.corp" is not a pattern such as 127.0.0.1/],
+    ['an allowed hostname with a path', ['--allowed-hostnames', 'mirror.corp/v2'], /--allowed-hostnames: "mirror.corp\/v2" is not a pattern/],
+    ['an excluded namespace that cannot be a namespace name', ['--selector-excluded-namespaces', 'kube_system'], /--selector-excluded-namespaces: "kube_system" is not a pattern such as kube-system/],
   ])('rejects %s', (_name, argv, message) => {
     expect(() => parseFlags(argv, {})).toThrow(FlagError);
     expect(() => parseFlags(argv, {})).toThrow(message);

@@ -2,6 +2,8 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../core/duration.ts';
+import { isHostPattern } from '../core/hostnames.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES } from '../core/namespaces.ts';
 import { DEFAULT_TOKEN_DIRS } from '../core/token-file.ts';
 
 export interface Flags {
@@ -24,6 +26,8 @@ export interface Flags {
   webIdentityTokenDirs: string[];
   tokenAudiences: string[];
   allowLocalOperatorIdentity: boolean;
+  allowedHostnames: string[];
+  selectorExcludedNamespaces: string[];
 }
 
 export const USAGE = `Usage: ecr-credential-sync [flags]
@@ -52,10 +56,22 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
                                     (default "sts.amazonaws.com,openshift")
   --allow-local-operator-identity   let a LocalEcrCredentialSync without identity.serviceAccountRef use the
                                     operator's own AWS identity (default off: each team brings its ServiceAccount)
+  --allowed-hostnames PATTERNS      comma-separated host globs (* and ?) that spec.registries[].hostnames may name
+                                    besides ECR's own domains (*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws);
+                                    a pattern without a port allows any port: "127.0.0.1", "mirror.corp:5000"
+                                    (default none: ECR hosts only; other hosts make the sync InvalidSpec)
+  --selector-excluded-namespaces PATTERNS
+                                    comma-separated namespace globs that namespaces.selector never matches;
+                                    namespaces.names still reaches them; "" excludes none (default
+                                    "kube-system,kube-public,kube-node-lease,openshift,openshift-*" and the
+                                    operator's own namespace, POD_NAMESPACE or ecr-credential-sync)
   --help                            this text
 `;
 
 export class FlagError extends Error {}
+
+/** A namespace name glob, as namespaces.exclude takes them. */
+const NAMESPACE_PATTERN = /^[a-z0-9*?-]+$/;
 
 export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env): Flags | 'help' {
   let parsed;
@@ -82,6 +98,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
         'web-identity-token-dirs': { type: 'string', default: DEFAULT_TOKEN_DIRS.join(',') },
         'token-audiences': { type: 'string', default: 'sts.amazonaws.com,openshift' },
         'allow-local-operator-identity': { type: 'boolean', default: false },
+        'allowed-hostnames': { type: 'string', default: '' },
+        'selector-excluded-namespaces': { type: 'string', default: [...DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, env.POD_NAMESPACE ?? 'ecr-credential-sync'].join(',') },
         help: { type: 'boolean', default: false },
       },
     }).values;
@@ -114,6 +132,12 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     if (list.length === 0) throw new FlagError('--token-audiences must name at least one audience');
     return list;
   };
+  const patterns = (name: 'allowed-hostnames' | 'selector-excluded-namespaces', valid: (p: string) => boolean, example: string) => {
+    const list = parsed[name]!.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+    const bad = list.find((p) => !valid(p));
+    if (bad !== undefined) throw new FlagError(`--${name}: "${bad}" is not a pattern such as ${example}`);
+    return list;
+  };
   const positive = (name: 'write-concurrency' | 'reconcile-concurrency') => {
     const n = Number(parsed[name]);
     if (!Number.isInteger(n) || n < 1 || n > 256) throw new FlagError(`--${name} must be a whole number from 1 to 256`);
@@ -139,5 +163,7 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv = process.env)
     webIdentityTokenDirs: tokenDirs(parsed['web-identity-token-dirs']!),
     tokenAudiences: audiences(parsed['token-audiences']!),
     allowLocalOperatorIdentity: parsed['allow-local-operator-identity']!,
+    allowedHostnames: patterns('allowed-hostnames', isHostPattern, '127.0.0.1, *.mirror.corp or mirror.corp:5000'),
+    selectorExcludedNamespaces: patterns('selector-excluded-namespaces', (p) => NAMESPACE_PATTERN.test(p), 'kube-system or openshift-*'),
   };
 }

@@ -16,7 +16,7 @@ import { LOCAL_KIND, type LocalEcrCredentialSync } from '../api/types.ts';
 import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts';
 import { DOCKER_CONFIG_KEY, SECRET_TYPE } from '../core/desired.ts';
 import { registryHosts } from '../core/dockerconfig.ts';
-import { targetNamespaces } from '../core/namespaces.ts';
+import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, targetNamespaces } from '../core/namespaces.ts';
 import type { ActualSecret } from '../core/plan.ts';
 import { type AccountChange, wantsAccount } from '../core/service-accounts.ts';
 import { validateSpec } from '../core/validate.ts';
@@ -81,7 +81,8 @@ export class WatchedKube extends FakeKube {
     if (!sync || sync.metadata.deletionTimestamp || validateSpec(sync.spec).length > 0) return undefined;
     return {
       sync,
-      targets: new Set(targetNamespaces(sync.spec.namespaces, [...this.namespaces.values()])),
+      // As a Reconciler built without options judges them.
+      targets: new Set(targetNamespaces(sync.spec.namespaces, [...this.namespaces.values()], DEFAULT_SELECTOR_EXCLUDED_NAMESPACES)),
       hosts: new Set(sync.spec.registries.flatMap(registryHosts)),
     };
   }

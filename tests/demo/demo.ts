@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL, VERSION, type EcrCredentialSync } from '../../operator/api/types.ts';
 import { EcrControl } from '../stack/ecr/control.ts';
-import { ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
+import { ecrImage, ecrRegistry, STACK_ALLOWED_HOSTNAMES_FLAG } from '../stack/ecr/registries.ts';
 import { nodeUnsupportedReason } from '../stack/node/capable.ts';
 import { CENTRAL_ROLE_ARN, PROJECT_ROOT, up } from '../stack/stack.ts';
 import { pullWith } from '../e2e/pods.ts';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   say(`   ecrcredentialsync/${SYNC} applied`);
 
   say('== 3. the operator (npm start)');
-  const operator: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0'], {
+  const operator: ChildProcess = spawn(process.execPath, [join(PROJECT_ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG], {
     env: process.env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });

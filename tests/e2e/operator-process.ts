@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { STACK_ALLOWED_HOSTNAMES_FLAG } from '../stack/ecr/registries.ts';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
 import { applyFile, eventually, kube, MERGE_PATCH, ROOT } from './support.ts';
 
@@ -71,7 +72,7 @@ export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv 
   const kubeconfig = await operatorKubeconfig(options.serviceAccount);
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', ...args],
+    [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG, ...args],
     { env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: kubeconfig, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -25,7 +25,7 @@ import {
   ROOT,
 } from '../e2e/support.ts';
 import { type CallRecord, EcrControl } from '../stack/ecr/control.ts';
-import { defaultPolicy, ecrImage, ecrRegistries } from '../stack/ecr/registries.ts';
+import { defaultPolicy, ecrImage, ecrRegistries, STACK_ALLOWED_HOSTNAMES_FLAG } from '../stack/ecr/registries.ts';
 import { type Check, RegistryProbe } from './probe.ts';
 import type { SoakConfig } from './scenario.ts';
 
@@ -112,6 +112,7 @@ export async function runSoak(config: SoakConfig, options: SoakOptions): Promise
           `--leader-election-id=${syncName}`,
           '--metrics-bind-address=127.0.0.1:0',
           '--health-probe-bind-address=127.0.0.1:0',
+          STACK_ALLOWED_HOSTNAMES_FLAG,
           `--min-refresh-interval=${config.minRefreshInterval}`,
           `--max-backoff=${config.maxBackoff}`,
         ],

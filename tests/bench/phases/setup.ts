@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL } from '../../../operator/api/types.ts';
+import { STACK_ALLOWED_HOSTNAMES_FLAG } from '../../stack/ecr/registries.ts';
 import { down, PROJECT_ROOT, up } from '../../stack/stack.ts';
 import { applyFile, createNamespaces, installFlowSchemas, operatorKubeconfig, quiesce, reuseDispatcher } from '../cluster.ts';
 import {
@@ -75,7 +76,7 @@ export async function setUp(run: Run): Promise<Cluster> {
   const saKc = new KubeConfig();
   saKc.loadFromFile(saKubeconfig);
   const operatorEnv = { ...process.env, NODE_OPTIONS: '', KUBECONFIG: saKubeconfig };
-  const operatorArgs = ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', `--write-concurrency=${CONCURRENCY}`, `--min-refresh-interval=${MIN_REFRESH}`];
+  const operatorArgs = ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG, `--write-concurrency=${CONCURRENCY}`, `--min-refresh-interval=${MIN_REFRESH}`];
 
   // The container runs the compiled build (node dist/operator/main.js), not the sources through
   // type stripping; build it now, before anything is measured, for P5b at the end.

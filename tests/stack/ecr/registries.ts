@@ -21,6 +21,11 @@ export const ECR_REGISTRIES: readonly EcrRegistryId[] = [
 export const DEFAULT_ECR_REGISTRY: EcrRegistryId = { account: '222222222222', region: 'us-east-1' };
 
 export const CENTRAL_PULL_ROLE = 'arn:aws:iam::111111111111:role/CentralECRPullRole';
+/**
+ * The operator flag that lets syncs name the stack's registries as extra hostnames: they are
+ * 127.0.0.1:<port>, outside ECR's domains, and a pattern without a port allows every port.
+ */
+export const STACK_ALLOWED_HOSTNAMES_FLAG = '--allowed-hostnames=127.0.0.1';
 export const DEFAULT_TOKEN_TTL_SECONDS = 43_200;
 export const CONTROL_PREFIX = '/_stack/ecr';
 
