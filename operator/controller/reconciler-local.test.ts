@@ -101,6 +101,18 @@ describe('Reconciler: a LocalEcrCredentialSync', () => {
     expect(t.kube.secret('cf-dev', 'regcred')!.labels).toMatchObject({ [LABEL_SYNC]: 'central' });
   });
 
+  it('after a restart over a converged namespace learns its token back from its secret: no fetch, no write', async () => {
+    const t = setup();
+    t.kube.addLocalSync(local(WITH_SA));
+    await t.reconciler.reconcile(KEY);
+    t.clock.advance(60 * 60_000);
+    const writes = t.kube.writes.length;
+    const restarted = new Reconciler({ kube: t.kube, tokens: t.tokens, clock: t.clock, metrics: new RecordingMetrics(), log: createLogger('silent') });
+    expect((await restarted.reconcile(KEY)).error).toBeUndefined();
+    expect(t.tokens.total).toBe(1);
+    expect(t.kube.writes.slice(writes)).toEqual([]);
+  });
+
   it('removes its secret and its ServiceAccount entry when deleted, and then lets go', async () => {
     const t = setup();
     t.kube.addLocalSync(local({ ...WITH_SA, serviceAccounts: ['default'] }));
