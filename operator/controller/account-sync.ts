@@ -1,6 +1,6 @@
 // Keeps the chosen ServiceAccounts' imagePullSecrets listing the sync's secret where it is in
 // place, and takes out the entries this sync added elsewhere.
-import type { EcrCredentialSync } from '../api/types.ts';
+import { type EcrCredentialSync, LOCAL_KIND } from '../api/types.ts';
 import { accountChanges } from '../core/service-accounts.ts';
 import { isStatus, type KubeGateway } from '../kube/gateway.ts';
 import type { Logger } from '../runtime/log.ts';
@@ -20,7 +20,9 @@ export async function syncServiceAccounts(
   log: Logger,
   concurrency: number,
 ): Promise<Error | undefined> {
-  const changes = accountChanges(keyOf(sync), secretName, sync.spec?.serviceAccounts, inPlace, await kube.listServiceAccounts());
+  // A local sync adds entries in its own namespace only: its reconcile need not read every account of the cluster.
+  const accounts = await kube.listServiceAccounts(sync.kind === LOCAL_KIND ? sync.metadata.namespace : undefined);
+  const changes = accountChanges(keyOf(sync), secretName, sync.spec?.serviceAccounts, inPlace, accounts);
   let failed: Error | undefined;
   await mapLimit(changes, concurrency, async (change) => {
     const { namespace, name } = change.account;

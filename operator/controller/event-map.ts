@@ -18,6 +18,7 @@ export class EventMap {
   private readonly namespaces = new Map<string, NamespaceInfo>();
   private readonly accounts = new Map<string, AccountView>();
   private readonly syncs: () => readonly KubernetesObject[];
+  private readonly localSpecs = new WeakMap<KubernetesObject, unknown>();
   private readonly routing: RoutingOptions;
 
   /**
@@ -72,13 +73,23 @@ export class EventMap {
     return owner ? [owner] : [];
   }
 
+  /**
+   * A local sync's spec as the pipeline sees it, one object per informer object: routing caches
+   * what it judged of a spec by its identity, which a new object per event would defeat.
+   */
+  private localSpec(sync: KubernetesObject): unknown {
+    let spec = this.localSpecs.get(sync);
+    if (!spec) this.localSpecs.set(sync, (spec = fromLocal(sync as unknown as LocalEcrCredentialSync).spec));
+    return spec;
+  }
+
   private syncViews(): SyncView[] {
     const out: SyncView[] = [];
     for (const s of this.syncs()) {
       const key = syncKey(s);
       if (!key) continue;
       // A local sync is judged as the pipeline sees it: its own namespace is its only target.
-      const spec = s.kind === LOCAL_KIND ? fromLocal(s as unknown as LocalEcrCredentialSync).spec : (s as { spec?: unknown }).spec;
+      const spec = s.kind === LOCAL_KIND ? this.localSpec(s) : (s as { spec?: unknown }).spec;
       out.push({ name: key, spec });
     }
     return out;

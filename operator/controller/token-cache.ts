@@ -124,8 +124,10 @@ export class TokenCache {
   /** The operator's own role, and those of the ServiceAccounts chains start from when the spec names none. */
   private async roles(groups: readonly TokenGroup[]): Promise<RuntimeRoles> {
     const serviceAccounts = new Map<string, string>();
-    if (groups.some((g) => g.chain.base.kind === 'serviceAccount' && !g.chain.base.roleArn)) {
-      for (const account of await this.deps.kube.listServiceAccounts()) {
+    // Only the namespaces the chains start in: a cluster may hold tens of thousands of accounts.
+    const namespaces = new Set(groups.flatMap((g) => (g.chain.base.kind === 'serviceAccount' && !g.chain.base.roleArn ? [g.chain.base.namespace] : [])));
+    for (const namespace of namespaces) {
+      for (const account of await this.deps.kube.listServiceAccounts(namespace)) {
         const roleArn = account.annotations[ROLE_ARN_ANNOTATION];
         if (roleArn) serviceAccounts.set(`${account.namespace}/${account.name}`, roleArn);
       }

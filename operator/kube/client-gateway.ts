@@ -22,7 +22,7 @@ import { accountView, actualSecret, namespaceInfo } from './convert.ts';
 import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
 
 export interface ListSource<T> {
-  list(): readonly T[];
+  list(namespace?: string): readonly T[];
 }
 
 export interface GatewayCaches {
@@ -222,8 +222,10 @@ export class ClientGateway implements KubeGateway {
     );
   }
 
-  async listServiceAccounts(): Promise<AccountView[]> {
-    const items = this.caches.serviceAccounts?.list() ?? (await call('list serviceaccounts', () => this.core.listServiceAccountForAllNamespaces())).items;
+  async listServiceAccounts(namespace?: string): Promise<AccountView[]> {
+    const items =
+      this.caches.serviceAccounts?.list(namespace) ??
+      (await call('list serviceaccounts', () => (namespace ? this.core.listNamespacedServiceAccount({ namespace }) : this.core.listServiceAccountForAllNamespaces()))).items;
     return items.map(accountView);
   }
 

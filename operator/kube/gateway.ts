@@ -30,8 +30,8 @@ export interface KubeGateway {
   patchStatus(sync: EcrCredentialSync, status: EcrCredentialSyncStatus): Promise<void>;
   setFinalizers(sync: EcrCredentialSync, finalizers: string[]): Promise<void>;
   recordEvent(sync: EcrCredentialSync, type: EventType, reason: string, message: string): Promise<void>;
-  /** Every ServiceAccount (served from a cache when the operator runs with informers). */
-  listServiceAccounts(): Promise<AccountView[]>;
+  /** Every ServiceAccount, or those of one namespace (served from a cache when the operator runs with informers). */
+  listServiceAccounts(namespace?: string): Promise<AccountView[]>;
   /** Sets imagePullSecrets and the ownership annotation; fails with 409 if the account changed meanwhile. */
   patchServiceAccount(change: AccountChange): Promise<void>;
 }

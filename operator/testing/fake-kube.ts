@@ -311,9 +311,9 @@ export class FakeKube implements KubeGateway {
     this.events.push({ sync: keyOf(sync), type, reason, message });
   }
 
-  async listServiceAccounts(): Promise<AccountView[]> {
+  async listServiceAccounts(namespace?: string): Promise<AccountView[]> {
     await Promise.resolve();
-    return clone([...this.serviceAccounts.values()]);
+    return clone([...this.serviceAccounts.values()].filter((a) => namespace === undefined || a.namespace === namespace));
   }
 
   async patchServiceAccount(change: AccountChange): Promise<void> {
