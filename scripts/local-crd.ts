@@ -38,7 +38,10 @@ export function localCrd(cluster: Json): Json {
     const spec = root.properties.spec;
     spec.description = 'What to sync, with which ServiceAccount of this namespace, and how often.';
     spec.required = ['registries'];
-    delete spec['x-kubernetes-validations'];
+    // Rules about the fields the local kind lacks go with them; any other rule stays.
+    const rules = (spec['x-kubernetes-validations'] ?? []).filter((r: Json) => !/webIdentity|namespaces/.test(r.rule));
+    if (rules.length) spec['x-kubernetes-validations'] = rules;
+    else delete spec['x-kubernetes-validations'];
     delete spec.properties.namespaces;
     const identity = spec.properties.identity;
     identity.description =
