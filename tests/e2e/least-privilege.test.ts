@@ -45,6 +45,8 @@ it.each<[string, () => Promise<unknown>, RegExp]>([
   ['minting a token for the API server\'s own audience', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: ['https://kubernetes.default.svc.cluster.local'] } } }), /may mint ServiceAccount tokens only for the audiences/],
   ['minting a token with no audience (which means the API server\'s)', () => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: [] } } }), /may mint ServiceAccount tokens only for the audiences/],
   ['replacing the owners of an unlabelled secret', () => asOperator.patchNamespacedSecret({ namespace: ns, name: 'theirs', body: { metadata: { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: '00000000-0000-0000-0000-000000000000' }] } } }, MERGE_PATCH), /may only update secrets that carry its managed-by label/],
+  ['recording an event about someone else\'s object (events create is cluster-wide for local syncs)', () => asOperator.createNamespacedEvent({ namespace: ns, body: { metadata: { generateName: 'x.' }, involvedObject: { apiVersion: 'v1', kind: 'Pod', name: 'web', namespace: ns }, reason: 'Pulled', message: 'forged', type: 'Normal' } }), /may only record events about its own syncs/],
+  ['recording an event about a cluster sync outside default, where a tenant would read it as its own', () => asOperator.createNamespacedEvent({ namespace: ns, body: { metadata: { generateName: 'x.' }, involvedObject: { apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', name: 'ecr', namespace: ns }, reason: 'SecretsSynced', message: 'forged', type: 'Normal' } }), /may only record events about its own syncs/],
   ['changing a ServiceAccount\'s other annotations', () => asOperator.patchNamespacedServiceAccount({ namespace: ns, name: 'default', body: { metadata: { annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::1:role/x' } } } }, MERGE_PATCH), /may change only a ServiceAccount's imagePullSecrets/],
 ])('refuses the operator %s', async (_name, call, message) => {
   expect(await answer(call)).toEqual({ code: 403, message: expect.stringMatching(message) });
@@ -68,4 +70,9 @@ it('lets the operator write what it owns: a labelled pull secret, its update and
   });
   expect(await answer(() => asOperator.createNamespacedServiceAccountToken({ namespace: ns, name: 'default', body: { spec: { audiences: ['sts.amazonaws.com'], expirationSeconds: 600 } } }))).toEqual({ code: 200, message: '' });
   expect(await answer(() => asOperator.deleteNamespacedSecret({ namespace: ns, name: 'regcred' }))).toEqual({ code: 200, message: '' });
+  const about = (kind: string, namespace?: string) => ({ apiVersion: 'ecrsync.io/v1alpha1', kind, name: 'ecr', ...(namespace ? { namespace } : {}) });
+  const event = (namespace: string, involvedObject: object) => () =>
+    asOperator.createNamespacedEvent({ namespace, body: { metadata: { generateName: 'ecr.' }, involvedObject, reason: 'SecretsSynced', message: 'ok', type: 'Normal' } });
+  expect(await answer(event(ns, about('LocalEcrCredentialSync', ns)))).toEqual({ code: 200, message: '' });
+  expect(await answer(event('default', about('EcrCredentialSync')))).toEqual({ code: 200, message: '' });
 });
