@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { GROUP, LOCAL_PLURAL, type LocalEcrCredentialSync, VERSION } from '../../operator/api/types.ts';
-import { applyFile, createNamespace, dockerConfig, ecrControl, eventually, installCrds, kube, type OperatorProcess, readSecret, readyCondition, ROOT, startOperator, uniqueName } from './support.ts';
+import { createNamespace, dockerConfig, ecrControl, eventually, installCrds, kube, type OperatorProcess, readSecret, readyCondition, ROOT, startOperator, uniqueName } from './support.ts';
+import { tenant } from './tenants.ts';
 
 const { kc, core, custom } = kube();
 const TEAM_ROLE = 'arn:aws:iam::333333333333:role/team-puller';
@@ -147,7 +148,12 @@ it('the ROSA sample, applied by the team, keeps regcred in cf-dev as the shell l
     .catch((e: { code?: number }) => {
       if (e.code !== 409) throw e;
     });
-  await applyFile(kc, join(ROOT, 'manifests/samples/rosa-oidc.yaml'));
+  // Applied by the team itself, with kubectl --as, under the built-in edit role of cf-dev only.
+  const cfDev = tenant('cf-dev-team');
+  await cfDev.grantInNamespace('cf-dev', 'edit', { group: GROUP, resource: LOCAL_PLURAL, verb: 'create' });
+  const applied = await cfDev.kubectl(['apply', '-f', join(ROOT, 'manifests/samples/rosa-oidc.yaml')]);
+  await cfDev.revokeAll();
+  expect(applied).toMatchObject({ code: 0, stdout: expect.stringContaining('localecrcredentialsync.ecrsync.io/ecr-credentials-sync created') });
   const secret = await eventually('regcred in cf-dev', () => readSecret(core, 'cf-dev', 'regcred'));
   expect(Object.keys(dockerConfig(secret).auths)).toEqual(['818140567777.dkr.ecr.us-east-1.amazonaws.com']);
   expect(await ecrControl().lookupToken(dockerConfig(secret).auths['818140567777.dkr.ecr.us-east-1.amazonaws.com']!.password)).toMatchObject({
