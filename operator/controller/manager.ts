@@ -4,6 +4,7 @@ import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject
 import { GROUP, PLURAL, VERSION } from '../api/types.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
+import { listInPages, trimSecret } from '../kube/secret-cache.ts';
 import type { Logger } from '../runtime/log.ts';
 import { EventMap } from './event-map.ts';
 import { WorkQueue } from './queue.ts';
@@ -15,6 +16,9 @@ export interface ManagerOptions {
   baseBackoffMs?: number;
   maxBackoffMs?: number;
 }
+
+/** Secrets per list page: anyone may label secrets of up to 1 MiB as managed, and a page is held whole until trimmed. */
+const SECRET_PAGE = 20;
 
 export class Manager {
   readonly queue: WorkQueue;
@@ -42,11 +46,12 @@ export class Manager {
     );
     this.namespaces = restartingInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { ...common, name: 'namespaces' });
     const selector = `${LABEL_MANAGED_BY}=${MANAGER_NAME}`;
+    const trim = (s: V1Secret) => trimSecret(s, (name) => this.syncs.informer.get(name)?.metadata?.uid);
     this.secrets = restartingInformer<V1Secret>(
       kubeConfig,
       '/api/v1/secrets',
-      () => core.listSecretForAllNamespaces({ labelSelector: selector }),
-      { ...common, name: 'secrets', labelSelector: selector },
+      () => listInPages((cont) => core.listSecretForAllNamespaces({ labelSelector: selector, limit: SECRET_PAGE, ...(cont ? { _continue: cont } : {}) }), trim),
+      { ...common, name: 'secrets', labelSelector: selector, transform: trim },
     );
     this.serviceAccounts = restartingInformer<V1ServiceAccount>(kubeConfig, '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces(), {
       ...common,
@@ -80,7 +85,9 @@ export class Manager {
   }
 
   private async startAll(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start()]);
+    // The secret cache keeps the data of a secret only if it knows its sync (kube/secret-cache.ts): syncs first.
+    await this.syncs.start();
+    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start()]);
   }
 
   informersSynced(): boolean {

@@ -18,6 +18,7 @@ import { ownerReferencesWith, releasePatch, secretPatch } from '../core/secret-p
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { accountView, actualSecret, namespaceInfo } from './convert.ts';
 import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
+import { listInPages, trimSecret } from './secret-cache.ts';
 
 export interface ListSource<T> {
   list(): readonly T[];
@@ -31,6 +32,8 @@ export interface GatewayCaches {
 
 const EVENT_NAMESPACE = 'default';
 const EVENT_DEDUPE_MS = 5 * 60_000;
+/** Secrets per page of a live list: anyone may label secrets of up to 1 MiB as a sync's. */
+const LIVE_PAGE = 20;
 const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures', 'backoff'] as const;
 
 export class ClientGateway implements KubeGateway {
@@ -80,7 +83,12 @@ export class ClientGateway implements KubeGateway {
     if (this.caches.secrets && !options.live) {
       return this.caches.secrets.list().filter((s) => s.metadata?.labels?.[LABEL_SYNC] === syncName).map(actualSecret);
     }
-    const list = await call('list secrets', () => this.core.listSecretForAllNamespaces({ labelSelector: `${LABEL_SYNC}=${syncName}` }));
+    // Anyone may label secrets of up to 1 MiB as the sync's: a page at a time, and, for the
+    // finalizer's cleanup (`live`), which needs none, without data (kube/secret-cache.ts).
+    const trim = options.live ? (s: V1Secret) => trimSecret(s, () => undefined) : () => undefined;
+    const list = await call('list secrets', () =>
+      listInPages((cont) => this.core.listSecretForAllNamespaces({ labelSelector: `${LABEL_SYNC}=${syncName}`, limit: LIVE_PAGE, ...(cont ? { _continue: cont } : {}) }), trim),
+    );
     return list.items.map(actualSecret);
   }
 

@@ -11,7 +11,7 @@ export type EventType = 'Normal' | 'Warning';
 export interface KubeGateway {
   getSync(name: string): Promise<EcrCredentialSync | undefined>;
   listNamespaces(): Promise<NamespaceInfo[]>;
-  /** Secrets labelled as this sync's: from the cache if there is one, unless `live`. */
+  /** Secrets labelled as this sync's: from the cache if there is one, unless `live` (then from the API server, without data or annotations). */
   listSyncSecrets(syncName: string, options?: { live?: boolean }): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
   /** Resolves to the object the server stored; undefined in a dry run. */

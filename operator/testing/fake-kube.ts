@@ -206,7 +206,7 @@ export class FakeKube implements KubeGateway {
     return clone(
       [...source.entries()]
         .filter(([key, s]) => s.labels?.[LABEL_SYNC] === syncName && (options.live || !this.hiddenFromList.has(key)))
-        .map(([, s]) => view(s)),
+        .map(([, s]) => (options.live ? { ...view(s), data: {}, annotations: {} } : view(s))),
     );
   }
 
