@@ -2,9 +2,10 @@
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
 import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, LOCAL_PLURAL, PLURAL, VERSION } from '../api/types.ts';
-import { syncKey } from '../core/sync-ref.ts';
+import { parseSyncKey, syncKey } from '../core/sync-ref.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
+import { listInPages, trimSecret } from '../kube/secret-cache.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { RoutingOptions } from '../core/namespace-events.ts';
 import { EventMap } from './event-map.ts';
@@ -19,6 +20,9 @@ export interface ManagerOptions {
   /** The reconciler's allowlist and selector exclusion: which syncs a namespace event concerns. */
   routing?: RoutingOptions;
 }
+
+/** Secrets per list page: anyone may label secrets of up to 1 MiB as managed, and a page is held whole until trimmed. */
+const SECRET_PAGE = 20;
 
 export class Manager {
   readonly queue: WorkQueue;
@@ -56,11 +60,16 @@ export class Manager {
     );
     this.namespaces = restartingInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { ...common, name: 'namespaces' });
     const selector = `${LABEL_MANAGED_BY}=${MANAGER_NAME}`;
+    const syncUid = (key: string) => {
+      const ref = parseSyncKey(key);
+      return (ref.namespace ? this.localSyncs.informer.get(ref.name, ref.namespace) : this.syncs.informer.get(ref.name))?.metadata?.uid;
+    };
+    const trim = (s: V1Secret) => trimSecret(s, syncUid);
     this.secrets = restartingInformer<V1Secret>(
       kubeConfig,
       '/api/v1/secrets',
-      () => core.listSecretForAllNamespaces({ labelSelector: selector }),
-      { ...common, name: 'secrets', labelSelector: selector },
+      () => listInPages((cont) => core.listSecretForAllNamespaces({ labelSelector: selector, limit: SECRET_PAGE, ...(cont ? { _continue: cont } : {}) }), trim),
+      { ...common, name: 'secrets', labelSelector: selector, transform: trim },
     );
     this.serviceAccounts = restartingInformer<V1ServiceAccount>(kubeConfig, '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces(), {
       ...common,
@@ -103,7 +112,9 @@ export class Manager {
   }
 
   private async startAll(): Promise<void> {
-    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start(), this.syncs.start(), this.localSyncs.start()]);
+    // The secret cache keeps the data of a secret only if it knows its sync (kube/secret-cache.ts): syncs first.
+    await Promise.all([this.syncs.start(), this.localSyncs.start()]);
+    await Promise.all([this.namespaces.start(), this.secrets.start(), this.serviceAccounts.start()]);
   }
 
   informersSynced(): boolean {

@@ -53,13 +53,13 @@ describe('a failed write of one namespace', () => {
 });
 
 describe('an update of a managed secret', () => {
-  it('keeps the finalizers, owners, labels and annotations others put on it, and adds the sync as an owner', async () => {
+  it('keeps the finalizers, owners, labels and annotations others put on it', async () => {
     const t = setup();
     await t.reconcile();
     const foreignOwner = { apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' };
     t.kube.tamper('team-a', 'regcred', (s) => {
       s.finalizers = ['example.com/keep'];
-      s.ownerReferences = [foreignOwner];
+      s.ownerReferences = [foreignOwner, ...s.ownerReferences!];
       s.labels = { ...s.labels, 'example.com/team': 'a' };
       s.annotations = { ...s.annotations, 'example.com/note': 'mine' };
     });
@@ -89,15 +89,18 @@ describe('an update of a managed secret', () => {
     expect(t.kube.secretWrites().length).toBe(writes);
   });
 
-  it('of a secret written before secrets had owners adds the owner once, then writes nothing', async () => {
+  it('is not made of a secret whose owner reference someone removed: it is no longer the sync\'s, a conflict, until it is gone', async () => {
     const t = setup();
     await t.reconcile();
-    for (const ns of TEAMS) t.kube.tamper(ns, 'regcred', (s) => delete s.ownerReferences);
+    t.kube.tamper('team-a', 'regcred', (s) => delete s.ownerReferences);
+    const bytes = t.kube.secretBytes('team-a', 'regcred');
+    addHostname(t);
     await t.reconcile();
-    expect(TEAMS.map((ns) => t.kube.secret(ns, 'regcred')!.ownerReferences?.[0]?.name)).toEqual(['prod', 'prod', 'prod']);
-    const writes = t.kube.secretWrites().length;
+    expect(t.kube.secretBytes('team-a', 'regcred')).toBe(bytes);
+    expect(t.status()!.failures).toEqual([expect.objectContaining({ namespace: 'team-a', reason: Reason.SecretConflict })]);
+    t.kube.secrets.delete('team-a/regcred');
     await t.reconcile();
-    expect(t.kube.secretWrites().length).toBe(writes);
+    expect(t.kube.secret('team-a', 'regcred')!.ownerReferences?.[0]?.uid).toBe(t.kube.sync('prod')!.metadata.uid);
   });
 });
 

@@ -286,6 +286,6 @@ function latest(status: BackoffStatus | undefined, own: BackoffStatus | undefine
  */
 function inPlace(sync: EcrCredentialSync, secretName: string, targets: readonly string[], actual: readonly ActualSecret[], outcomes: readonly NamespaceOutcome[]): Set<string> {
   const targeted = new Set(targets);
-  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, keyOf(sync)) === 'ours').map((s) => s.namespace);
+  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, keyOf(sync), sync.metadata.uid) === 'ours').map((s) => s.namespace);
   return new Set([...found, ...outcomes.filter((o) => o.result !== 'failed').map((o) => o.namespace)]);
 }

@@ -71,8 +71,9 @@ export class SecretWriter {
    */
   async removeAll(sync: EcrCredentialSync, log: Logger): Promise<{ removed: number; left: number }> {
     const labelled = await this.deps.kube.listSyncSecrets(keyOf(sync), { live: true });
-    for (const secret of labelled) if (ownership(secret, keyOf(sync)) !== 'ours') await this.release(sync, secret, log);
-    const secrets = labelled.filter((s) => ownership(s, keyOf(sync)) === 'ours');
+    const ours = (s: ActualSecret) => ownership(s, keyOf(sync), sync.metadata.uid) === 'ours';
+    for (const secret of labelled) if (!ours(secret)) await this.release(sync, secret, log);
+    const secrets = labelled.filter(ours);
     const results = await mapLimit(secrets, this.deps.writeConcurrency, async (secret) => {
       try {
         await this.write('delete', () => this.deps.kube.deleteSecret(secret));
@@ -198,7 +199,7 @@ export class SecretWriter {
    * that a secret changing under a replace cannot make it loop.
    */
   private async converge(sync: EcrCredentialSync, existing: ActualSecret, content: SecretContent, attempt: number, log: Logger): Promise<Outcome> {
-    const action = actionFor(existing.namespace, existing.name, keyOf(sync), existing, content);
+    const action = actionFor(existing.namespace, existing.name, keyOf(sync), sync.metadata.uid, existing, content);
     switch (action.kind) {
       case 'update':
         return this.update(sync, existing, content, attempt, log);

@@ -37,6 +37,8 @@ export interface SecretContent {
 
 export interface DesiredState {
   syncKey: string;
+  /** Only secrets with an owner reference to this uid are the sync's (core/plan.ts ownership). */
+  syncUid?: string;
   secretName: string;
   namespaces: readonly string[];
   /** Undefined when some token group has no usable token: write nothing new then. */
@@ -138,6 +140,7 @@ export function desiredSecrets(
   const content = missingGroups.length === 0 ? secretContent(sync, tokens) : undefined;
   return {
     syncKey: keyOf(sync),
+    ...(sync.metadata.uid ? { syncUid: sync.metadata.uid } : {}),
     secretName: sync.spec.secretName ?? DEFAULT_SECRET_NAME,
     namespaces,
     ...(content ? { content } : {}),

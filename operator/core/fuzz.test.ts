@@ -11,8 +11,8 @@ import { DEFAULT_SECRET_NAME, FINALIZER } from '../api/constants.ts';
 import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
 import { Reconciler } from '../controller/reconciler.ts';
 import { createLogger } from '../runtime/log.ts';
-import { actualSecrets, anySpec, isObject, NAMESPACES, ours, params, spec } from '../testing/arbitraries.ts';
-import { FakeClock, FakeTokens, HOUR, type InjectedFailure, makeSync, RecordingMetrics } from '../testing/fakes.ts';
+import { actualSecrets, anySpec, FUZZ_UID, isObject, NAMESPACES, ours, params, spec } from '../testing/arbitraries.ts';
+import { FakeClock, FakeTokens, HOUR, type InjectedFailure, makeSync, RecordingMetrics, type StoredSecret } from '../testing/fakes.ts';
 import { flush, type RejectionWatch, watchRejections } from '../testing/rejections.ts';
 import { credentialHosts, type Violation, WatchedKube } from '../testing/watched-kube.ts';
 import { desiredSecrets, type GroupToken } from './desired.ts';
@@ -43,7 +43,7 @@ describe('the pure core, on random specs', () => {
         if (problems.length > 0) return;
         valid++;
         const s = raw as EcrCredentialSyncSpec;
-        const sync: EcrCredentialSync = makeSync('fuzz', s);
+        const sync: EcrCredentialSync = makeSync('fuzz', s, { uid: FUZZ_UID });
 
         const groups = tokenGroups(s);
         expect(groups.length).toBeGreaterThan(0);
@@ -135,7 +135,7 @@ async function underFailures(raw: unknown, failures: InjectedFailure[], change: 
   const kube = world();
   const tokens = new FakeTokens(clock);
   const reconciler = new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } });
-  kube.addSync(makeSync('fuzz', raw as EcrCredentialSyncSpec));
+  kube.addSync(makeSync('fuzz', raw as EcrCredentialSyncSpec, { uid: FUZZ_UID }));
   await reconciler.reconcile('fuzz');
   await settled(kube, kinds);
 
@@ -193,17 +193,24 @@ describe('the reconciler, on random specs', () => {
         const clock = new FakeClock('2025-01-15T01:23:45.678Z');
         const kube = world();
         for (const s of existing) kube.putSecret(s);
+        // Of a secret that is not its own, the sync may take itself off the owners (a write: a new resourceVersion), and nothing else.
+        const mayRelease = new Set(existing.filter((s) => !ours(s) && s.ownerReferences?.some((r) => r.uid === FUZZ_UID)).map((s) => `${s.namespace}/${s.name}`));
+        const released = ([key, { resourceVersion: _, ownerReferences = [], ...s }]: [string, StoredSecret]) => {
+          const others = ownerReferences.filter((r) => r.uid !== FUZZ_UID);
+          return [key, Object.fromEntries(Object.entries({ ...s, ...(others.length ? { ownerReferences: others } : {}) }).sort(([a], [b]) => (a < b ? -1 : 1)))] as const;
+        };
         const foreign = () =>
           JSON.stringify(
             [...kube.secrets.entries()]
               .filter(([, s]) => !ours(s))
+              .map((entry) => (mayRelease.has(entry[0]) ? released(entry) : entry))
               .sort(([a], [b]) => (a < b ? -1 : 1)),
           );
         const foreignBefore = foreign();
         const tokens = new FakeTokens(clock, { expiresAt: (_r, now) => new Date(now.getTime() + expiryHours * HOUR) });
         if (failTokens) tokens.fail();
         const reconciler = new Reconciler({ kube, tokens, clock, metrics: new RecordingMetrics(), log, options: { environmentRoleArn: OPERATOR_ROLE } });
-        kube.addSync({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', metadata: { name: 'fuzz' }, spec: raw as EcrCredentialSyncSpec });
+        kube.addSync({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', metadata: { name: 'fuzz', uid: FUZZ_UID }, spec: raw as EcrCredentialSyncSpec });
         const stored = kube.sync('fuzz')!.spec;
 
         const first = await reconciler.reconcile('fuzz');

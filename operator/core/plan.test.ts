@@ -50,7 +50,10 @@ describe('plan', () => {
     ['an immutable secret whose data is stale is replaced', desired(['a']), [ours('a', 'regcred', { immutable: true, data: { '.dockerconfigjson': 'e30=' } })], ['replace a/regcred']],
     ['an immutable secret with the right data that lost an annotation is updated, as its metadata may change', desired(['a']), [ours('a', 'regcred', { immutable: true, annotations: {} })], ['update a/regcred']],
     ['an immutable secret that is right is unchanged', desired(['a']), [ours('a', 'regcred', { immutable: true })], ['unchanged a/regcred']],
-    ['a secret without the sync as owner (written by an earlier version) is updated', desired(['a']), [ours('a', 'regcred', { ownerReferences: [] })], ['update a/regcred']],
+    ['a secret labelled as ours but without the sync as owner is not ours: a conflict', desired(['a']), [ours('a', 'regcred', { ownerReferences: [] })], ['conflict a/regcred']],
+    ['a secret labelled as ours but owned by an earlier sync of the same name is a conflict', desired(['a']), [ours('a', 'regcred', { ownerReferences: [{ ...CONTENT.owner!, uid: 'uid-earlier' }] })], ['conflict a/regcred']],
+    ['a secret labelled as ours without the sync as owner is never deleted outside the targets', desired(['a']), [ours('a'), ours('b', 'regcred', { ownerReferences: undefined }), ours('c', 'other', { ownerReferences: [] })], ['unchanged a/regcred']],
+    ['a secret labelled as ours without the sync as owner is neither deleted nor kept when there is no token', desired(['a'], false), [ours('a', 'regcred', { ownerReferences: undefined }), ours('b', 'regcred', { ownerReferences: undefined })], ['conflict a/regcred']],
     ['a secret with other owners besides the sync is unchanged', desired(['a']), [ours('a', 'regcred', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'u' }, { ...CONTENT.owner! }] })], ['unchanged a/regcred']],
     ['a secret with a template label the spec no longer names is updated', desired(['a']), [ours('a', 'regcred', { labels: { ...CONTENT.labels, team: 'x' }, annotations: { ...CONTENT.annotations, 'ecrsync.io/template-keys': '{"labels":["team"],"annotations":[]}' } })], ['update a/regcred']],
     ['a secret that lost an annotation we own is updated', desired(['a']), [ours('a', 'regcred', { annotations: {} })], ['update a/regcred']],
@@ -83,6 +86,11 @@ describe('plan', () => {
     expect(action).toMatchObject({ kind: 'conflict', message: 'secret a/regcred exists and is managed by EcrCredentialSync staging; left untouched' });
   });
 
+  it('says a secret labelled as ours lacks the sync as owner', () => {
+    const [action] = plan(desired(['a']), [ours('a', 'regcred', { ownerReferences: undefined })]);
+    expect(action).toMatchObject({ kind: 'conflict', message: "secret a/regcred is labelled as EcrCredentialSync prod's but has no owner reference to it; left untouched" });
+  });
+
   it('says something else owns a foreign secret', () => {
     const [action] = plan(desired(['a']), [foreign('a')]);
     expect(action).toMatchObject({ kind: 'conflict', message: 'secret a/regcred exists and is managed by something else; left untouched' });
@@ -100,8 +108,9 @@ describe('plan', () => {
   });
 
   it('never deletes or writes anything that is not ours, whatever the input', () => {
-    const actual = [foreign('a'), otherSync('b'), foreign('x'), otherSync('y'), { ...foreign('z'), labels: { [LABEL_SYNC]: 'prod' } }];
-    for (const d of [desired(['a', 'b', 'c']), desired(['a', 'b', 'c'], false), desired([])]) {
+    const unowned = (namespace: string) => ours(namespace, 'regcred', { ownerReferences: undefined });
+    const actual = [foreign('a'), otherSync('b'), foreign('x'), otherSync('y'), { ...foreign('z'), labels: { [LABEL_SYNC]: 'prod' } }, unowned('d'), unowned('w')];
+    for (const d of [desired(['a', 'b', 'c', 'd']), desired(['a', 'b', 'c', 'd'], false), desired([])]) {
       for (const action of plan(d, actual)) {
         expect(['conflict', 'create', 'pending']).toContain(action.kind);
         if (action.kind === 'create') expect(action.namespace).toBe('c');
@@ -117,8 +126,15 @@ describe('ownership', () => {
     ['a secret managed by us without a sync label belongs to another sync', { ...ours('a'), labels: { [LABEL_MANAGED_BY]: 'ecr-credential-sync' } }, 'other-sync'],
     ['a secret without labels is foreign', { namespace: 'a', name: 'regcred' }, 'foreign'],
     ['a secret managed by something else is foreign even with our sync label', { ...ours('a'), labels: { [LABEL_MANAGED_BY]: 'helm', [LABEL_SYNC]: 'prod' } }, 'foreign'],
+    ['a secret labelled as ours without owner references is unowned', ours('a', 'regcred', { ownerReferences: undefined }), 'unowned'],
+    ['a secret labelled as ours whose owner reference names the sync but another uid is unowned', ours('a', 'regcred', { ownerReferences: [{ ...CONTENT.owner!, uid: 'uid-earlier' }] }), 'unowned'],
+    ['a secret labelled as ours among whose owners is the sync is ours', ours('a', 'regcred', { ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'x', uid: 'u', controller: true }, { ...CONTENT.owner! }] }), 'ours'],
   ])('%s', (_name, secret, expected) => {
-    expect(ownership(secret, 'prod')).toBe(expected);
+    expect(ownership(secret, 'prod', 'uid-prod')).toBe(expected);
+  });
+
+  it('calls nothing ours for a sync without a uid', () => {
+    expect(ownership(ours('a'), 'prod', undefined)).toBe('unowned');
   });
 });
 

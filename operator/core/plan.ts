@@ -34,9 +34,16 @@ export type Action =
   | { kind: 'conflict'; namespace: string; name: string; message: string; actual: ActualSecret }
   | { kind: 'delete'; namespace: string; name: string; actual: ActualSecret };
 
-export function ownership(secret: ActualSecret, syncKey: string): 'ours' | 'other-sync' | 'foreign' {
+/**
+ * Labels anyone may set: a secret is the sync's only if it also carries the sync's owner reference
+ * (by uid), which the operator sets on every secret it writes. Labelled without it ('unowned': made
+ * by hand, or left by an earlier sync of the same name for the garbage collector), it is never
+ * written, deleted or released.
+ */
+export function ownership(secret: ActualSecret, syncKey: string, syncUid: string | undefined): 'ours' | 'unowned' | 'other-sync' | 'foreign' {
   if (secret.labels?.[LABEL_MANAGED_BY] !== MANAGER_NAME) return 'foreign';
-  return ownerKeyOf(secret) === syncKey ? 'ours' : 'other-sync';
+  if (ownerKeyOf(secret) !== syncKey) return 'other-sync';
+  return syncUid !== undefined && secret.ownerReferences?.some((r) => r.uid === syncUid) ? 'ours' : 'unowned';
 }
 
 export function upToDate(content: SecretContent, actual: ActualSecret): boolean {
@@ -63,8 +70,10 @@ export function terminatingMessage(secret: ActualSecret): string {
 }
 
 /** Why a secret that is not this sync's is left alone; the same words wherever it is found. */
-export function conflictMessage(secret: ActualSecret, syncKey: string): string {
-  const other = ownership(secret, syncKey) === 'other-sync' ? ownerKeyOf(secret) : undefined;
+export function conflictMessage(secret: ActualSecret, syncKey: string, syncUid: string | undefined): string {
+  const kind = ownership(secret, syncKey, syncUid);
+  if (kind === 'unowned') return `secret ${secret.namespace}/${secret.name} is labelled as ${describeSync(syncKey)}'s but has no owner reference to it; left untouched`;
+  const other = kind === 'other-sync' ? ownerKeyOf(secret) : undefined;
   const owner = other ? describeSync(other) : 'something else';
   return `secret ${secret.namespace}/${secret.name} exists and is managed by ${owner}; left untouched`;
 }
@@ -74,8 +83,8 @@ export function conflictMessage(secret: ActualSecret, syncKey: string): string {
  * token is at hand). plan() asks it for every target; the secret writer asks it again about a
  * secret it read afresh after a write was refused.
  */
-export function actionFor(namespace: string, name: string, syncKey: string, current: ActualSecret | undefined, content: SecretContent | undefined): Action {
-  if (current && ownership(current, syncKey) !== 'ours') return { kind: 'conflict', namespace, name, message: conflictMessage(current, syncKey), actual: current };
+export function actionFor(namespace: string, name: string, syncKey: string, syncUid: string | undefined, current: ActualSecret | undefined, content: SecretContent | undefined): Action {
+  if (current && ownership(current, syncKey, syncUid) !== 'ours') return { kind: 'conflict', namespace, name, message: conflictMessage(current, syncKey, syncUid), actual: current };
   if (current?.deleting) return { kind: 'terminating', namespace, name, message: terminatingMessage(current) };
   if (!content) return current ? { kind: 'keep', namespace, name } : { kind: 'pending', namespace, name };
   if (!current) return { kind: 'create', namespace, name, content };
@@ -94,10 +103,10 @@ export function plan(desired: DesiredState, actual: readonly ActualSecret[]): Ac
   for (const namespace of desired.namespaces) {
     const name = desired.secretName;
     wanted.add(key(namespace, name));
-    actions.push(actionFor(namespace, name, desired.syncKey, byKey.get(key(namespace, name)), desired.content));
+    actions.push(actionFor(namespace, name, desired.syncKey, desired.syncUid, byKey.get(key(namespace, name)), desired.content));
   }
   for (const secret of actual) {
-    if (ownership(secret, desired.syncKey) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {
+    if (ownership(secret, desired.syncKey, desired.syncUid) === 'ours' && !wanted.has(key(secret.namespace, secret.name))) {
       actions.push({ kind: 'delete', namespace: secret.namespace, name: secret.name, actual: secret });
     }
   }

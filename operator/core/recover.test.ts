@@ -37,7 +37,7 @@ function synced(
     expiresAt: iso(reported(g.region)),
     fingerprint: tokenFingerprint({ username: 'AWS', password: `${password}-${g.region}` }),
   }));
-  return { ...makeSync('prod', spec, { generation }), status: { observedGeneration, tokens } };
+  return { ...makeSync('prod', spec, { generation, uid: 'uid-prod' }), status: { observedGeneration, tokens } };
 }
 const SYNC = synced();
 const withTokens = (sync: EcrCredentialSync, edit: (t: NonNullable<NonNullable<EcrCredentialSync['status']>['tokens']>[number]) => object): EcrCredentialSync => ({
@@ -51,7 +51,7 @@ function written(namespace: string, password = 'pw', expiresAt = (_region: strin
     tokenGroups(sync.spec).map((g) => [g.key, { credential: { username: 'AWS', password: `${password}-${g.region}` }, expiresAt: expiresAt(g.region) }]),
   );
   const content = secretContent(sync, tokens)!;
-  return { namespace, name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations };
+  return { namespace, name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations, ownerReferences: [{ ...content.owner!, controller: true }] };
 }
 
 /** Replaces the docker config, and its hash annotation too unless `rehash` is false. */
@@ -101,6 +101,7 @@ describe('recoverTokens', () => {
     // Ownership.
     ['a secret of another sync is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_MANAGED_BY]: 'ecr-credential-sync', [LABEL_SYNC]: 'staging' } }], NONE],
     ['a secret without the managed-by label is not learned from', SYNC, [{ ...written('a'), labels: { [LABEL_SYNC]: 'prod' } }], NONE],
+    ['a secret labelled as the sync\'s without its owner reference is not learned from', SYNC, [{ ...written('a'), ownerReferences: undefined }], NONE],
     // The spec it was written for.
     ['a secret written for other registries is stale', SYNC, [written('a', 'pw', () => EXPIRES, synced({ spec: { ...SPEC, registries: SPEC.registries.slice(0, 1).concat(SPEC.registries.slice(2)) } }))], NONE],
     ['a secret written before the secret template changed is stale', synced({ spec: { ...SPEC, secretTemplate: { labels: { team: 'x' } } } }), [written('a')], NONE],
@@ -174,9 +175,9 @@ describe('recoverTokens', () => {
     expect(new Set(groups.map((g) => g.identity)).size).toBe(1);
     const tokens = new Map<string, GroupToken>(groups.map((g, i) => [g.key, { credential: { username: 'AWS', password: `pw-${i}` }, expiresAt: EXPIRES }]));
     const status = groups.map((g, i) => ({ region: g.region, identity: g.identity, expiresAt: iso(EXPIRES), fingerprint: tokenFingerprint({ username: 'AWS', password: `pw-${i}` }) }));
-    const sync: EcrCredentialSync = { ...makeSync('prod', spec), status: { observedGeneration: 1, tokens: status.reverse() } };
+    const sync: EcrCredentialSync = { ...makeSync('prod', spec, { uid: 'uid-prod' }), status: { observedGeneration: 1, tokens: status.reverse() } };
     const content = secretContent(sync, tokens)!;
-    const secret: ActualSecret = { namespace: 'a', name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations };
+    const secret: ActualSecret = { namespace: 'a', name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations, ownerReferences: [{ ...content.owner!, controller: true }] };
     expect(learned(sync, [secret])).toEqual(Object.fromEntries(groups.map((g, i) => [g.key, `pw-${i} ${iso(EXPIRES)}`])));
   });
 

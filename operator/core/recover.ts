@@ -47,7 +47,7 @@ export function recoverTokens(sync: EcrCredentialSync, groups: readonly Resolved
   if (!groups.some((g) => g.roleKnown)) return { kind: 'none' };
   const vouched = vouchedTokens(sync, groups, now);
   if (!vouched) return { kind: 'none' };
-  const ours = secrets.filter((s) => ownership(s, keyOf(sync)) === 'ours');
+  const ours = secrets.filter((s) => ownership(s, keyOf(sync), sync.metadata.uid) === 'ours');
   const byName = (a: ActualSecret, b: ActualSecret) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1);
   let others = 0;
   for (const secret of [...ours].sort(byName)) {

@@ -20,6 +20,7 @@ import { ownerReferencesWith, releasePatch, secretPatch } from '../core/secret-p
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { accountView, actualSecret, namespaceInfo } from './convert.ts';
 import { call, type EventType, isStatus, KubeError, type KubeGateway } from './gateway.ts';
+import { listInPages, trimSecret } from './secret-cache.ts';
 
 export interface ListSource<T> {
   list(namespace?: string): readonly T[];
@@ -33,6 +34,8 @@ export interface GatewayCaches {
 
 const EVENT_NAMESPACE = 'default';
 const EVENT_DEDUPE_MS = 5 * 60_000;
+/** Secrets per page of a live list: anyone may label secrets of up to 1 MiB as a sync's. */
+const LIVE_PAGE = 20;
 const STATUS_KEYS = ['observedGeneration', 'conditions', 'lastRefreshTime', 'tokenExpiresAt', 'nextRefreshTime', 'tokens', 'namespaces', 'failures', 'backoff'] as const;
 
 export class ClientGateway implements KubeGateway {
@@ -88,11 +91,20 @@ export class ClientGateway implements KubeGateway {
   async listSyncSecrets(syncKey: string, options: { live?: boolean } = {}): Promise<ActualSecret[]> {
     const mine = (s: V1Secret) => ownerKeyOf({ namespace: s.metadata?.namespace ?? '', labels: s.metadata?.labels ?? {} }) === syncKey;
     if (this.caches.secrets && !options.live) return this.caches.secrets.list().filter(mine).map(actualSecret);
+    // Anyone may label secrets of up to 1 MiB as the sync's: a page at a time, and, for the
+    // finalizer's cleanup (`live`), which needs none, without data (kube/secret-cache.ts).
+    const trim = options.live ? (s: V1Secret) => trimSecret(s, () => undefined) : () => undefined;
     const label = ownerLabel(syncKey);
     const { namespace } = parseSyncKey(syncKey);
-    const labelSelector = `${label.key}=${label.value}`;
+    const page = { labelSelector: `${label.key}=${label.value}`, limit: LIVE_PAGE };
     const list = await call('list secrets', () =>
-      namespace ? this.core.listNamespacedSecret({ namespace, labelSelector }) : this.core.listSecretForAllNamespaces({ labelSelector }),
+      listInPages(
+        (cont) => {
+          const params = { ...page, ...(cont ? { _continue: cont } : {}) };
+          return namespace ? this.core.listNamespacedSecret({ namespace, ...params }) : this.core.listSecretForAllNamespaces(params);
+        },
+        trim,
+      ),
     );
     return list.items.filter(mine).map(actualSecret);
   }

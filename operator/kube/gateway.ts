@@ -12,7 +12,7 @@ export interface KubeGateway {
   /** The sync by its key (core/sync-ref.ts); a LocalEcrCredentialSync comes in the pipeline's shape (core/local-sync.ts). */
   getSync(key: string): Promise<EcrCredentialSync | undefined>;
   listNamespaces(): Promise<NamespaceInfo[]>;
-  /** Secrets labelled as this sync's: from the cache if there is one, unless `live`. */
+  /** Secrets labelled as this sync's: from the cache if there is one, unless `live` (then from the API server, without data or annotations). */
   listSyncSecrets(syncKey: string, options?: { live?: boolean }): Promise<ActualSecret[]>;
   getSecret(namespace: string, name: string): Promise<ActualSecret | undefined>;
   /** Resolves to the object the server stored; undefined in a dry run. */

@@ -20,7 +20,7 @@ export function restartingInformer<T extends KubernetesObject>(
   kubeConfig: KubeConfig,
   path: string,
   list: ListPromise<T>,
-  options: { labelSelector?: string; log: Logger; signal: AbortSignal; name: string },
+  options: { labelSelector?: string; log: Logger; signal: AbortSignal; name: string; transform?: (obj: T) => void },
 ): RestartingInformer<T> {
   let synced = false;
   let markSynced!: () => void;
@@ -33,6 +33,7 @@ export function restartingInformer<T extends KubernetesObject>(
     return result;
   };
   const informer = makeInformer<T>(kubeConfig, path, listed, options.labelSelector);
+  if (options.transform) transformCached(informer, options.transform);
   let delayMs = MIN_DELAY_MS;
   let timer: NodeJS.Timeout | undefined;
 
@@ -67,4 +68,14 @@ export function restartingInformer<T extends KubernetesObject>(
     },
     synced: () => synced,
   };
+}
+
+/**
+ * Changes each object in place as the cache takes it, before any other handler sees it:
+ * client-node's ListWatch keeps the very object it hands its add and update handlers
+ * (informers.test.ts holds it to that).
+ */
+export function transformCached<T extends KubernetesObject>(informer: Informer<T>, transform: (obj: T) => void): void {
+  informer.on('add', transform);
+  informer.on('update', transform);
 }

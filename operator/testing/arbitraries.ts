@@ -110,6 +110,10 @@ export const NAMESPACES: NamespaceInfo[] = [
   { name: 'old', labels: { team: 'a' }, terminating: true },
 ];
 
+/** The uid of the sync the fuzz tests run: secrets owned by it are its own, whatever else they say. */
+export const FUZZ_UID = 'uid-fuzz';
+const ownedBy = (uid: string) => [{ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', name: 'fuzz', uid }];
+
 const actualSecret: fc.Arbitrary<ActualSecret> = fc.record({
   namespace: fc.constantFrom(...NAMESPACES.map((n) => n.name)),
   name: fc.constantFrom('regcred', 'ecr.pull', 'x', 'other'),
@@ -122,9 +126,12 @@ const actualSecret: fc.Arbitrary<ActualSecret> = fc.record({
     fc.constant({ [LABEL_SYNC]: 'fuzz' }),
   ),
   annotations: fc.constant({}),
+  // None (labelled by hand), the sync's own, or an earlier sync's of the same name.
+  ownerReferences: fc.constantFrom(undefined, ownedBy(FUZZ_UID), ownedBy('uid-earlier-fuzz')),
 });
 
 /** Secrets at distinct names. */
 export const actualSecrets = fc.uniqueArray(actualSecret, { maxLength: 6, selector: (s) => `${s.namespace}/${s.name}` });
 
-export const ours = (s: ActualSecret) => s.labels?.[LABEL_MANAGED_BY] === MANAGER_NAME && s.labels?.[LABEL_SYNC] === 'fuzz';
+export const ours = (s: ActualSecret) =>
+  s.labels?.[LABEL_MANAGED_BY] === MANAGER_NAME && s.labels?.[LABEL_SYNC] === 'fuzz' && (s.ownerReferences ?? []).some((r) => r.uid === FUZZ_UID);

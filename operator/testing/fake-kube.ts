@@ -213,7 +213,7 @@ export class FakeKube implements KubeGateway {
     return clone(
       [...source.entries()]
         .filter(([key, s]) => ownerKeyOf(s) === syncKey && (options.live || !this.hiddenFromList.has(key)))
-        .map(([, s]) => view(s)),
+        .map(([, s]) => (options.live ? { ...view(s), data: {}, annotations: {} } : view(s))),
     );
   }
 

@@ -1,0 +1,46 @@
+// What the secret informer keeps of each secret. Its label selector admits every secret labelled
+// as managed by the operator, and anyone who may create a secret can set that label: of a secret
+// that carries no owner reference to the sync its label names, the cache keeps only what the
+// operator reads of a secret that is not its own (labels, owner references, uid, resourceVersion,
+// deletion), not its data or annotations, so that such secrets cannot grow the operator's memory
+// by up to 1 MiB each. managedFields are read for no secret.
+import type { V1Secret, V1SecretList } from '@kubernetes/client-node';
+import { ownership } from '../core/plan.ts';
+import { ownerKeyOf } from '../core/sync-ref.ts';
+import { actualSecret } from './convert.ts';
+
+/**
+ * Trims the secret in place. `syncUid` gives the uid of a sync by key (core/sync-ref.ts), as the sync informers know
+ * it (the manager lists syncs before secrets). A secret the operator writes for a sync that
+ * informer has not seen yet (one deleted and created again within moments) is trimmed too: without
+ * its data it never looks up to date, and is patched again, to no change, at each reconcile until
+ * its next change reaches the cache.
+ */
+export function trimSecret(secret: V1Secret, syncUid: (name: string) => string | undefined): void {
+  if (secret.metadata) delete secret.metadata.managedFields;
+  const namespace = secret.metadata?.namespace;
+  const sync = namespace ? ownerKeyOf({ namespace, labels: secret.metadata?.labels ?? {} }) : undefined;
+  if (sync !== undefined && secret.metadata?.name && ownership(actualSecret(secret), sync, syncUid(sync)) === 'ours') return;
+  delete secret.data;
+  delete secret.stringData;
+  if (secret.metadata) delete secret.metadata.annotations;
+}
+
+/**
+ * The secrets to fill the cache with, read a page at a time and each page trimmed before the next
+ * is read: in one list, every secret's data would be held at once.
+ */
+export async function listInPages(page: (cont: string | undefined) => Promise<V1SecretList>, trim: (secret: V1Secret) => void): Promise<V1SecretList> {
+  const items: V1Secret[] = [];
+  let cont: string | undefined;
+  let last: V1SecretList;
+  do {
+    last = await page(cont);
+    for (const secret of last.items) {
+      trim(secret);
+      items.push(secret);
+    }
+    cont = last.metadata?._continue || undefined;
+  } while (cont);
+  return { ...last, items };
+}
