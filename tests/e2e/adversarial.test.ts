@@ -163,7 +163,7 @@ describe('3. catastrophic backtracking in exclude globs', () => {
   });
 });
 
-it('memory exhaustion: tokenFile /dev/zero is refused at admission without identities use; with it, the operator reports Ready=False without reading it, retries nothing before its backoff, and its RSS grows by less than 10 MiB', async () => {
+it('4. memory exhaustion: tokenFile /dev/zero is refused at admission without identities use; with it, the operator reports Ready=False without reading it, retries nothing before its backoff, and its RSS grows by less than 10 MiB', async () => {
   const roleArn = stackEnv('AWS_ROLE_ARN');
   const zeroFile = { identity: { webIdentity: { roleArn, tokenFile: '/dev/zero' } }, secretName: 'zero-cred' };
   expect(await dryRunCreateSync(alice.custom, { ...stackSpec([aliceNs]), ...zeroFile })).toEqual(
@@ -199,7 +199,7 @@ it('memory exhaustion: tokenFile /dev/zero is refused at admission without ident
 
 it.todo('5. a token for a typo: hostnames: [docker.io] is refused (extra hostnames must be ECR domains or match the operator\'s allowlist, so an ECR token is never written for docker.io)');
 
-it('oversized secret: 50 registries × 20 hostnames is refused at admission by CEL for both kinds (at most 64 hosts, so the secret stays under 1 MiB and never loops on a write the API server refuses); 64 hosts are admitted', async () => {
+it('6. oversized secret: 50 registries × 20 hostnames is refused at admission by CEL for both kinds (at most 64 hosts, so the secret stays under 1 MiB and never loops on a write the API server refuses); 64 hosts are admitted', async () => {
   const registries = (count: number, hostnames: number) =>
     Array.from({ length: count }, (_, i) => {
       const accountId = String(100000000000 + i);
@@ -214,7 +214,7 @@ it('oversized secret: 50 registries × 20 hostnames is refused at admission by C
   expect(await dryRunCreateLocalSync(alice.custom, aliceNs, hersLocal({ registries: atTheCap }))).toEqual({ message: 'accepted' });
 });
 
-it('label overflow: a 70-character sync name is refused at admission for both kinds (it is the value of a label on every secret, at most 63 characters); 63 are admitted', async () => {
+it('7. label overflow: a 70-character sync name is refused at admission for both kinds (it is the value of a label on every secret, at most 63 characters); 63 are admitted', async () => {
   const named = (length: number) => `${uniqueName('adv-name')}-`.padEnd(length, 'n');
   const refused = invalid('the sync name must be at most 63 characters');
   expect(await dryRunCreateSync(alice.custom, hers(), named(70))).toEqual(refused);
@@ -225,7 +225,7 @@ it('label overflow: a 70-character sync name is refused at admission for both ki
 
 it.todo('8. forged ownership: 300 user-made secrets labelled as managed in a non-target namespace are neither adopted nor deleted, and the operator\'s RSS stays within 10 MiB of before');
 
-it('compromised operator: its ServiceAccount, which RBAC lets write secrets, cannot overwrite an unlabelled secret nor create an Opaque one (manifests/05)', async () => {
+it('9. compromised operator: its ServiceAccount, which RBAC lets write secrets, cannot overwrite an unlabelled secret nor create an Opaque one (manifests/05)', async () => {
   const operatorConfig = new KubeConfig();
   operatorConfig.loadFromFile(await operatorKubeconfig());
   const asOperator = operatorConfig.makeApiClient(CoreV1Api);
@@ -246,7 +246,7 @@ it('compromised operator: its ServiceAccount, which RBAC lets write secrets, can
   expect(await readSecret(core, teamB, opaque)).toBeUndefined();
 });
 
-it('IPv6-only cluster: the metrics endpoint answers on [::1] (":8080" used to bind 0.0.0.0 only, so nothing could scrape it over IPv6)', async () => {
+it('10. IPv6-only cluster: the metrics endpoint answers on [::1] (":8080" used to bind 0.0.0.0 only, so nothing could scrape it over IPv6)', async () => {
   const scraped = await httpGet(`http://[::1]:${await operator.metricsPort()}/metrics`);
   expect(scraped.status).toBe(200);
   expect(scraped.body).toContain('ecrsync_reconcile_total');
