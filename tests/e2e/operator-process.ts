@@ -1,7 +1,7 @@
 // The operator as its own process in the e2e tests, as `npm start` runs it, as its own
 // ServiceAccount, and what its metrics say about its reconciles.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
@@ -95,6 +95,11 @@ export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv 
       return exited;
     },
   };
+}
+
+/** The operator process's resident set size (VmRSS), in KiB. */
+export function operatorRssKiB(op: OperatorProcess): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${op.child.pid}/status`, 'utf8'))![1]);
 }
 
 export async function httpGet(url: string): Promise<{ status: number; body: string }> {

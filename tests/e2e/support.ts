@@ -6,7 +6,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PatchStrategy, setHeaderOptions, type KubernetesObject, type V1Secret } from '@kubernetes/client-node';
-import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
+import { type EcrCredentialSync, type EcrCredentialSyncSpec, GROUP, LOCAL_KIND, LOCAL_PLURAL, PLURAL, VERSION } from '../../operator/api/types.ts';
 import { EcrControl } from '../stack/ecr/control.ts';
 import { CENTRAL_PULL_ROLE, ecrRegistries } from '../stack/ecr/registries.ts';
 import { run } from '../stack/run.ts';
@@ -64,25 +64,30 @@ export async function applySync(custom: CustomObjectsApi, name: string, spec: Ec
 /** The header options of a JSON merge patch (client-node sends strategic merge patches otherwise). */
 export const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
-/**
- * Creates a sync as a server-side dry run, with unknown fields as errors (as kubectl sends it), and
- * says what admission answered: `accepted`, or the HTTP status and message of the refusal.
- */
-export async function dryRunCreateSync(custom: CustomObjectsApi, spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
+/** The API server's answer to a call: `accepted`, or the HTTP status and message of the refusal. */
+export async function apiAnswer(call: () => Promise<unknown>): Promise<{ code?: number; message: string }> {
   try {
-    await custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: PLURAL,
-      dryRun: 'All',
-      fieldValidation: 'Strict',
-      body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec },
-    });
+    await call();
     return { message: 'accepted' };
   } catch (error) {
     const e = error as { code?: number; body?: string };
     return { code: e.code, message: String(JSON.parse(e.body ?? '{}').message ?? e.body) };
   }
+}
+
+/**
+ * Creates a sync as a server-side dry run, with unknown fields as errors (as kubectl sends it), and
+ * says what admission answered: `accepted`, or the HTTP status and message of the refusal.
+ */
+export function dryRunCreateSync(custom: CustomObjectsApi, spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: 'EcrCredentialSync', metadata: { name }, spec };
+  return apiAnswer(() => custom.createClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, dryRun: 'All', fieldValidation: 'Strict', body }));
+}
+
+/** The same for a LocalEcrCredentialSync in `namespace`. */
+export function dryRunCreateLocalSync(custom: CustomObjectsApi, namespace: string, spec: unknown, name = uniqueName('adm')): Promise<{ code?: number; message: string }> {
+  const body = { apiVersion: `${GROUP}/${VERSION}`, kind: LOCAL_KIND, metadata: { name }, spec };
+  return apiAnswer(() => custom.createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace, dryRun: 'All', fieldValidation: 'Strict', body }));
 }
 
 /** A merge patch of the spec: no read-modify-write race with the operator's status writes. */
