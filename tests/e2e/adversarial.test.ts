@@ -10,6 +10,7 @@ import { IDENTITY_USER_ROLE, SECRET_WRITER_ROLE, SYNC_AUTHOR_ROLE, ensureTestRol
 import {
   afterReconcile,
   apiAnswer,
+  metricSum,
   applySync,
   createNamespace,
   deleteSync,
@@ -109,7 +110,25 @@ describe('1. borrowing another team\'s identity', () => {
   });
 });
 
-it.todo('2. system namespaces by selector: a sync whose selector matches kube-system writes nothing there (system namespaces are left out of selectors by default and targeted only by name)');
+it('2. system namespaces by selector: a sync whose selector matches kube-system writes nothing there, though it writes into her namespace with the same label (selectors leave system namespaces out by default; only names reach them)', async () => {
+  const label = uniqueName('e2e.ecrsync.io/adv-system');
+  const name = uniqueName('adv-system');
+  const revokeSecrets = await alice.grantClusterWide(SECRET_WRITER_ROLE, SECRETS_CREATE);
+  const system = ['kube-system', 'kube-public', 'kube-node-lease'];
+  try {
+    for (const ns of [aliceNs, ...system]) await core.patchNamespace({ name: ns, body: { metadata: { labels: { [label]: 'yes' } } } }, MERGE_PATCH);
+    syncs.push(name);
+    await applySync(alice.custom, name, { ...stackSpec([]), identity: ownIdentity(), namespaces: { selector: { matchLabels: { [label]: 'yes' } } }, secretName: name });
+    await eventually('her namespace gets the secret', () => readSecret(core, aliceNs, name));
+    // A reconcile that began after every label was in the cache has judged the system namespaces too.
+    await afterReconcile(operator, name, async () => undefined, (n) => touchNamespace(core, aliceNs, n));
+    for (const ns of system) expect(await readSecret(core, ns, name)).toBeUndefined();
+    expect((await getSync(custom, name))?.status?.namespaces).toMatchObject({ targeted: 1, synced: 1 });
+  } finally {
+    for (const ns of [aliceNs, ...system]) await core.patchNamespace({ name: ns, body: { metadata: { labels: { [label]: null } } } }, MERGE_PATCH);
+    await revokeSecrets();
+  }
+});
 
 describe('3. catastrophic backtracking in exclude globs', () => {
   const STARS = 4; // the CRD's CEL cap per exclude entry
@@ -197,7 +216,32 @@ it('4. memory exhaustion: tokenFile /dev/zero is refused at admission without id
   }
 });
 
-it.todo('5. a token for a typo: hostnames: [docker.io] is refused (extra hostnames must be ECR domains or match the operator\'s allowlist, so an ECR token is never written for docker.io)');
+it('5. a token for a typo: hostnames: [docker.io] in her LocalEcrCredentialSync is InvalidSpec at once, with no token fetched and no secret (extra hostnames must be ECR domains or match --allowed-hostnames, so an ECR token is never written for docker.io)', async () => {
+  const name = uniqueName('adv-typo');
+  const tokenCalls = () => metricSum(operator, 'ecrsync_token_requests_total', { sync: `${aliceNs}/${name}` });
+  await alice.custom.createNamespacedCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: LOCAL_PLURAL,
+    namespace: aliceNs,
+    body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'LocalEcrCredentialSync', metadata: { name }, spec: hersLocal({ registries: [{ accountId: '222222222222', region: 'us-east-1', hostnames: ['docker.io'] }], secretName: name }) },
+  });
+  try {
+    const ready = await eventually('InvalidSpec', async () => {
+      const sync = (await custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: aliceNs, name })) as { status?: { conditions?: Array<{ type: string; reason: string; message: string }> } };
+      const condition = sync.status?.conditions?.find((c) => c.type === 'Ready');
+      return condition?.reason === 'InvalidSpec' ? condition : undefined;
+    });
+    expect(ready.message).toMatch(/docker\.io.*--allowed-hostnames/);
+    expect(await tokenCalls()).toBe(0);
+    expect(await readSecret(core, aliceNs, name)).toBeUndefined();
+  } finally {
+    await custom.deleteNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: aliceNs, name });
+    await eventually('her sync gone', async () =>
+      custom.getNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: aliceNs, name }).then(() => false, (e: { code?: number }) => e.code === 404),
+    );
+  }
+});
 
 it('6. oversized secret: 50 registries × 20 hostnames is refused at admission by CEL for both kinds (at most 64 hosts, so the secret stays under 1 MiB and never loops on a write the API server refuses); 64 hosts are admitted', async () => {
   const registries = (count: number, hostnames: number) =>
@@ -223,7 +267,35 @@ it('7. label overflow: a 70-character sync name is refused at admission for both
   expect(await dryRunCreateLocalSync(alice.custom, aliceNs, hersLocal(), named(63))).toEqual({ message: 'accepted' });
 });
 
-it.todo('8. forged ownership: 300 user-made secrets labelled as managed in a non-target namespace are neither adopted nor deleted, and the operator\'s RSS stays within 10 MiB of before');
+it('8. forged ownership: 300 secrets she labels as an administrator\'s sync in her namespace, which it does not target, are neither adopted nor deleted, and the operator\'s RSS stays within 10 MiB (a label proves nothing: only the sync\'s ownerReference does, and the cache keeps only their metadata)', async () => {
+  const FORGED = 300;
+  const victim = uniqueName('adv-victim');
+  const victimNs = await namespace(uniqueName('adv-victim'));
+  syncs.push(victim);
+  await applySync(custom, victim, stackSpec([victimNs]));
+  await eventually('the victim sync writes its namespace', () => readSecret(core, victimNs, 'regcred'));
+  await afterReconcile(operator, victim, async () => undefined, (n) => touchNamespace(core, victimNs, n));
+  const before = operatorRssKiB(operator);
+  const labels = { ...MANAGED, 'ecrsync.io/sync': victim };
+  const data = { '.dockerconfigjson': Buffer.from(JSON.stringify({ auths: { 'forged.example.com': { auth: 'x'.repeat(32 * 1024) } } })).toString('base64') };
+  const names = Array.from({ length: FORGED }, (_, i) => (i === 0 ? 'regcred' : `forged-${i}`));
+  for (let i = 0; i < FORGED; i += 25) {
+    await Promise.all(names.slice(i, i + 25).map((name) => alice.core.createNamespacedSecret({ namespace: aliceNs, body: { metadata: { name, labels }, type: 'kubernetes.io/dockerconfigjson', data } })));
+  }
+  const versions = async () => new Map((await core.listNamespacedSecret({ namespace: aliceNs, labelSelector: `ecrsync.io/sync=${victim}` })).items.map((s) => [s.metadata!.name!, s.metadata!.resourceVersion!]));
+  const created = await versions();
+  expect(created.size).toBe(FORGED);
+  // Each forged secret's event queued the victim sync: its reconciles have seen them all.
+  await afterReconcile(operator, victim, async () => undefined, (n) => touchNamespace(core, victimNs, n));
+  expect(await versions()).toEqual(created);
+  const status = (await getSync(custom, victim))?.status;
+  expect(status?.namespaces).toMatchObject({ targeted: 1, synced: 1, failed: 0 });
+  expect(JSON.stringify(status?.failures ?? [])).not.toContain(aliceNs);
+  const after = operatorRssKiB(operator);
+  process.stderr.write(`[adversarial] operator RSS ${(before / 1024).toFixed(1)} MiB before, ${(after / 1024).toFixed(1)} MiB after ${FORGED} forged secrets\n`);
+  expect(after - before).toBeLessThan(10 * 1024);
+  await core.deleteCollectionNamespacedSecret({ namespace: aliceNs, labelSelector: `ecrsync.io/sync=${victim}` });
+});
 
 it('9. compromised operator: its ServiceAccount, which RBAC lets write secrets, cannot overwrite an unlabelled secret nor create an Opaque one (manifests/05)', async () => {
   const operatorConfig = new KubeConfig();
