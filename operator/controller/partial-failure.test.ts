@@ -267,10 +267,15 @@ describe('cleanup before deletion', () => {
     await t.reconcile();
     expect(t.kube.secret('team-a', 'regcred')!.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' }]);
     expect(t.ready()).toMatchObject({ reason: Reason.SecretConflict });
-    t.kube.tamper('team-b', 'regcred', (s) => delete s.labels!['app.kubernetes.io/managed-by']);
+    // Taken over while the sync is deleted: the finalizer's live list holds only ecrsync.io owners of
+    // it (kube/secret-cache.ts), so the release must read the secret whole or lose the other owners.
+    t.kube.tamper('team-b', 'regcred', (s) => {
+      delete s.labels!['app.kubernetes.io/managed-by'];
+      s.ownerReferences = [...s.ownerReferences!, { apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' }];
+    });
     t.kube.deleteSync('prod', t.clock.now());
     await t.reconcile();
-    expect(t.kube.secret('team-b', 'regcred')!.ownerReferences).toBeUndefined();
+    expect(t.kube.secret('team-b', 'regcred')!.ownerReferences).toEqual([{ apiVersion: 'v1', kind: 'ConfigMap', name: 'app', uid: 'uid-cm' }]);
     expect(t.kube.syncs.size).toBe(0);
   });
 

@@ -113,6 +113,16 @@ describe('Reconciler: a LocalEcrCredentialSync', () => {
     expect(t.kube.writes.slice(writes)).toEqual([]);
   });
 
+  it('reads whole a secret of its own that the cache holds without data (cached before the sync was known), instead of patching it on every reconcile', async () => {
+    const t = setup();
+    t.kube.addLocalSync(local(WITH_SA));
+    await t.reconciler.reconcile(KEY);
+    t.kube.trimmedInList.add('cf-dev/regcred');
+    const writes = t.kube.writes.length;
+    for (let i = 0; i < 3; i++) expect((await t.reconciler.reconcile(KEY)).error).toBeUndefined();
+    expect(t.kube.writes.slice(writes)).toEqual([]);
+  });
+
   it('removes its secret and its ServiceAccount entry when deleted, and then lets go', async () => {
     const t = setup();
     t.kube.addLocalSync(local({ ...WITH_SA, serviceAccounts: ['default'] }));

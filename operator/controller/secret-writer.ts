@@ -44,7 +44,11 @@ export class SecretWriter {
   /** The sync's secrets, plus those found at its secret name in target namespaces where they were someone else's. */
   async actual(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
     const { kube, clock } = this.deps;
-    const ours = this.ownWrites.overlay(keyOf(sync), await kube.listSyncSecrets(keyOf(sync)), clock.now());
+    const cached = await kube.listSyncSecrets(keyOf(sync));
+    // A secret of the sync cached before the sync was known (created again within moments) was kept
+    // without its data (kube/secret-cache.ts): read it whole, or it never looks up to date.
+    const whole = await Promise.all(cached.map(async (s) => (s.data === undefined || Object.keys(s.data).length === 0 ? ((await kube.getSecret(s.namespace, s.name)) ?? s) : s)));
+    const ours = this.ownWrites.overlay(keyOf(sync), whole, clock.now());
     const hints = this.conflictHints.get(keyOf(sync));
     if (!hints?.size) return ours;
     const targetSet = new Set(targets);
@@ -128,7 +132,10 @@ export class SecretWriter {
     const uid = sync.metadata.uid;
     if (!uid || !secret.ownerReferences?.some((r) => r.uid === uid)) return;
     try {
-      await this.write('update', () => this.deps.kube.releaseSecret(secret, uid));
+      // The patch rewrites the owner list, which a cache or a live list keeps only in part (kube/secret-cache.ts).
+      const whole = await this.deps.kube.getSecret(secret.namespace, secret.name);
+      if (!whole || whole.uid !== secret.uid) return;
+      await this.write('update', () => this.deps.kube.releaseSecret(whole, uid));
       log.info({ namespace: secret.namespace, secret: secret.name }, 'took the sync off the owners of a secret that is no longer its own');
     } catch (error) {
       if (isStatus(error, 404) || isStatus(error, 409)) return; // gone or changed: the next reconcile looks again

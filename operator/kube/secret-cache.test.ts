@@ -20,6 +20,21 @@ const secret = (ownerReferences?: ReturnType<typeof owner>[], labels: Record<str
 const uids = (name: string) => (name === 'prod' ? 'uid-prod' : undefined);
 
 describe('trimSecret', () => {
+  it('keeps of a forged secret only its own labels and ecrsync.io owner references, however many others it carries (the API server bounds none of them short of 1.5 MiB)', () => {
+    const many = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`forged.example.com/k${i}`, 'v'.repeat(63)]));
+    const s = secret([owner('uid-earlier'), ...Array.from({ length: 1000 }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', name: `c${i}`, uid: `u${i}` }))], {
+      ...many,
+      'app.kubernetes.io/managed-by': 'ecr-credential-sync',
+      'ecrsync.io/sync': 'prod',
+    });
+    s.metadata!.finalizers = Array.from({ length: 1000 }, (_, i) => `example.com/f${i}`);
+    trimSecret(s, uids);
+    expect(s.metadata?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/sync': 'prod' });
+    expect(s.metadata?.ownerReferences).toEqual([owner('uid-earlier')]);
+    expect(s.metadata?.finalizers).toBeUndefined();
+    expect(JSON.stringify(s).length).toBeLessThan(1000);
+  });
+
   it("keeps the data of a LocalEcrCredentialSync's secret in its namespace, looked up by the sync's key, and trims a copy labelled so in another", () => {
     const labels = { 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/local-sync': 'ecr' };
     const local = (namespace: string) => ({ ...secret([{ ...owner('uid-local'), kind: 'LocalEcrCredentialSync', name: 'ecr' }], labels), metadata: { ...secret(undefined, labels).metadata, namespace, ownerReferences: [{ ...owner('uid-local'), kind: 'LocalEcrCredentialSync', name: 'ecr' }] } });
@@ -49,7 +64,8 @@ describe('trimSecret', () => {
     expect(s.data).toBeUndefined();
     expect(s.metadata?.annotations).toBeUndefined();
     expect(s.metadata?.managedFields).toBeUndefined();
-    expect(s.metadata).toMatchObject({ namespace: 'team-a', name: 'regcred', uid: 'u1', resourceVersion: '7', finalizers: ['example.com/keep'] });
+    expect(s.metadata).toMatchObject({ namespace: 'team-a', name: 'regcred', uid: 'u1', resourceVersion: '7' });
+    expect(s.metadata?.finalizers).toBeUndefined();
     expect(s.metadata?.labels?.['app.kubernetes.io/managed-by']).toBe('ecr-credential-sync');
     expect(s.type).toBe('kubernetes.io/dockerconfigjson');
   });

@@ -1,10 +1,14 @@
 // What the secret informer keeps of each secret. Its label selector admits every secret labelled
 // as managed by the operator, and anyone who may create a secret can set that label: of a secret
 // that carries no owner reference to the sync its label names, the cache keeps only what the
-// operator reads of a secret that is not its own (labels, owner references, uid, resourceVersion,
-// deletion), not its data or annotations, so that such secrets cannot grow the operator's memory
-// by up to 1 MiB each. managedFields are read for no secret.
+// operator reads of a secret that is not its own (its own labels, its own kind's owner references,
+// uid, resourceVersion, deletion), not its data, annotations, other labels, other owners or
+// finalizers, none of which the API server bounds short of the 1.5 MiB object limit. So such secrets
+// cannot grow the operator's memory by more than a few hundred bytes each. managedFields are read
+// for no secret. Releasing a secret rewrites its owner list: it re-reads the secret whole first.
 import type { V1Secret, V1SecretList } from '@kubernetes/client-node';
+import { LABEL_LOCAL_SYNC, LABEL_MANAGED_BY, LABEL_SYNC } from '../api/constants.ts';
+import { GROUP } from '../api/types.ts';
 import { ownership } from '../core/plan.ts';
 import { ownerKeyOf } from '../core/sync-ref.ts';
 import { actualSecret } from './convert.ts';
@@ -23,8 +27,22 @@ export function trimSecret(secret: V1Secret, syncUid: (name: string) => string |
   if (sync !== undefined && secret.metadata?.name && ownership(actualSecret(secret), sync, syncUid(sync)) === 'ours') return;
   delete secret.data;
   delete secret.stringData;
-  if (secret.metadata) delete secret.metadata.annotations;
+  const metadata = secret.metadata;
+  if (!metadata) return;
+  delete metadata.annotations;
+  delete metadata.finalizers;
+  const labels: Record<string, string> = {};
+  for (const key of OWN_LABELS) if (metadata.labels?.[key] !== undefined) labels[key] = metadata.labels[key]!;
+  metadata.labels = labels;
+  if (metadata.ownerReferences) {
+    metadata.ownerReferences = metadata.ownerReferences.filter((r) => r.apiVersion?.startsWith(`${GROUP}/`)).slice(0, MAX_OWN_OWNERS);
+  }
 }
+
+/** The labels by which a secret is judged the operator's; no other is read of a secret not its own. */
+const OWN_LABELS = [LABEL_MANAGED_BY, LABEL_SYNC, LABEL_LOCAL_SYNC];
+/** A secret written by the operator has one owner reference to a sync; a few more cover a takeover. */
+const MAX_OWN_OWNERS = 4;
 
 /**
  * The secrets to fill the cache with, read a page at a time and each page trimmed before the next

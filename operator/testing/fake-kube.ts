@@ -52,6 +52,8 @@ export class FakeKube implements KubeGateway {
   readonly failures: InjectedFailure[] = [];
   /** Secrets that listSyncSecrets does not show yet, as an informer cache that lags behind. */
   readonly hiddenFromList = new Set<string>();
+  /** Secrets ("ns/name") the cached list hands out as the real cache holds one it trimmed: without data or annotations. */
+  readonly trimmedInList = new Set<string>();
   /** While set, listSyncSecrets answers from this copy: an informer cache that has not seen the latest writes. */
   frozenList: Map<string, ActualSecret> | undefined;
   /** Runs before a write is applied, so a test can change the world under the reconciler. */
@@ -213,7 +215,7 @@ export class FakeKube implements KubeGateway {
     return clone(
       [...source.entries()]
         .filter(([key, s]) => ownerKeyOf(s) === syncKey && (options.live || !this.hiddenFromList.has(key)))
-        .map(([, s]) => (options.live ? { ...view(s), data: {}, annotations: {} } : view(s))),
+        .map(([key, s]) => (options.live || this.trimmedInList.has(key) ? trimmedLikeTheLiveList(view(s)) : view(s))),
     );
   }
 
@@ -333,4 +335,13 @@ export class FakeKube implements KubeGateway {
       current.resourceVersion = this.nextRv();
     });
   }
+}
+
+/** As the real live list hands a secret out (kube/secret-cache.ts trimSecret): no data, annotations, finalizers, foreign labels or owners. */
+function trimmedLikeTheLiveList(secret: ActualSecret): ActualSecret {
+  const own = ['app.kubernetes.io/managed-by', 'ecrsync.io/sync', 'ecrsync.io/local-sync'];
+  const labels = Object.fromEntries(Object.entries(secret.labels ?? {}).filter(([k]) => own.includes(k)));
+  const owners = secret.ownerReferences?.filter((r) => r.apiVersion.startsWith('ecrsync.io/'));
+  const { deleting, ...rest } = secret;
+  return { ...rest, data: {}, annotations: {}, labels, ...(owners ? { ownerReferences: owners } : {}), ...(deleting ? { deleting: { finalizers: [] } } : {}) };
 }
