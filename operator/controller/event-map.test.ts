@@ -159,7 +159,7 @@ describe('EventMap syncs and secrets', () => {
   });
 
   it('a managed secret reaches the sync its label names, and an unlabelled one none', () => {
-    const map = new EventMap(() => []);
+    const map = new EventMap(() => [syncObject('a', { registries, namespaces: { names: ['x'] } })]);
     const secret = (labels: Record<string, string>): V1Secret => ({ metadata: { namespace: 'x', name: 'regcred', labels } });
     expect(map.secret(secret({ 'ecrsync.io/sync': 'a' }))).toEqual(['a']);
     expect(map.secret(secret({}))).toEqual([]);
@@ -197,9 +197,14 @@ describe('EventMap LocalEcrCredentialSyncs', () => {
     expect(map.serviceAccount('add', account('some-ns', 'ecr-sa'))).toEqual([]);
   });
 
-  it('a secret labelled as a local sync reaches the sync of the namespace the secret is in', () => {
+  it('a secret labelled as a local sync reaches the sync of the namespace the secret is in, and none where no such sync exists', () => {
     const secret = (ns: string): V1Secret => ({ metadata: { namespace: ns, name: 'regcred', labels: { 'ecrsync.io/local-sync': 'ecr' } } });
     expect(tenant().map.secret(secret('team-a'))).toEqual(['team-a/ecr']);
-    expect(tenant().map.secret(secret('some-ns'))).toEqual(['some-ns/ecr']);
+    expect(tenant().map.secret(secret('some-ns'))).toEqual([]);
+  });
+
+  it('a secret labelled as a cluster sync that does not exist queues nothing (anyone may set the label)', () => {
+    expect(tenant().map.secret({ metadata: { namespace: 'team-a', name: 'x', labels: { 'ecrsync.io/sync': 'ghost' } } })).toEqual([]);
+    expect(tenant().map.secret({ metadata: { namespace: 'team-a', name: 'x', labels: { 'ecrsync.io/sync': 'a' } } })).toEqual(['a']);
   });
 });

@@ -3,8 +3,8 @@
 // typo (docker.io) or a foreign registry must not get one.
 import { globMatch } from './glob.ts';
 
-/** ECR's registry hosts: IPv4 (and FIPS) in the commercial and GovCloud partitions, China, and dual-stack. */
-export const ECR_HOSTNAME_PATTERNS: readonly string[] = ['*.amazonaws.com', '*.amazonaws.com.cn', '*.dkr-ecr.*.on.aws'];
+/** ECR's registry hosts: IPv4 (and FIPS) in the commercial and GovCloud partitions, China, and dual-stack (and its FIPS form). */
+export const ECR_HOSTNAME_PATTERNS: readonly string[] = ['*.amazonaws.com', '*.amazonaws.com.cn', '*.dkr-ecr.*.on.aws', '*.dkr-ecr-fips.*.on.aws'];
 
 /** A lower-case host glob (`*`, `?`), with an optional port that may be a glob too. */
 const HOST_PATTERN = /^[a-z0-9.*?-]+(:[0-9*?]+)?$/;

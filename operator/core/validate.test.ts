@@ -22,7 +22,7 @@ describe('validateSpec', () => {
       'every field in use',
       withSpec({
         registries: [
-          { accountId: '111111111111', region: 'us-east-1', hostnames: ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws:443'], assumeRole: { roleArn: ROLE, externalId: 'x', sessionName: 's' } },
+          { accountId: '111111111111', region: 'us-east-1', hostnames: ['111111111111.dkr.ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws:443'], assumeRole: { roleArn: ROLE, externalId: 'x', sessionName: 's' } },
           { accountId: '111111111111', region: 'eu-west-1' },
           { accountId: '222222222222', region: 'cn-north-1' },
           { accountId: '333333333333', region: 'us-gov-west-1' },
@@ -126,10 +126,11 @@ describe('validateSpec', () => {
 });
 
 describe('extra hostnames outside ECR', () => {
-  const ECR = '*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws';
+  const ECR = '*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws, *.dkr-ecr-fips.*.on.aws';
   it.each<[string, string[], readonly string[] | undefined]>([
-    ['accepts a FIPS host without an allowlist', ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com'], undefined],
+    ['accepts a FIPS host without an allowlist', ['111111111111.dkr.ecr-fips.us-east-1.amazonaws.com'], undefined],
     ['accepts a China host and a dual-stack host without an allowlist', ['111111111111.dkr.ecr.cn-north-1.amazonaws.com.cn', '111111111111.dkr-ecr.us-east-1.on.aws'], undefined],
+    ['accepts a FIPS dual-stack host without an allowlist', ['111111111111.dkr-ecr-fips.us-east-1.on.aws'], undefined],
     ['accepts an ECR host with a port', ['111111111111.dkr.ecr.us-east-1.amazonaws.com:443'], undefined],
     ['accepts a host the allowlist names', ['mirror.corp'], ['mirror.corp']],
     ['accepts a host on any port when its pattern names no port', ['127.0.0.1:40123', '127.0.0.1'], ['127.0.0.1']],

@@ -57,7 +57,7 @@ export const USAGE = `Usage: ecr-credential-sync [flags]
   --allow-local-operator-identity   let a LocalEcrCredentialSync without identity.serviceAccountRef use the
                                     operator's own AWS identity (default off: each team brings its ServiceAccount)
   --allowed-hostnames PATTERNS      comma-separated host globs (* and ?) that spec.registries[].hostnames may name
-                                    besides ECR's own domains (*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws);
+                                    besides ECR's own domains (*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr[-fips].*.on.aws);
                                     a pattern without a port allows any port: "127.0.0.1", "mirror.corp:5000"
                                     (default none: ECR hosts only; other hosts make the sync InvalidSpec)
   --selector-excluded-namespaces PATTERNS

@@ -31,7 +31,7 @@ export function specs(wrongTypes: boolean): fc.Arbitrary<unknown> {
     {
       accountId: mostly(pick(['111111111111', '222222222222', '333333333333'], ['12345', ''])),
       region: mostly(pick(['us-east-1', 'eu-west-1', 'cn-north-1', 'us-gov-west-1'], ['mars', 'US-EAST-1'])),
-      hostnames: mostly(fc.array(pick(['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws:443'], ['Bad Host', 'https://x', 'docker.io']), { maxLength: 2 })),
+      hostnames: mostly(fc.array(pick(['111111111111.dkr.ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws:443'], ['Bad Host', 'https://x', 'docker.io']), { maxLength: 2 })),
       assumeRole: mostly(assumeRole),
     },
     { requiredKeys: ['accountId', 'region'] },

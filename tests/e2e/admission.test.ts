@@ -66,7 +66,7 @@ describe('admission', () => {
 
   it.each<[string, unknown]>([
     ['the smallest valid spec', base],
-    ['a FIPS host, a dual-stack host and a mirror with a port', { ...base, registries: [{ ...registry, hostnames: ['111111111111.dkr-ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws', 'mirror.internal:5000'] }] }],
+    ['a FIPS host, a dual-stack host and a mirror with a port', { ...base, registries: [{ ...registry, hostnames: ['111111111111.dkr.ecr-fips.us-east-1.amazonaws.com', '111111111111.dkr-ecr.us-east-1.on.aws', 'mirror.internal:5000'] }] }],
     ['a selector with every operator, plus exclusions', { ...base, namespaces: { selector: { matchLabels: { a: 'b' }, matchExpressions: [{ key: 'x', operator: 'In', values: ['1'] }, { key: 'y', operator: 'DoesNotExist' }] }, exclude: ['kube-*', 'openshift-?'] } }],
     ['256 exclude entries of 63 characters with four stars each', { ...base, namespaces: { names: ['a'], exclude: Array.from({ length: 256 }, (_, i) => `*a*b*c*${String(i).padStart(3, '0')}`.padEnd(63, 'x')) } }],
     ['a six-field cron with names', { ...base, schedule: '0 30 */4 * jan-jun mon-fri' }],
