@@ -30,6 +30,16 @@ describe('Reconciler: secrets labelled as the sync\'s that it did not write', ()
     expect(t.kube.writes.filter((w) => w.target.startsWith('default/'))).toEqual([]);
   });
 
+  it('never reads them from the API server, though the cache holds them without their data', async () => {
+    const t = setup();
+    for (let i = 0; i < 50; i++) {
+      t.kube.putSecret(forged('default', `forged-${i}`));
+      t.kube.trimmedInList.add(`default/forged-${i}`);
+    }
+    for (let i = 0; i < 3; i++) expect((await t.reconcile()).error).toBeUndefined();
+    expect(t.kube.secretReads).toEqual([]);
+  });
+
   it('leaves them in place when the sync is deleted', async () => {
     const t = setup();
     t.kube.putSecret(forged('default', 'regcred'));

@@ -47,7 +47,9 @@ export class SecretWriter {
     const cached = await kube.listSyncSecrets(keyOf(sync));
     // A secret of the sync cached before the sync was known (created again within moments) was kept
     // without its data (kube/secret-cache.ts): read it whole, or it never looks up to date.
-    const whole = await Promise.all(cached.map(async (s) => (s.data === undefined || Object.keys(s.data).length === 0 ? ((await kube.getSecret(s.namespace, s.name)) ?? s) : s)));
+    // Only its own: anyone may label secrets as the sync's, and those stay trimmed, unread.
+    const trimmed = (s: ActualSecret) => (s.data === undefined || Object.keys(s.data).length === 0) && ownership(s, keyOf(sync), sync.metadata.uid) === 'ours';
+    const whole = await Promise.all(cached.map(async (s) => (trimmed(s) ? ((await kube.getSecret(s.namespace, s.name)) ?? s) : s)));
     const ours = this.ownWrites.overlay(keyOf(sync), whole, clock.now());
     const hints = this.conflictHints.get(keyOf(sync));
     if (!hints?.size) return ours;

@@ -37,7 +37,7 @@ export function specs(wrongTypes: boolean): fc.Arbitrary<unknown> {
     { requiredKeys: ['accountId', 'region'] },
   );
   const registries = fc.oneof(
-    { weight: 8, arbitrary: fc.uniqueArray(mostly(registry), { minLength: 1, maxLength: 5, selector: (r) => (r && typeof r === 'object' ? `${(r as { accountId?: unknown }).accountId}/${(r as { region?: unknown }).region}` : r) }) },
+    { weight: 8, arbitrary: fc.uniqueArray(mostly(registry), { minLength: 1, maxLength: 5, selector: (r) => registryKey(r) }) },
     { weight: 1, arbitrary: fc.array(mostly(registry), { maxLength: 5 }) },
   );
   const labelKey = fc.constantFrom('team', 'env', 'tier');
@@ -135,3 +135,10 @@ export const actualSecrets = fc.uniqueArray(actualSecret, { maxLength: 6, select
 
 export const ours = (s: ActualSecret) =>
   s.labels?.[LABEL_MANAGED_BY] === MANAGER_NAME && s.labels?.[LABEL_SYNC] === 'fuzz' && (s.ownerReferences ?? []).some((r) => r.uid === FUZZ_UID);
+
+/** What makes two registries the same to the CRD: accountId and region. Any other value is itself (a generated object may have no prototype, so no template string). */
+function registryKey(r: unknown): unknown {
+  if (!r || typeof r !== 'object') return r;
+  const { accountId, region } = r as { accountId?: unknown; region?: unknown };
+  return typeof accountId === 'string' && typeof region === 'string' ? `${accountId}/${region}` : r;
+}

@@ -54,6 +54,8 @@ export class FakeKube implements KubeGateway {
   readonly hiddenFromList = new Set<string>();
   /** Secrets ("ns/name") the cached list hands out as the real cache holds one it trimmed: without data or annotations. */
   readonly trimmedInList = new Set<string>();
+  /** Every getSecret, as "ns/name": reads the informer cache should have spared. */
+  readonly secretReads: string[] = [];
   /** While set, listSyncSecrets answers from this copy: an informer cache that has not seen the latest writes. */
   frozenList: Map<string, ActualSecret> | undefined;
   /** Runs before a write is applied, so a test can change the world under the reconciler. */
@@ -222,6 +224,7 @@ export class FakeKube implements KubeGateway {
   async getSecret(namespace: string, name: string): Promise<ActualSecret | undefined> {
     await Promise.resolve();
     this.injected('getSecret', `${namespace}/${name}`);
+    this.secretReads.push(`${namespace}/${name}`);
     const stored = this.secrets.get(`${namespace}/${name}`);
     return stored && clone(view(stored));
   }
