@@ -8,7 +8,6 @@ import {
   deleteSync,
   eventually,
   getSync,
-  httpGet,
   installCrds,
   kube,
   MERGE_PATCH,
@@ -17,6 +16,8 @@ import {
   startOperator,
   uniqueName,
   type OperatorProcess,
+  reconcileCount,
+  reconciledPast,
 } from './support.ts';
 
 const { kc, core, custom } = kube();
@@ -30,21 +31,8 @@ const nsB = uniqueName('route-in-b');
 const nsNone = uniqueName('route-none');
 const nsMove = uniqueName('route-move');
 
-/** Reconciles the operator counted for one sync, whatever their result. */
-async function reconciles(sync: string): Promise<number> {
-  const { body } = await httpGet(`http://127.0.0.1:${await operator.metricsPort()}/metrics`);
-  return body
-    .split('\n')
-    .filter((l) => l.startsWith('ecrsync_reconcile_total{') && l.includes(`sync="${sync}"`))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
-
-async function advancedPast(sync: string, count: number): Promise<number> {
-  return eventually(`${sync} reconciled again`, async () => {
-    const now = await reconciles(sync);
-    return now > count ? now : undefined;
-  }, 15_000, 50);
-}
+const reconciles = (sync: string) => reconcileCount(operator, sync);
+const advancedPast = (sync: string, count: number) => reconciledPast(operator, sync, count);
 
 async function labelNamespace(name: string, labels: Record<string, string | null>): Promise<void> {
   await core.patchNamespace({ name, body: { metadata: { labels } } }, MERGE_PATCH);

@@ -13,7 +13,6 @@ import {
   ecrControl,
   eventually,
   getSync,
-  httpGet,
   installCrds,
   kube,
   MERGE_PATCH,
@@ -26,6 +25,8 @@ import {
   startOperator,
   uniqueName,
   type OperatorProcess,
+  reconcileCount,
+  reconciledPast,
 } from './support.ts';
 
 const { kc, core, custom } = kube();
@@ -53,21 +54,8 @@ async function labelNamespace(name: string, labels: Record<string, string | null
   await core.patchNamespace({ name, body: { metadata: { labels } } }, MERGE_PATCH);
 }
 
-/** Reconciles the operator counted for one sync, whatever their result. */
-async function reconciles(name: string): Promise<number> {
-  const { body } = await httpGet(`http://127.0.0.1:${await operator.metricsPort()}/metrics`);
-  return body
-    .split('\n')
-    .filter((l) => l.startsWith('ecrsync_reconcile_total{') && l.includes(`sync="${name}"`))
-    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-}
-
-async function advancedPast(name: string, count: number): Promise<number> {
-  return eventually(`${name} reconciled again`, async () => {
-    const now = await reconciles(name);
-    return now > count ? now : undefined;
-  }, 15_000, 50);
-}
+const reconciles = (sync: string) => reconcileCount(operator, sync);
+const advancedPast = (sync: string, count: number) => reconciledPast(operator, sync, count);
 
 /** The namespaces that hold a secret of this name, as the API server has them. */
 async function holders(secretName: string): Promise<string[]> {

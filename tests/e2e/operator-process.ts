@@ -122,6 +122,14 @@ export function reconcileCount(op: OperatorProcess, sync?: string): Promise<numb
   return metricSum(op, 'ecrsync_reconcile_total', sync ? { sync } : {});
 }
 
+/** Waits until the operator counts more reconciles of `sync` than `count`; resolves to the new count. */
+export function reconciledPast(op: OperatorProcess, sync: string, count: number): Promise<number> {
+  return eventually(`${sync} reconciled again`, async () => {
+    const now = await reconcileCount(op, sync);
+    return now > count ? now : undefined;
+  }, 15_000, 50);
+}
+
 /**
  * Applies `event`, then returns once the operator has finished a reconcile of `sync` that began
  * after it saw the event, so a test can then assert what that reconcile did not write.

@@ -21,6 +21,7 @@ import {
   startOperator,
   uniqueName,
   type OperatorProcess,
+  apiAnswer,
 } from './support.ts';
 
 const { kc, core, custom } = kube();
@@ -36,16 +37,7 @@ const syncs: string[] = [];
 /** A sync on alice's own ServiceAccount, which she may act as (`edit` lets her mint its tokens). */
 const ownIdentity = (): EcrCredentialSyncSpec['identity'] => ({ serviceAccountRef: { namespace: aliceNs, name: 'builder' } });
 
-/** The API server's answer to a call: `accepted`, or the HTTP status and message of the refusal. */
-async function answer(call: () => Promise<unknown>): Promise<{ code?: number; message: string }> {
-  try {
-    await call();
-    return { message: 'accepted' };
-  } catch (error) {
-    const e = error as { code?: number; body?: string };
-    return { code: e.code, message: String(JSON.parse(e.body ?? '{}').message ?? e.body) };
-  }
-}
+const answer = apiAnswer;
 
 const patchSpec = (api: CustomObjectsApi, name: string, spec: unknown, dryRun?: 'All') =>
   answer(() => api.patchClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name, body: { spec }, ...(dryRun ? { dryRun } : {}) }, MERGE_PATCH));
