@@ -108,6 +108,22 @@ export async function httpGet(url: string): Promise<{ status: number; body: stri
 }
 
 /** The sum of a metric's series from the operator's /metrics whose labels include `labels`. */
+/**
+ * The operator's RSS once it is back under `limitKiB`, or after `timeoutMs` if it never gets there.
+ * A burst of large watch events (forged secrets) is parsed and dropped, but V8 hands the pages back
+ * only when its memory reducer runs, seconds later on a busy machine: what is retained stays.
+ */
+export async function settledRssKiB(op: OperatorProcess, limitKiB: number, timeoutMs = 30_000): Promise<{ first: number; settled: number; afterMs: number }> {
+  const started = Date.now();
+  const first = operatorRssKiB(op);
+  let settled = first;
+  while (settled >= limitKiB && Date.now() - started < timeoutMs) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    settled = operatorRssKiB(op);
+  }
+  return { first, settled, afterMs: Date.now() - started };
+}
+
 export async function metricSum(op: OperatorProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
   const { body } = await httpGet(`http://127.0.0.1:${await op.metricsPort()}/metrics`);
   const wanted = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
