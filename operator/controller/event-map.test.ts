@@ -26,6 +26,7 @@ function setup(extra: KubernetesObject[] = []) {
     ...extra,
   ];
   const map = new EventMap(() => syncs);
+  for (const sync of syncs) map.sync('add', sync);
   for (const ns of [namespace('team-a', { team: 'a' }), namespace('some-ns'), namespace('none')]) map.namespace('add', ns);
   return { map, syncs };
 }
@@ -159,7 +160,8 @@ describe('EventMap syncs and secrets', () => {
   });
 
   it('a managed secret reaches the sync its label names, and an unlabelled one none', () => {
-    const map = new EventMap(() => [syncObject('a', { registries, namespaces: { names: ['x'] } })]);
+    const map = new EventMap(() => []);
+    map.sync('add', syncObject('a', { registries, namespaces: { names: ['x'] } }));
     const secret = (labels: Record<string, string>): V1Secret => ({ metadata: { namespace: 'x', name: 'regcred', labels } });
     expect(map.secret(secret({ 'ecrsync.io/sync': 'a' }))).toEqual(['a']);
     expect(map.secret(secret({}))).toEqual([]);
@@ -179,7 +181,7 @@ describe('EventMap LocalEcrCredentialSyncs', () => {
   const tenant = () => setup([localSync('team-a', 'ecr', { registries, identity: { serviceAccountRef: { name: 'ecr-sa' } }, serviceAccounts: ['builder'] })]);
 
   it('a local sync is queued by its namespace/name key', () => {
-    expect(tenant().map.sync('add', localSync('team-a', 'ecr', { registries }))).toEqual(['team-a/ecr']);
+    expect(new EventMap(() => []).sync('add', localSync('team-a', 'ecr', { registries }))).toEqual(['team-a/ecr']);
   });
 
   it('its own namespace changing reaches it, as the sync that targets it', () => {

@@ -67,11 +67,13 @@ export class EventMap {
     return syncsForAccountChange(this.syncViews(), change, this.namespaces.get(seen.namespace), this.routing);
   }
 
-  /** A managed secret's owner, by its label, if that sync exists: anyone may label a secret as any sync's. */
+  /**
+   * A managed secret's owner, by its label, if this map has seen that sync (the manager lists syncs
+   * before secrets): anyone may label a secret as any sync's.
+   */
   secret(secret: V1Secret): string[] {
     const owner = ownerKeyOf({ namespace: secret.metadata?.namespace ?? '', labels: secret.metadata?.labels ?? {} });
-    if (!owner) return [];
-    return this.syncPrints.has(owner) || this.syncs().some((s) => syncKey(s) === owner) ? [owner] : [];
+    return owner && this.syncPrints.has(owner) ? [owner] : [];
   }
 
   /**

@@ -8,7 +8,7 @@ import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, holdUntil, nextBackoff } from '../core/backoff.ts';
 import { desiredSecrets } from '../core/desired.ts';
 import { DEFAULT_SELECTOR_EXCLUDED_NAMESPACES, targetNamespaces } from '../core/namespaces.ts';
-import { type ActualSecret, ownership, plan } from '../core/plan.ts';
+import { type ActualSecret, isOwnSecret, plan } from '../core/plan.ts';
 import { DEFAULT_MIN_REFRESH_INTERVAL_MS, nextRefreshAt } from '../core/schedule.ts';
 import { buildStatus, iso, type NamespaceOutcome } from '../core/status.ts';
 import { localProblems } from '../core/local-sync.ts';
@@ -286,6 +286,6 @@ function latest(status: BackoffStatus | undefined, own: BackoffStatus | undefine
  */
 function inPlace(sync: EcrCredentialSync, secretName: string, targets: readonly string[], actual: readonly ActualSecret[], outcomes: readonly NamespaceOutcome[]): Set<string> {
   const targeted = new Set(targets);
-  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && ownership(s, keyOf(sync), sync.metadata.uid) === 'ours').map((s) => s.namespace);
+  const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && isOwnSecret(s, sync)).map((s) => s.namespace);
   return new Set([...found, ...outcomes.filter((o) => o.result !== 'failed').map((o) => o.namespace)]);
 }

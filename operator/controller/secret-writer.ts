@@ -4,7 +4,7 @@
 import type { EcrCredentialSync } from '../api/types.ts';
 import { Reason } from '../api/constants.ts';
 import type { SecretContent } from '../core/desired.ts';
-import { type Action, actionFor, type ActualSecret, ownership } from '../core/plan.ts';
+import { type Action, actionFor, type ActualSecret, isOwnSecret } from '../core/plan.ts';
 import type { NamespaceOutcome } from '../core/status.ts';
 import { isStatus, KubeError, type KubeGateway } from '../kube/gateway.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -44,14 +44,15 @@ export class SecretWriter {
   /** The sync's secrets, plus those found at its secret name in target namespaces where they were someone else's. */
   async actual(sync: EcrCredentialSync, secretName: string, targets: readonly string[]): Promise<ActualSecret[]> {
     const { kube, clock } = this.deps;
-    const cached = await kube.listSyncSecrets(keyOf(sync));
+    const key = keyOf(sync);
+    const cached = await kube.listSyncSecrets(key);
     // A secret of the sync cached before the sync was known (created again within moments) was kept
     // without its data (kube/secret-cache.ts): read it whole, or it never looks up to date.
     // Only its own: anyone may label secrets as the sync's, and those stay trimmed, unread.
-    const trimmed = (s: ActualSecret) => (s.data === undefined || Object.keys(s.data).length === 0) && ownership(s, keyOf(sync), sync.metadata.uid) === 'ours';
+    const trimmed = (s: ActualSecret) => (s.data === undefined || Object.keys(s.data).length === 0) && isOwnSecret(s, sync);
     const whole = await Promise.all(cached.map(async (s) => (trimmed(s) ? ((await kube.getSecret(s.namespace, s.name)) ?? s) : s)));
-    const ours = this.ownWrites.overlay(keyOf(sync), whole, clock.now());
-    const hints = this.conflictHints.get(keyOf(sync));
+    const ours = this.ownWrites.overlay(key, whole, clock.now());
+    const hints = this.conflictHints.get(key);
     if (!hints?.size) return ours;
     const targetSet = new Set(targets);
     const known = new Set(ours.map((s) => `${s.namespace}/${s.name}`));
@@ -77,9 +78,8 @@ export class SecretWriter {
    */
   async removeAll(sync: EcrCredentialSync, log: Logger): Promise<{ removed: number; left: number }> {
     const labelled = await this.deps.kube.listSyncSecrets(keyOf(sync), { live: true });
-    const ours = (s: ActualSecret) => ownership(s, keyOf(sync), sync.metadata.uid) === 'ours';
-    for (const secret of labelled) if (!ours(secret)) await this.release(sync, secret, log);
-    const secrets = labelled.filter(ours);
+    for (const secret of labelled) if (!isOwnSecret(secret, sync)) await this.release(sync, secret, log);
+    const secrets = labelled.filter((s) => isOwnSecret(s, sync));
     const results = await mapLimit(secrets, this.deps.writeConcurrency, async (secret) => {
       try {
         await this.write('delete', () => this.deps.kube.deleteSecret(secret));

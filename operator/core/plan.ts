@@ -1,8 +1,8 @@
 // From desired and actual secrets to the writes that converge them. Touches only what it owns.
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
-import type { OwnerReference } from '../api/types.ts';
+import type { EcrCredentialSync, OwnerReference } from '../api/types.ts';
 import { contentHash, type DesiredState, ownedKeys, type SecretContent } from './desired.ts';
-import { describeSync, ownerKeyOf } from './sync-ref.ts';
+import { describeSync, keyOf, ownerKeyOf } from './sync-ref.ts';
 
 export interface ActualSecret {
   namespace: string;
@@ -67,6 +67,11 @@ const key = (namespace: string, name: string) => `${namespace}/${name}`;
 /** Why a secret of this sync is not written; the same words wherever it is found. */
 export function terminatingMessage(secret: ActualSecret): string {
   return `secret ${secret.namespace}/${secret.name} is being deleted, held by finalizers ${secret.deleting?.finalizers.join(', ') || '(none)'}; it is written again once it is gone`;
+}
+
+/** Whether the secret is the sync's own: its label and its owner reference (ownership above). */
+export function isOwnSecret(secret: ActualSecret, sync: Pick<EcrCredentialSync, 'kind' | 'metadata'>): boolean {
+  return ownership(secret, keyOf(sync), sync.metadata.uid) === 'ours';
 }
 
 /** Why a secret that is not this sync's is left alone; the same words wherever it is found. */

@@ -6,8 +6,7 @@ import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts'
 import { type Credential, registryHost } from './dockerconfig.ts';
 import { sha256Hex } from './hash.ts';
 import type { ResolvedGroup } from './identity.ts';
-import { type ActualSecret, ownership, upToDate } from './plan.ts';
-import { keyOf } from './sync-ref.ts';
+import { type ActualSecret, isOwnSecret, upToDate } from './plan.ts';
 import { assessExpiry } from './schedule.ts';
 
 export interface RecoveredToken extends GroupToken {
@@ -47,7 +46,7 @@ export function recoverTokens(sync: EcrCredentialSync, groups: readonly Resolved
   if (!groups.some((g) => g.roleKnown)) return { kind: 'none' };
   const vouched = vouchedTokens(sync, groups, now);
   if (!vouched) return { kind: 'none' };
-  const ours = secrets.filter((s) => ownership(s, keyOf(sync), sync.metadata.uid) === 'ours');
+  const ours = secrets.filter((s) => isOwnSecret(s, sync));
   const byName = (a: ActualSecret, b: ActualSecret) => (`${a.namespace}/${a.name}` < `${b.namespace}/${b.name}` ? -1 : 1);
   let others = 0;
   for (const secret of [...ours].sort(byName)) {

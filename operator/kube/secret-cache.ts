@@ -14,13 +14,12 @@ import { ownerKeyOf } from '../core/sync-ref.ts';
 import { actualSecret } from './convert.ts';
 
 /**
- * Trims the secret in place. `syncUid` gives the uid of a sync by key (core/sync-ref.ts), as the sync informers know
- * it (the manager lists syncs before secrets). A secret the operator writes for a sync that
- * informer has not seen yet (one deleted and created again within moments) is trimmed too: without
- * its data it never looks up to date, and is patched again, to no change, at each reconcile until
- * its next change reaches the cache.
+ * Trims the secret in place. `syncUid` gives the uid of a sync by key (core/sync-ref.ts), as the
+ * sync informers know it (the manager lists syncs before secrets). A secret the operator writes for
+ * a sync those have not seen yet (one deleted and created again within moments) is trimmed too; the
+ * secret writer reads such a secret of its own whole before judging it.
  */
-export function trimSecret(secret: V1Secret, syncUid: (name: string) => string | undefined): void {
+export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | undefined): void {
   if (secret.metadata) delete secret.metadata.managedFields;
   const namespace = secret.metadata?.namespace;
   const sync = namespace ? ownerKeyOf({ namespace, labels: secret.metadata?.labels ?? {} }) : undefined;
