@@ -2,10 +2,10 @@
 // her namespace and nothing else (the built-in edit role, which the aggregated ClusterRole in
 // manifests/02-rbac.yaml extends), with a ServiceAccount of her namespace.
 import { join } from 'node:path';
-import { CoreV1Api, CustomObjectsApi, KubeConfig, RbacAuthorizationV1Api } from '@kubernetes/client-node';
+import type { CustomObjectsApi } from '@kubernetes/client-node';
 import { GROUP, LOCAL_PLURAL, type LocalEcrCredentialSync, VERSION } from '../../operator/api/types.ts';
 import { createNamespace, dockerConfig, ecrControl, eventually, installCrds, kube, type OperatorProcess, readSecret, readyCondition, ROOT, startOperator, uniqueName } from './support.ts';
-import { tenant } from './tenants.ts';
+import { tenant, type Tenant } from './tenants.ts';
 
 const { kc, core, custom } = kube();
 const TEAM_ROLE = 'arn:aws:iam::333333333333:role/team-puller';
@@ -14,19 +14,9 @@ const HOST = '333333333333.dkr.ecr.us-east-1.amazonaws.com';
 let operator: OperatorProcess;
 let team: string;
 let other: string;
-let alice: { core: CoreV1Api; custom: CustomObjectsApi };
-
-/** The stack's admin kubeconfig, impersonating a user with no groups beyond system:authenticated. */
-function as(user: string): { core: CoreV1Api; custom: CustomObjectsApi } {
-  const impersonating = new KubeConfig();
-  impersonating.loadFromOptions({
-    clusters: kc.clusters,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-    users: kc.users.map((u) => ({ ...u, impersonateUser: user })),
-  });
-  return { core: impersonating.makeApiClient(CoreV1Api), custom: impersonating.makeApiClient(CustomObjectsApi) };
-}
+let alice: Tenant;
+/** Proof that a grant is in force: creating the kind in the namespace. */
+const CREATE_LOCAL = { group: GROUP, resource: LOCAL_PLURAL, verb: 'create' };
 
 const body = (name: string, spec: Record<string, unknown>) => ({ apiVersion: `${GROUP}/${VERSION}`, kind: 'LocalEcrCredentialSync', metadata: { name }, spec });
 const createLocal = (api: CustomObjectsApi, namespace: string, name: string, spec: Record<string, unknown>, strict = true) =>
@@ -44,18 +34,9 @@ beforeAll(async () => {
   for (const ns of [team, other]) await createNamespace(core, ns);
   await core.createNamespacedServiceAccount({ namespace: team, body: annotated('ecr-sa') });
   await core.createNamespacedServiceAccount({ namespace: other, body: annotated('ci-pusher') });
-  await kc.makeApiClient(RbacAuthorizationV1Api).createNamespacedRoleBinding({
-    namespace: team,
-    body: { metadata: { name: 'alice-edit' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' }, subjects: [{ kind: 'User', name: 'alice', apiGroup: 'rbac.authorization.k8s.io' }] },
-  });
-  alice = as('alice');
-  // The clusterrole-aggregation controller folds the local-edit rules into edit.
-  await eventually('alice may create LocalEcrCredentialSyncs', async () => {
-    const dry = await alice.custom
-      .createNamespacedCustomObject({ group: GROUP, version: VERSION, plural: LOCAL_PLURAL, namespace: team, body: body('probe', { registries: [REGISTRY], identity: { serviceAccountRef: { name: 'ecr-sa' } } }), dryRun: 'All' })
-      .then(() => true, (e: { code?: number }) => (e.code === 403 ? false : Promise.reject(e)));
-    return dry;
-  });
+  alice = tenant('alice');
+  // In force once the clusterrole-aggregation controller has folded the local-edit rules into edit.
+  await alice.grantInNamespace(team, 'edit', CREATE_LOCAL);
 });
 
 afterAll(async () => {
@@ -121,12 +102,8 @@ it("may not use the operator's own identity: refused at admission for her, and I
 });
 
 it('bob, granted the kind alone (not edit), cannot borrow a ServiceAccount of the namespace', async () => {
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  await rbac.createNamespacedRoleBinding({
-    namespace: team,
-    body: { metadata: { name: 'bob-local-edit' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ecr-credential-sync:local-edit' }, subjects: [{ kind: 'User', name: 'bob', apiGroup: 'rbac.authorization.k8s.io' }] },
-  });
-  const bob = as('bob');
+  const bob = tenant('bob');
+  await bob.grantInNamespace(team, 'ecr-credential-sync:local-edit', CREATE_LOCAL);
   await expect(createLocal(bob.custom, team, uniqueName('bob'), { registries: [REGISTRY], identity: { serviceAccountRef: { name: 'ecr-sa' } } })).rejects.toMatchObject({
     code: 403,
     body: expect.stringContaining(`you may not create serviceaccounts/token for ${team}/ecr-sa`),
