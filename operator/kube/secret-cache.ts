@@ -33,15 +33,18 @@ export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | 
   const labels: Record<string, string> = {};
   for (const key of OWN_LABELS) if (metadata.labels?.[key] !== undefined) labels[key] = metadata.labels[key]!;
   metadata.labels = labels;
-  if (metadata.ownerReferences) {
-    metadata.ownerReferences = metadata.ownerReferences.filter((r) => r.apiVersion?.startsWith(`${GROUP}/`)).slice(0, MAX_OWN_OWNERS);
-  }
+  if (metadata.ownerReferences) metadata.ownerReferences = ownOwners(metadata.ownerReferences);
 }
 
 /** The labels by which a secret is judged the operator's; no other is read of a secret not its own. */
-const OWN_LABELS = [LABEL_MANAGED_BY, LABEL_SYNC, LABEL_LOCAL_SYNC];
+export const OWN_LABELS: readonly string[] = [LABEL_MANAGED_BY, LABEL_SYNC, LABEL_LOCAL_SYNC];
 /** A secret written by the operator has one owner reference to a sync; a few more cover a takeover. */
 const MAX_OWN_OWNERS = 4;
+
+/** The owner references kept of a secret that is not the operator's: its own kinds', at most a few. */
+export function ownOwners<T extends { apiVersion?: string }>(owners: readonly T[]): T[] {
+  return owners.filter((r) => r.apiVersion?.startsWith(`${GROUP}/`)).slice(0, MAX_OWN_OWNERS);
+}
 
 /**
  * The secrets to fill the cache with, read a page at a time and each page trimmed before the next

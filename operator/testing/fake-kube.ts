@@ -12,6 +12,7 @@ import type { ActualSecret } from '../core/plan.ts';
 import { ownerReferencesWith, releasePatch, type SecretPatch, secretPatch } from '../core/secret-patch.ts';
 import type { AccountChange, AccountView } from '../core/service-accounts.ts';
 import { type EventType, KubeError, type KubeGateway } from '../kube/gateway.ts';
+import { OWN_LABELS, ownOwners } from '../kube/secret-cache.ts';
 import { clone, patchedSecret, type StoredSecret, view } from './fake-secret.ts';
 
 export type WriteOp = 'createSecret' | 'updateSecret' | 'releaseSecret' | 'deleteSecret' | 'patchStatus' | 'setFinalizers' | 'patchServiceAccount';
@@ -342,9 +343,8 @@ export class FakeKube implements KubeGateway {
 
 /** As the real live list hands a secret out (kube/secret-cache.ts trimSecret): no data, annotations, finalizers, foreign labels or owners. */
 function trimmedLikeTheLiveList(secret: ActualSecret): ActualSecret {
-  const own = ['app.kubernetes.io/managed-by', 'ecrsync.io/sync', 'ecrsync.io/local-sync'];
-  const labels = Object.fromEntries(Object.entries(secret.labels ?? {}).filter(([k]) => own.includes(k)));
-  const owners = secret.ownerReferences?.filter((r) => r.apiVersion.startsWith('ecrsync.io/'));
+  const labels = Object.fromEntries(Object.entries(secret.labels ?? {}).filter(([k]) => OWN_LABELS.includes(k)));
+  const owners = secret.ownerReferences && ownOwners(secret.ownerReferences);
   const { deleting, ...rest } = secret;
   return { ...rest, data: {}, annotations: {}, labels, ...(owners ? { ownerReferences: owners } : {}), ...(deleting ? { deleting: { finalizers: [] } } : {}) };
 }
