@@ -5,14 +5,12 @@
 // sync's outside its targets, its finalizer deleted them all, one at a target name was overwritten
 // as its own, and its informer cached each one whole (up to 1 MiB a secret).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { V1Secret } from '@kubernetes/client-node';
-import { afterReconcile, applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, MERGE_PATCH, metricSum, readSecret, readyCondition, settledRssKiB, stackSpec, startOperator, touchNamespace, uniqueName } from './support.ts';
+import { afterReconcile, applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, MERGE_PATCH, metricSum, readSecret, operatorRssKiB, readyCondition, settledRssKiB, stackSpec, startOperator, touchNamespace, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
 
-const status = (pid: number, field: 'VmRSS' | 'VmHWM') => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
 const mib = (kib: number) => `${Math.round(kib / 1024)} MiB`;
 const FORGED_NAMESPACES = 3;
 const FORGED = 300;
@@ -50,7 +48,7 @@ it('neither adopts nor deletes 300 secrets labelled as a sync\'s in namespaces i
     for (const ns of [target, left]) await eventually(`secret in ${ns}`, () => readSecret(core, ns, 'regcred'));
     await eventually('Ready', async () => readyCondition(await getSync(custom, id))?.status === 'True');
     await afterReconcile(operator, id, async () => undefined, pokeOwn);
-    const before = status(operator.child.pid!, 'VmRSS');
+    const before = operatorRssKiB(operator);
     const heapBefore = await metricSum(operator, 'ecrsync_nodejs_heap_size_used_bytes');
 
     // 300 secrets of 100 KiB labelled as the sync's, one at its secret name in each namespace.
@@ -83,7 +81,7 @@ it('neither adopts nor deletes 300 secrets labelled as a sync\'s in namespaces i
     // allocations took, and the list brings 30 MB at once. What it holds is its heap: a cache that
     // kept their data would hold 40 MB more.
     const heap = await metricSum(operator, 'ecrsync_nodejs_heap_size_used_bytes');
-    const [restarted, peak] = [status(operator.child.pid!, 'VmRSS'), status(operator.child.pid!, 'VmHWM')];
+    const [restarted, peak] = [operatorRssKiB(operator), operatorRssKiB(operator, 'VmHWM')];
     process.stderr.write(`[forged-secrets] a new operator that listed them: RSS ${mib(restarted)} (peak ${mib(peak)}), heap used ${mib(heap / 1024)} (the first one's ${mib(heapBefore / 1024)})\n`);
     expect(heap - heapBefore).toBeLessThan(20 * 1024 * 1024);
     expect(await forgedNow()).toEqual(created);

@@ -97,9 +97,9 @@ export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv 
   };
 }
 
-/** The operator process's resident set size (VmRSS), in KiB. */
-export function operatorRssKiB(op: OperatorProcess): number {
-  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${op.child.pid}/status`, 'utf8'))![1]);
+/** The operator process's resident set size (VmRSS), or its peak (VmHWM), in KiB. */
+export function operatorRssKiB(op: OperatorProcess, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(readFileSync(`/proc/${op.child.pid}/status`, 'utf8'))![1]);
 }
 
 export async function httpGet(url: string): Promise<{ status: number; body: string }> {
