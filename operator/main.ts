@@ -1,13 +1,14 @@
 // The only place real clients are built. Everything else takes them as interfaces.
-import { CustomObjectsApi, KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
-import { GROUP, LOCAL_PLURAL, PLURAL, VERSION } from './api/types.ts';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { LOCAL_PLURAL, PLURAL } from './api/types.ts';
 import { syncKey } from './core/sync-ref.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
-import { ClientGateway } from './kube/client-gateway.ts';
+import { KubeApi } from './kube/api-client.ts';
+import { ClientGateway, syncPath } from './kube/client-gateway.ts';
+import { loadConnection } from './kube/connection.ts';
 import type { KubeGateway } from './kube/gateway.ts';
-import { poolDispatchers } from './kube/pooled-dispatcher.ts';
 import { KubeServiceAccountTokens } from './kube/service-account-tokens.ts';
 import { systemClock } from './runtime/clock.ts';
 import { FlagError, type Flags, parseFlags, USAGE } from './runtime/flags.ts';
@@ -28,10 +29,9 @@ function afterAbort(signal: AbortSignal, ms: number): Promise<void> {
   });
 }
 
-async function runOnce(flags: Flags, kubeConfig: KubeConfig, kube: KubeGateway, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
-  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
-  const cluster = (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as { items: KubernetesObject[] };
-  const local = (await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: LOCAL_PLURAL })) as { items: KubernetesObject[] };
+async function runOnce(flags: Flags, api: KubeApi, kube: KubeGateway, reconciler: Reconciler, log: Logger, signal: AbortSignal): Promise<number> {
+  const list = (plural: string) => api.request<{ items: KubernetesObject[] }>(`list ${plural}`, 'GET', syncPath(plural));
+  const [cluster, local] = await Promise.all([list(PLURAL), list(LOCAL_PLURAL)]);
   let failures = 0;
   for (const key of [...cluster.items, ...local.items].map(syncKey)) {
     if (!key) continue;
@@ -70,12 +70,11 @@ async function main(argv: string[]): Promise<number> {
     });
   }
 
-  const kubeConfig = poolDispatchers(new KubeConfig());
-  kubeConfig.loadFromDefault();
+  const api = new KubeApi(await loadConnection());
   const metrics = new PromMetrics();
   const tokens = new SdkEcrTokenSource({
     record: (api, result) => metrics.awsCall(api, result),
-    serviceAccountTokens: new KubeServiceAccountTokens(kubeConfig, { audiences: flags.tokenAudiences }),
+    serviceAccountTokens: new KubeServiceAccountTokens(api, { audiences: flags.tokenAudiences }),
     tokenDirs: flags.webIdentityTokenDirs,
   });
   // The reconciler and the event routing judge syncs by the same allowlist and exclusion.
@@ -88,20 +87,20 @@ async function main(argv: string[]): Promise<number> {
     allowLocalOperatorIdentity: flags.allowLocalOperatorIdentity,
     ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
   };
-  log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: kubeConfig.getCurrentCluster()?.server }, 'starting');
+  log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: api.server }, 'starting');
 
   if (flags.once) {
-    const kube = new ClientGateway(kubeConfig, {}, { dryRun: flags.dryRun });
+    const kube = new ClientGateway(api, {}, { dryRun: flags.dryRun });
     const reconciler = new Reconciler({ kube, tokens, clock: systemClock, metrics, log, options: reconcilerOptions });
-    return runOnce(flags, kubeConfig, kube, reconciler, log, signal);
+    return runOnce(flags, api, kube, reconciler, log, signal);
   }
 
-  const manager = new Manager(kubeConfig, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs, routing: judging });
+  const manager = new Manager(api, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs, routing: judging });
   const elector = flags.leaderElect
-    ? new LeaderElector(kubeConfig, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log, metrics)
+    ? new LeaderElector(api, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log, metrics)
     : undefined;
   const kube = new ClientGateway(
-    kubeConfig,
+    api,
     { namespaces: manager.namespaces.informer, secrets: manager.secrets.informer, serviceAccounts: manager.serviceAccounts.informer },
     { dryRun: flags.dryRun, ...(elector ? { mayWrite: () => elector.holdsFreshLease() } : {}) },
   );

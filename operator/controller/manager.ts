@@ -1,11 +1,12 @@
 // Watches syncs, namespaces, ServiceAccounts and the operator's own secrets, and turns every change into a
 // reconcile of the syncs it concerns. Timers for the next token refresh go through the same queue.
-import { CoreV1Api, CustomObjectsApi, type KubeConfig, type KubernetesListObject, type KubernetesObject, type V1Namespace, type V1Secret, type V1ServiceAccount } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Namespace, V1Secret, V1ServiceAccount } from '@kubernetes/client-node';
 import { GROUP, LOCAL_PLURAL, PLURAL, VERSION } from '../api/types.ts';
 import { parseSyncKey, syncKey } from '../core/sync-ref.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
+import type { KubeApi } from '../kube/api-client.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
-import { listInPages, trimSecret } from '../kube/secret-cache.ts';
+import { trimSecret } from '../kube/secret-cache.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { RoutingOptions } from '../core/namespace-events.ts';
 import { EventMap } from './event-map.ts';
@@ -36,45 +37,29 @@ export class Manager {
   private readonly concurrency: number;
   private readonly routing: RoutingOptions;
 
-  constructor(kubeConfig: KubeConfig, log: Logger, signal: AbortSignal, options: ManagerOptions = {}) {
+  constructor(api: KubeApi, log: Logger, signal: AbortSignal, options: ManagerOptions = {}) {
     this.log = log;
     this.signal = signal;
     this.concurrency = options.reconcileConcurrency ?? 4;
     this.routing = options.routing ?? {};
     this.queue = new WorkQueue({ baseDelayMs: options.baseBackoffMs ?? 1000, maxDelayMs: options.maxBackoffMs ?? 30_000 });
-    const core = kubeConfig.makeApiClient(CoreV1Api);
-    const custom = kubeConfig.makeApiClient(CustomObjectsApi);
     const common = { log, signal };
-    this.syncs = restartingInformer<KubernetesObject>(
-      kubeConfig,
-      `/apis/${GROUP}/${VERSION}/${PLURAL}`,
-      async () => (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<KubernetesObject>,
-      { ...common, name: 'ecrcredentialsyncs' },
-    );
-    this.localSyncs = restartingInformer<KubernetesObject>(
-      kubeConfig,
-      `/apis/${GROUP}/${VERSION}/${LOCAL_PLURAL}`,
-      async () =>
-        (await custom.listCustomObjectForAllNamespaces({ group: GROUP, version: VERSION, resourcePlural: LOCAL_PLURAL })) as KubernetesListObject<KubernetesObject>,
-      { ...common, name: 'localecrcredentialsyncs' },
-    );
-    this.namespaces = restartingInformer<V1Namespace>(kubeConfig, '/api/v1/namespaces', () => core.listNamespace(), { ...common, name: 'namespaces' });
-    const selector = `${LABEL_MANAGED_BY}=${MANAGER_NAME}`;
+    this.syncs = restartingInformer<KubernetesObject>(api, `/apis/${GROUP}/${VERSION}/${PLURAL}`, { ...common, name: PLURAL });
+    this.localSyncs = restartingInformer<KubernetesObject>(api, `/apis/${GROUP}/${VERSION}/${LOCAL_PLURAL}`, { ...common, name: LOCAL_PLURAL });
+    // Of a namespace the operator reads its name, labels and deletion: metadata is enough.
+    this.namespaces = restartingInformer<V1Namespace>(api, '/api/v1/namespaces', { ...common, name: 'namespaces', metadataOnly: true });
     const syncUid = (key: string) => {
       const ref = parseSyncKey(key);
       return (ref.namespace ? this.localSyncs.informer.get(ref.name, ref.namespace) : this.syncs.informer.get(ref.name))?.metadata?.uid;
     };
-    const trim = (s: V1Secret) => trimSecret(s, syncUid);
-    this.secrets = restartingInformer<V1Secret>(
-      kubeConfig,
-      '/api/v1/secrets',
-      () => listInPages((cont) => core.listSecretForAllNamespaces({ labelSelector: selector, limit: SECRET_PAGE, ...(cont ? { _continue: cont } : {}) }), trim),
-      { ...common, name: 'secrets', labelSelector: selector, transform: trim },
-    );
-    this.serviceAccounts = restartingInformer<V1ServiceAccount>(kubeConfig, '/api/v1/serviceaccounts', () => core.listServiceAccountForAllNamespaces(), {
+    this.secrets = restartingInformer<V1Secret>(api, '/api/v1/secrets', {
       ...common,
-      name: 'serviceaccounts',
+      name: 'secrets',
+      labelSelector: `${LABEL_MANAGED_BY}=${MANAGER_NAME}`,
+      pageSize: SECRET_PAGE,
+      transform: (s) => trimSecret(s, syncUid),
     });
+    this.serviceAccounts = restartingInformer<V1ServiceAccount>(api, '/api/v1/serviceaccounts', { ...common, name: 'serviceaccounts' });
     this.wire();
   }
 

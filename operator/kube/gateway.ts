@@ -1,5 +1,4 @@
 // What the reconciler needs from Kubernetes, as one small interface, and the error its calls fail with.
-import { ApiException } from '@kubernetes/client-node';
 import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts';
 import type { SecretContent } from '../core/desired.ts';
 import type { NamespaceInfo } from '../core/namespaces.ts';
@@ -53,20 +52,12 @@ export class KubeError extends Error {
 
 export const isStatus = (error: unknown, status: number): boolean => error instanceof KubeError && error.status === status;
 
-/** Runs one API call; a failure becomes a KubeError carrying the HTTP status (0: no response). */
+/** Runs one API call; a failure that is not already a KubeError becomes one with status 0 (no response). */
 export async function call<T>(op: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (error instanceof ApiException) {
-      let detail = '';
-      try {
-        detail = (typeof error.body === 'string' ? JSON.parse(error.body) : error.body)?.message ?? '';
-      } catch {
-        /* body was not JSON */
-      }
-      throw new KubeError(op, error.code, `${op}: HTTP ${error.code}${detail ? `: ${detail}` : ''}`, { cause: error });
-    }
+    if (error instanceof KubeError) throw error;
     throw new KubeError(op, 0, `${op}: ${(error as Error).message}`, { cause: error });
   }
 }

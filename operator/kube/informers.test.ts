@@ -1,36 +1,53 @@
-import { ListWatch, type V1Secret, type Watch } from '@kubernetes/client-node';
-import { transformCached } from './informers.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import { type ChangeKind, ObjectCache } from './informers.ts';
 
-/** A Watch that hands the test its event callback instead of opening a connection. */
-function fakeWatch(): { watch: Watch; send: (phase: 'ADDED' | 'MODIFIED', obj: V1Secret) => void } {
-  let handler: ((phase: string, obj: unknown) => void) | undefined;
-  const watch = {
-    watch: async (_path: string, _params: unknown, callback: (phase: string, obj: unknown) => void) => {
-      handler = callback;
-      return new AbortController();
-    },
-  } as unknown as Watch;
-  return { watch, send: (phase, obj) => handler!(phase, obj) };
+const secret = (namespace: string, name: string, resourceVersion: string): V1Secret => ({ metadata: { namespace, name, resourceVersion } });
+
+function recorded(cache: ObjectCache<V1Secret>): string[] {
+  const seen: string[] = [];
+  for (const kind of ['add', 'update', 'delete'] as ChangeKind[]) cache.on(kind, (s) => seen.push(`${kind} ${s.metadata!.namespace}/${s.metadata!.name}@${s.metadata!.resourceVersion}`));
+  return seen;
 }
 
-const secret = (name: string, resourceVersion: string): V1Secret => ({ metadata: { namespace: 'a', name, resourceVersion }, data: { k: 'dg==' } });
+describe('ObjectCache', () => {
+  it('tells handlers of an add, of an update only when the resourceVersion moved, and of a delete only of what it held', () => {
+    const cache = new ObjectCache<V1Secret>();
+    const seen = recorded(cache);
+    cache.apply('put', secret('a', 's', '1'));
+    cache.apply('put', secret('a', 's', '1'));
+    cache.apply('put', secret('a', 's', '2'));
+    cache.apply('delete', secret('a', 's', '3'));
+    cache.apply('delete', secret('a', 'never-seen', '4'));
+    expect(seen).toEqual(['add a/s@1', 'update a/s@2', 'delete a/s@3']);
+    expect(cache.list()).toEqual([]);
+  });
 
-describe('transformCached', () => {
-  // The secret cache's bound on memory rests on this: client-node's ListWatch keeps the very object it hands its handlers.
-  it('changes the objects the cache keeps, from the list and from the watch, before other handlers see them', async () => {
-    const { watch, send } = fakeWatch();
-    const informer = new ListWatch<V1Secret>('/api/v1/secrets', watch, async () => ({ items: [secret('listed', '1')], metadata: { resourceVersion: '1' } }), false);
-    transformCached(informer, (s) => delete s.data);
-    const seen: (V1Secret['data'] | undefined)[] = [];
-    informer.on('add', (s) => seen.push(s.data));
-    informer.on('update', (s) => seen.push(s.data));
-    await informer.start();
-    send('ADDED', secret('watched', '2'));
-    send('MODIFIED', secret('listed', '3'));
-    expect(informer.list().map((s) => [s.metadata!.name, s.metadata!.resourceVersion, s.data])).toEqual([
-      ['listed', '3', undefined],
-      ['watched', '2', undefined],
-    ]);
-    expect(seen).toEqual([undefined, undefined, undefined]);
+  it('answers a list by namespace from its index, and a get by name and namespace', () => {
+    const cache = new ObjectCache<V1Secret>();
+    cache.apply('put', secret('a', 'x', '1'));
+    cache.apply('put', secret('b', 'x', '2'));
+    cache.apply('put', secret('b', 'y', '3'));
+    expect(cache.list('b').map((s) => s.metadata!.name)).toEqual(['x', 'y']);
+    expect(cache.list('c')).toEqual([]);
+    expect(cache.list()).toHaveLength(3);
+    expect(cache.get('x', 'a')?.metadata?.resourceVersion).toBe('1');
+    expect(cache.get('x')).toBeUndefined();
+  });
+
+  it('on a re-list, deletes what the list no longer has and adds or updates the rest', () => {
+    const cache = new ObjectCache<V1Secret>();
+    cache.apply('put', secret('a', 'gone', '1'));
+    cache.apply('put', secret('a', 'kept', '2'));
+    cache.apply('put', secret('a', 'changed', '3'));
+    const seen = recorded(cache);
+    cache.replace([secret('a', 'kept', '2'), secret('a', 'changed', '9'), secret('b', 'new', '10')]);
+    expect(seen).toEqual(['delete a/gone@1', 'update a/changed@9', 'add b/new@10']);
+  });
+
+  it('keeps cluster-scoped objects under the empty namespace', () => {
+    const cache = new ObjectCache<V1Secret>();
+    cache.apply('put', { metadata: { name: 'prod', resourceVersion: '1' } });
+    expect(cache.get('prod')?.metadata?.name).toBe('prod');
+    expect(cache.list('')).toHaveLength(1);
   });
 });

@@ -1,81 +1,195 @@
-// Informers (list + watch into a cache) that restart themselves after an error, with backoff,
-// until the shutdown signal fires. client-node's informer stops for good on errors other than
-// 410 Gone and timeouts, so every stop schedules a restart here.
-import { type KubeConfig, type KubernetesObject, makeInformer, type Informer, type ObjectCache, type ListPromise } from '@kubernetes/client-node';
+// Informers: a paged list into a cache, then a watch from the list's resourceVersion, resumed from
+// the last one seen after any failure (with backoff) and re-listed when the server says it expired
+// (410), until the shutdown signal fires. Handlers see every change once, after the cache has it.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from '../runtime/log.ts';
+import type { KubeApi } from './api-client.ts';
+import { isStatus } from './gateway.ts';
 
-export type WatchedInformer<T extends KubernetesObject> = Informer<T> & ObjectCache<T>;
+export type ChangeKind = 'add' | 'update' | 'delete';
 
-export interface RestartingInformer<T extends KubernetesObject> {
-  informer: WatchedInformer<T>;
-  /** Resolves once a first list has filled the cache. */
+export interface Informer<T> {
+  list(namespace?: string): T[];
+  get(name: string, namespace?: string): T | undefined;
+  on(kind: ChangeKind, handler: (object: T) => void): void;
+}
+
+export interface RestartingInformer<T> {
+  informer: Informer<T>;
+  /** Starts the loop; resolves once a first list has filled the cache (or the signal fired). */
   start(): Promise<void>;
   synced(): boolean;
 }
 
+export interface InformerOptions<T> {
+  name: string;
+  log: Logger;
+  signal: AbortSignal;
+  labelSelector?: string;
+  /** Objects per list page: the whole page is held in memory until the next is read. */
+  pageSize?: number;
+  /** Metadata only (PartialObjectMetadata): for kinds whose labels and deletion are all the operator reads. */
+  metadataOnly?: boolean;
+  /** Changes each object as it arrives, before the cache keeps it and handlers see it. */
+  transform?: (object: T) => void;
+}
+
 const MIN_DELAY_MS = 250;
 const MAX_DELAY_MS = 30_000;
+const DEFAULT_PAGE = 500;
+const METADATA_LIST = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+const METADATA_WATCH = 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json';
 
-export function restartingInformer<T extends KubernetesObject>(
-  kubeConfig: KubeConfig,
-  path: string,
-  list: ListPromise<T>,
-  options: { labelSelector?: string; log: Logger; signal: AbortSignal; name: string; transform?: (obj: T) => void },
-): RestartingInformer<T> {
+interface List<T> {
+  items: T[];
+  metadata?: { resourceVersion?: string; continue?: string };
+}
+
+const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+
+export class ObjectCache<T extends KubernetesObject> implements Informer<T> {
+  private readonly byNamespace = new Map<string, Map<string, T>>();
+  private readonly handlers: Record<ChangeKind, ((object: T) => void)[]> = { add: [], update: [], delete: [] };
+
+  list(namespace?: string): T[] {
+    if (namespace !== undefined) return [...(this.byNamespace.get(namespace)?.values() ?? [])];
+    const all: T[] = [];
+    for (const objects of this.byNamespace.values()) for (const o of objects.values()) all.push(o);
+    return all;
+  }
+
+  get(name: string, namespace = ''): T | undefined {
+    return this.byNamespace.get(namespace)?.get(name);
+  }
+
+  on(kind: ChangeKind, handler: (object: T) => void): void {
+    this.handlers[kind].push(handler);
+  }
+
+  /** Stores or removes the object and tells the handlers: `update` only if its resourceVersion moved. */
+  apply(kind: 'put' | 'delete', object: T): void {
+    const namespace = object.metadata?.namespace ?? '';
+    const name = object.metadata?.name ?? '';
+    let objects = this.byNamespace.get(namespace);
+    const previous = objects?.get(name);
+    if (kind === 'delete') {
+      if (!previous) return;
+      objects!.delete(name);
+      if (objects!.size === 0) this.byNamespace.delete(namespace);
+      return this.emit('delete', object);
+    }
+    if (!objects) this.byNamespace.set(namespace, (objects = new Map()));
+    objects.set(name, object);
+    if (!previous) this.emit('add', object);
+    else if (previous.metadata?.resourceVersion !== object.metadata?.resourceVersion) this.emit('update', object);
+  }
+
+  /** After a re-list: what the list no longer has was deleted meanwhile. */
+  replace(objects: T[]): void {
+    const listed = new Set(objects.map(keyOf));
+    for (const cached of this.list()) if (!listed.has(keyOf(cached))) this.apply('delete', cached);
+    for (const object of objects) this.apply('put', object);
+  }
+
+  private emit(kind: ChangeKind, object: T): void {
+    for (const handler of this.handlers[kind]) handler(object);
+  }
+}
+
+export function restartingInformer<T extends KubernetesObject>(api: KubeApi, path: string, options: InformerOptions<T>): RestartingInformer<T> {
+  const cache = new ObjectCache<T>();
+  const { log, signal, name } = options;
   let synced = false;
   let markSynced!: () => void;
   const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
-  const listed: ListPromise<T> = async () => {
-    const result = await list();
-    synced = true;
-    delayMs = MIN_DELAY_MS;
-    markSynced();
-    return result;
+  const selector = options.labelSelector ? { labelSelector: options.labelSelector } : {};
+  const take = (object: T) => {
+    if (object.metadata) delete object.metadata.managedFields;
+    options.transform?.(object);
+    return object;
   };
-  const informer = makeInformer<T>(kubeConfig, path, listed, options.labelSelector);
-  if (options.transform) transformCached(informer, options.transform);
-  let delayMs = MIN_DELAY_MS;
-  let timer: NodeJS.Timeout | undefined;
 
-  const schedule = (why: unknown) => {
-    if (options.signal.aborted) return;
-    options.log.warn({ informer: options.name, err: (why as Error)?.message ?? String(why), retryInMs: delayMs }, 'watch stopped; restarting');
-    clearTimeout(timer);
-    timer = setTimeout(run, delayMs);
-    delayMs = Math.min(delayMs * 2, MAX_DELAY_MS);
+  const relist = async (): Promise<string> => {
+    const objects: T[] = [];
+    let cont: string | undefined;
+    let resourceVersion = '';
+    do {
+      const page = await api.request<List<T>>(`list ${name}`, 'GET', path, {
+        query: { ...selector, limit: options.pageSize ?? DEFAULT_PAGE, ...(cont ? { continue: cont } : {}) },
+        signal,
+        ...(options.metadataOnly ? { accept: METADATA_LIST } : {}),
+      });
+      for (const object of page.items) objects.push(take(object));
+      resourceVersion = page.metadata?.resourceVersion ?? '';
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+    cache.replace(objects);
+    return resourceVersion;
   };
-  const run = () => {
-    if (options.signal.aborted) return;
-    informer.start().catch(schedule);
+
+  const loop = async () => {
+    let resourceVersion: string | undefined;
+    let backoff = MIN_DELAY_MS;
+    let delivered = false;
+    let failedBefore = false;
+    const pause = async () => {
+      await delay(backoff, undefined, { signal }).catch(() => {});
+      backoff = Math.min(backoff * 2, MAX_DELAY_MS);
+    };
+    while (!signal.aborted) {
+      try {
+        if (resourceVersion === undefined) {
+          resourceVersion = await relist();
+          backoff = MIN_DELAY_MS;
+          if (!synced) {
+            synced = true;
+            markSynced();
+          }
+        }
+        const query = { ...selector, resourceVersion, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) };
+        const opened = performance.now();
+        delivered = false;
+        await api.watch(`watch ${name}`, path, query, signal, (type, raw) => {
+          const object = raw as T;
+          resourceVersion = object.metadata?.resourceVersion ?? resourceVersion;
+          delivered = true;
+          if (type === 'BOOKMARK') return;
+          backoff = MIN_DELAY_MS;
+          cache.apply(type === 'DELETED' ? 'delete' : 'put', take(object));
+        }, options.metadataOnly ? METADATA_WATCH : undefined);
+        failedBefore = false;
+        // A server that ends watches at once must not turn this loop into a busy one.
+        if (performance.now() - opened < 1000) await pause();
+      } catch (error) {
+        if (signal.aborted) return;
+        if (isStatus(error, 410)) {
+          log.info({ informer: name }, 'watch expired; listing again');
+          resourceVersion = undefined;
+          continue;
+        }
+        log.warn({ informer: name, err: (error as Error).message, retryInMs: backoff }, 'watch stopped; restarting');
+        // A watch cut once resumes where it was; one that fails again before it delivered anything
+        // (an API server that restarted and lost its watch cache fails this way) starts over with a list.
+        if (failedBefore && !delivered) resourceVersion = undefined;
+        failedBefore = true;
+        await pause();
+        continue;
+      }
+    }
   };
-  informer.on('error', schedule);
-  // A watch that delivers events is healthy again: the next failure starts from a short delay.
-  const healthy = () => {
-    delayMs = MIN_DELAY_MS;
-  };
-  informer.on('add', healthy);
-  informer.on('update', healthy);
-  informer.on('delete', healthy);
-  options.signal.addEventListener('abort', () => {
-    clearTimeout(timer);
-    void informer.stop();
-  });
+
+  signal.addEventListener('abort', () => markSynced(), { once: true });
+  let started = false;
   return {
-    informer,
+    informer: cache,
     start: async () => {
-      run();
+      if (!started) {
+        started = true;
+        void loop();
+      }
       await firstSync;
     },
     synced: () => synced,
   };
-}
-
-/**
- * Changes each object in place as the cache takes it, before any other handler sees it:
- * client-node's ListWatch keeps the very object it hands its add and update handlers
- * (informers.test.ts holds it to that).
- */
-export function transformCached<T extends KubernetesObject>(informer: Informer<T>, transform: (obj: T) => void): void {
-  informer.on('add', transform);
-  informer.on('update', transform);
 }

@@ -1,5 +1,5 @@
-import type { V1Secret, V1SecretList } from '@kubernetes/client-node';
-import { listInPages, trimSecret } from './secret-cache.ts';
+import type { V1Secret } from '@kubernetes/client-node';
+import { listInPages, type SecretPage, trimSecret } from './secret-cache.ts';
 
 const owner = (uid: string) => ({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', name: 'prod', uid });
 const secret = (ownerReferences?: ReturnType<typeof owner>[], labels: Record<string, string> = { 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/sync': 'prod' }): V1Secret => ({
@@ -73,9 +73,9 @@ describe('trimSecret', () => {
 
 describe('listInPages', () => {
   it('reads every page, trimming each before the next is read, and answers with the last page\'s resourceVersion', async () => {
-    const pages: V1SecretList[] = [
-      { items: [secret(), secret()], metadata: { _continue: 'p2', resourceVersion: '100' } },
-      { items: [secret([owner('uid-prod')])], metadata: { _continue: '', resourceVersion: '100' } },
+    const pages: SecretPage[] = [
+      { items: [secret(), secret()], metadata: { continue: 'p2', resourceVersion: '100' } },
+      { items: [secret([owner('uid-prod')])], metadata: { continue: '', resourceVersion: '100' } },
     ];
     const asked: (string | undefined)[] = [];
     const list = await listInPages(async (cont) => {

@@ -6,7 +6,7 @@
 // finalizers, none of which the API server bounds short of the 1.5 MiB object limit. So such secrets
 // cannot grow the operator's memory by more than a few hundred bytes each. managedFields are read
 // for no secret. Releasing a secret rewrites its owner list: it re-reads the secret whole first.
-import type { V1Secret, V1SecretList } from '@kubernetes/client-node';
+import type { V1Secret } from '@kubernetes/client-node';
 import { LABEL_LOCAL_SYNC, LABEL_MANAGED_BY, LABEL_SYNC } from '../api/constants.ts';
 import { GROUP } from '../api/types.ts';
 import { ownership } from '../core/plan.ts';
@@ -46,21 +46,27 @@ export function ownOwners<T extends { apiVersion?: string }>(owners: readonly T[
   return owners.filter((r) => r.apiVersion?.startsWith(`${GROUP}/`)).slice(0, MAX_OWN_OWNERS);
 }
 
+/** A page of a secret list as the API server sends it. */
+export interface SecretPage {
+  items: V1Secret[];
+  metadata?: { continue?: string; resourceVersion?: string };
+}
+
 /**
  * The secrets to fill the cache with, read a page at a time and each page trimmed before the next
  * is read: in one list, every secret's data would be held at once.
  */
-export async function listInPages(page: (cont: string | undefined) => Promise<V1SecretList>, trim: (secret: V1Secret) => void): Promise<V1SecretList> {
+export async function listInPages(page: (cont: string | undefined) => Promise<SecretPage>, trim: (secret: V1Secret) => void): Promise<SecretPage> {
   const items: V1Secret[] = [];
   let cont: string | undefined;
-  let last: V1SecretList;
+  let last: SecretPage;
   do {
     last = await page(cont);
     for (const secret of last.items) {
       trim(secret);
       items.push(secret);
     }
-    cont = last.metadata?._continue || undefined;
+    cont = last.metadata?.continue || undefined;
   } while (cont);
   return { ...last, items };
 }

@@ -1,8 +1,9 @@
 // Web-identity tokens for a referenced ServiceAccount, minted with TokenRequest.
-import { CoreV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { AuthenticationV1TokenRequest, V1ServiceAccount } from '@kubernetes/client-node';
 import { ROLE_ARN_ANNOTATION } from '../api/constants.ts';
 import { type ServiceAccountTokens, TokenFetchError } from '../aws/token-source.ts';
-import { call, KubeError } from './gateway.ts';
+import type { KubeApi } from './api-client.ts';
+import { KubeError } from './gateway.ts';
 
 /** AWS STS accepts web-identity tokens of up to an hour's age; ask for the shortest that lasts one exchange. */
 const TOKEN_SECONDS = 600;
@@ -18,11 +19,11 @@ export const DEFAULT_AUDIENCES = ['sts.amazonaws.com', 'openshift'];
  * server's own), and only for ServiceAccounts marked for it, by a role annotation or TOKEN_REQUEST_OPT_IN.
  */
 export class KubeServiceAccountTokens implements ServiceAccountTokens {
-  private readonly core: CoreV1Api;
+  private readonly api: KubeApi;
   private readonly audiences: readonly string[];
 
-  constructor(kubeConfig: KubeConfig, options: { audiences?: readonly string[] } = {}) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(api: KubeApi, options: { audiences?: readonly string[] } = {}) {
+    this.api = api;
     this.audiences = options.audiences ?? DEFAULT_AUDIENCES;
   }
 
@@ -42,7 +43,8 @@ export class KubeServiceAccountTokens implements ServiceAccountTokens {
     if (!this.audiences.includes(audience)) {
       throw refuse('AudienceRefused', `audience "${audience}" is not one the operator mints tokens for (${this.audiences.join(', ')}; see --token-audiences)`);
     }
-    const account = await call(`get serviceaccount ${namespace}/${name}`, () => this.core.readNamespacedServiceAccount({ namespace, name }));
+    const path = `/api/v1/namespaces/${namespace}/serviceaccounts/${name}`;
+    const account = await this.api.request<V1ServiceAccount>(`get serviceaccount ${namespace}/${name}`, 'GET', path);
     const annotations = account.metadata?.annotations ?? {};
     if (!annotations[ROLE_ARN_ANNOTATION] && annotations[TOKEN_REQUEST_OPT_IN] !== 'allowed') {
       throw refuse(
@@ -50,13 +52,9 @@ export class KubeServiceAccountTokens implements ServiceAccountTokens {
         `ServiceAccount ${namespace}/${name} has no eks.amazonaws.com/role-arn annotation (nor ${TOKEN_REQUEST_OPT_IN}: "allowed"): the operator mints no token for it`,
       );
     }
-    const request = await call(`create token for ${namespace}/${name}`, () =>
-      this.core.createNamespacedServiceAccountToken({
-        namespace,
-        name,
-        body: { spec: { audiences: [audience], expirationSeconds: TOKEN_SECONDS } },
-      }),
-    );
+    const request = await this.api.request<AuthenticationV1TokenRequest>(`create token for ${namespace}/${name}`, 'POST', `${path}/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [audience], expirationSeconds: TOKEN_SECONDS } },
+    });
     const token = request.status?.token;
     if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
     const roleArn = account.metadata?.annotations?.[ROLE_ARN_ANNOTATION];

@@ -2,8 +2,9 @@
 // acquire when the lease is free or expired, renew well within its duration, and give up
 // (stop leading) if renewal fails for longer than the renew deadline.
 import { setTimeout as delay } from 'node:timers/promises';
-import { CoordinationV1Api, type KubeConfig, type V1Lease, V1MicroTime } from '@kubernetes/client-node';
-import { call, isStatus, KubeError } from '../kube/gateway.ts';
+import type { V1Lease } from '@kubernetes/client-node';
+import type { KubeApi } from '../kube/api-client.ts';
+import { isStatus, KubeError } from '../kube/gateway.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
@@ -23,7 +24,7 @@ export interface LeaseError {
 }
 
 export class LeaderElector {
-  private readonly api: CoordinationV1Api;
+  private readonly api: KubeApi;
   private readonly options: Required<LeaderElectionOptions>;
   private readonly log: Logger;
   private readonly metrics: Pick<Metrics, 'leaderElectionError'> | undefined;
@@ -35,8 +36,8 @@ export class LeaderElector {
   /** The holder's record as last seen, and when this replica saw it change (its own clock). */
   private observed = { record: '', at: 0 };
 
-  constructor(kubeConfig: KubeConfig, options: LeaderElectionOptions, log: Logger, metrics?: Pick<Metrics, 'leaderElectionError'>) {
-    this.api = kubeConfig.makeApiClient(CoordinationV1Api);
+  constructor(api: KubeApi, options: LeaderElectionOptions, log: Logger, metrics?: Pick<Metrics, 'leaderElectionError'>) {
+    this.api = api;
     this.metrics = metrics;
     this.options = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
     this.log = log.child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
@@ -84,10 +85,11 @@ export class LeaderElector {
 
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity, leaseDurationMs } = this.options;
-    const now = new V1MicroTime();
+    const now = microTime();
+    const path = leasePath(namespace, name);
     let lease: V1Lease | undefined;
     try {
-      lease = await call('get lease', () => this.api.readNamespacedLease({ namespace, name }));
+      lease = await this.api.request<V1Lease>('get lease', 'GET', path);
     } catch (error) {
       if (!isStatus(error, 404)) throw error;
     }
@@ -97,12 +99,9 @@ export class LeaderElector {
       renewTime: now,
     };
     if (!lease) {
-      await call('create lease', () =>
-        this.api.createNamespacedLease({
-          namespace,
-          body: { metadata: { name, namespace }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } },
-        }),
-      );
+      await this.api.request('create lease', 'POST', leasePath(namespace), {
+        body: { apiVersion: LEASE_API, kind: 'Lease', metadata: { name, namespace }, spec: { ...spec, acquireTime: now, leaseTransitions: 0 } },
+      });
       return true;
     }
     const holder = lease.spec?.holderIdentity;
@@ -114,20 +113,18 @@ export class LeaderElector {
     const held = holder && holder !== identity && this.observed.at + duration > Date.now();
     if (held) return false;
     const takeover = holder !== identity;
-    await call('update lease', () =>
-      this.api.replaceNamespacedLease({
-        namespace,
-        name,
-        body: {
-          metadata: { ...lease.metadata, name, namespace },
-          spec: {
-            ...lease.spec,
-            ...spec,
-            ...(takeover ? { acquireTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 } : {}),
-          },
+    await this.api.request('update lease', 'PUT', path, {
+      body: {
+        apiVersion: LEASE_API,
+        kind: 'Lease',
+        metadata: { ...lease.metadata, name, namespace },
+        spec: {
+          ...lease.spec,
+          ...spec,
+          ...(takeover ? { acquireTime: now, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 } : {}),
         },
-      }),
-    );
+      },
+    });
     return true;
   }
 
@@ -186,17 +183,22 @@ export class LeaderElector {
     this.leading = false;
     const { namespace, name, identity } = this.options;
     try {
-      const lease = await call('get lease', () => this.api.readNamespacedLease({ namespace, name }));
+      const path = leasePath(namespace, name);
+      const lease = await this.api.request<V1Lease>('get lease', 'GET', path);
       if (lease.spec?.holderIdentity !== identity) return;
-      await call('release lease', () =>
-        this.api.replaceNamespacedLease({
-          namespace,
-          name,
-          body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: new V1MicroTime() } },
-        }),
-      );
+      await this.api.request('release lease', 'PUT', path, {
+        body: { ...lease, spec: { ...lease.spec, holderIdentity: undefined, leaseDurationSeconds: 1, renewTime: microTime() } },
+      });
     } catch (error) {
       this.log.warn({ err: (error as Error).message }, 'could not release lease');
     }
   }
+}
+
+const LEASE_API = 'coordination.k8s.io/v1';
+const leasePath = (namespace: string, name?: string) => `/apis/${LEASE_API}/namespaces/${namespace}/leases${name ? `/${name}` : ''}`;
+
+/** A MicroTime as the API server parses it (RFC 3339 with exactly six fractional digits). */
+export function microTime(date = new Date()): string {
+  return date.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 }

@@ -6,7 +6,7 @@
 // as its own, and its informer cached each one whole (up to 1 MiB a secret).
 import { randomBytes } from 'node:crypto';
 import type { V1Secret } from '@kubernetes/client-node';
-import { afterReconcile, applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, MERGE_PATCH, metricSum, readSecret, operatorRssKiB, readyCondition, settledRssKiB, stackSpec, startOperator, touchNamespace, uniqueName } from './support.ts';
+import { afterReconcile, applySync, createNamespace, deleteSync, eventually, getSync, installCrds, kube, MERGE_PATCH, metricSum, readSecret, operatorRssKiB, readyCondition, heapFigures, settledRssKiB, stackSpec, startOperator, touchNamespace, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
@@ -67,7 +67,10 @@ it('neither adopts nor deletes 300 secrets labelled as a sync\'s in namespaces i
     await afterReconcile(operator, id, async () => undefined, pokeOwn);
     expect(await forgedNow()).toEqual(created);
     const rss = await settledRssKiB(operator, before + 10 * 1024);
-    process.stderr.write(`[forged-secrets] ${FORGED} forged secrets of ${DATA_BYTES / 1024} KiB in ${seconds} s; operator RSS ${mib(before)} before, ${mib(rss.first)} after, ${mib(rss.settled)} ${rss.afterMs} ms later\n`);
+    const where = await heapFigures(operator);
+    process.stderr.write(
+      `[forged-secrets] ${FORGED} forged secrets of ${DATA_BYTES / 1024} KiB in ${seconds} s; operator RSS ${mib(before)} before, ${mib(rss.first)} after, ${mib(rss.settled)} ${rss.afterMs} ms later; ${where}\n`,
+    );
     expect(rss.settled - before).toBeLessThan(10 * 1024);
 
     // A new process lists them all as it starts, a page at a time, each page trimmed before the next

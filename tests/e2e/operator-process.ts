@@ -175,3 +175,9 @@ export async function afterReconcile(op: OperatorProcess, sync: string, event: (
 export async function touchNamespace(core: CoreV1Api, name: string, n: number): Promise<void> {
   await core.patchNamespace({ name, body: { metadata: { labels: { 'e2e.ecrsync.io/poke': String(n) } } } }, MERGE_PATCH);
 }
+
+/** Where the operator's memory is, from its default metrics: V8 heap used and total, and memory outside the heap. */
+export async function heapFigures(op: OperatorProcess): Promise<string> {
+  const mib = async (name: string) => ((await metricSum(op, `ecrsync_nodejs_${name}`)) / 1048576).toFixed(1);
+  return `heap used ${await mib('heap_size_used_bytes')} MiB of ${await mib('heap_size_total_bytes')} MiB, external ${await mib('external_memory_bytes')} MiB`;
+}
