@@ -9,10 +9,10 @@
 // node dominates fall into type buckets such as "(strings)" or "(system)". With two snapshots it
 // prints both columns and the change.
 //
-// The nodes and edges arrays are read straight from the file bytes into typed arrays, so the
-// memory needed is about the file's size plus ~30 bytes per node; only the strings array goes
-// through JSON.parse. A 150 MB snapshot fits the default heap limit of a 64-bit Node 24 on a
-// machine with >= 8 GiB; pass --max-old-space-size=4096 on smaller ones.
+// The nodes and edges arrays are parsed straight from the file's bytes into typed arrays (off the
+// JS heap); only the strings array goes through JSON.parse. Measured: a 306 MB snapshot (4.3 M
+// nodes) took 4 s and 935 MiB peak RSS with default flags; the file must stay under ~1 GB (one
+// Buffer) and its strings section under V8's 512 MiB string limit.
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
