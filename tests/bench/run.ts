@@ -9,10 +9,13 @@ import {
   EXTRA_NODE_ARGS,
   HEAP_SNAPSHOT,
   IDLE_SECONDS,
+  MANY_PER_SYNC,
+  MANY_SYNCS,
   MIN_REFRESH,
   N,
   P4_COUNT,
   RESULTS_DIR,
+  SCALE_NS,
   SHELL_COUNT,
   STACK_DIR,
   UNRELATED_NAMESPACES,
@@ -31,6 +34,8 @@ export class Run {
   operator: OperatorProcess | undefined;
   /** The compiled build, restarted for P5b. */
   restarted: OperatorProcess | undefined;
+  /** The operators of the later phases (P1 at scale, many syncs), one at a time. */
+  readonly others = new Set<OperatorProcess>();
 
   constructor() {
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -38,6 +43,9 @@ export class Run {
       startedAt: this.startedAt.toISOString(),
       config: {
         namespaces: N,
+        scaleNamespaces: SCALE_NS,
+        manySyncs: MANY_SYNCS,
+        manyNamespacesPerSync: MANY_PER_SYNC,
         idleSeconds: IDLE_SECONDS,
         unrelatedSecrets: UNRELATED_SECRETS,
         unrelatedNamespaces: UNRELATED_NAMESPACES,
@@ -76,6 +84,18 @@ export class Run {
     log(`${id} failed: ${message}`);
     this.results.errors.push(`${id}: ${message}`);
     this.results.summary.push({ id, figure, measured: 'error', target, result: 'error' });
+  }
+
+  /** Runs `fn` with `op`, stopped afterwards (and on SIGINT/SIGTERM meanwhile). */
+  async withOperator<T>(op: OperatorProcess, fn: (op: OperatorProcess) => Promise<T>): Promise<T> {
+    this.others.add(op);
+    try {
+      return await fn(op);
+    } finally {
+      const code = await op.stop();
+      this.others.delete(op);
+      if (code !== 0) this.results.notes.push(`an operator (${op.logFile}) exited with code ${code} on SIGTERM`);
+    }
   }
 
   /** Stamps the end and the load average on the results. */
