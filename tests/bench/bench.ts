@@ -52,6 +52,7 @@ import { p4 } from './phases/p4.ts';
 import { scale } from './phases/scale.ts';
 import { setUp } from './phases/setup.ts';
 import { shellLoop } from './phases/shell.ts';
+import { reportOperatorMemory } from './memory-limits.ts';
 import { writePlot } from './plot.ts';
 import { log, writeResults } from './report.ts';
 import { Run } from './run.ts';
@@ -99,6 +100,7 @@ async function main(): Promise<number> {
     if (run.operator?.alive()) await run.operator.stop();
     if (run.restarted?.alive()) await run.restarted.stop();
     for (const op of run.others) await op.stop();
+    await run.operatorSampler?.stop();
     if (!KEEP) {
       log('== stack down');
       await down({ dir: STACK_DIR, log }).catch((error: Error) => run.results.errors.push(`stack down: ${error.message}`));
@@ -124,6 +126,7 @@ async function stopOperator(run: Run, op: OperatorProcess): Promise<void> {
     watchRestarts: op.count((e) => e.msg === 'watch stopped; restarting'),
     firstWarnings: warnings.slice(0, 5).map((r) => r.entry),
   };
+  await reportOperatorMemory(run, op);
   const code = await op.stop();
   (run.results.figures.operatorLog as Record<string, unknown>).exitCode = code;
   if (code !== 0) run.results.notes.push(`the operator exited with code ${code} on SIGTERM`);

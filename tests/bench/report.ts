@@ -76,6 +76,7 @@ function printReport(results: Results, file: string): void {
   }
   if (f.p4) details.push(`P4          min ${fmtMs(f.p4.minMs as number)}, mean ${fmtMs(f.p4.meanMs as number)}; namespace create request p50 ${fmtMs(f.p4.namespaceCreateRequestP50Ms as number)}; ${f.p4.pauseBetweenMs} ms between namespaces`);
   if (f.p5Peak) details.push(`P5 peak     ${f.p5Peak.sampledPeakMiB} MiB sampled (${f.p5Peak.samples} samples over ${fmtMs(f.p5Peak.windowMs as number)}, largest gap ${fmtMs(f.p5Peak.maxGapMs as number)}); VmHWM ${f.p5Peak.vmHwmMiB} MiB`);
+  if (f.operatorMemory) details.push(`memory      the first operator's lifetime peak: VmHWM ${f.operatorMemory.vmHwmMiB} MiB; sampled ${f.operatorMemory.sampledPeakMiB} MiB, in "${f.operatorMemory.sampledPeakInPhase}"`);
   if (f.memoryLimits) {
     for (const m of f.memoryLimits.settings as Array<{ source: string; request?: string; limit?: string; headroom: number | null }>) {
       details.push(`limits      ${m.source}: request ${m.request ?? 'none'}, limit ${m.limit ?? 'none'}${m.headroom !== null ? ` = peak (${f.memoryLimits.peakMiB} MiB) + ${Math.round(m.headroom * 100)} %` : ''}`);

@@ -23,6 +23,7 @@ import {
 } from './config.ts';
 import type { OperatorProcess } from './operator-process.ts';
 import { log, type Results, round } from './report.ts';
+import type { RssSampler } from './rss-sampler.ts';
 
 export class Run {
   readonly startedAt = new Date();
@@ -34,6 +35,12 @@ export class Run {
   operator: OperatorProcess | undefined;
   /** The compiled build, restarted for P5b. */
   restarted: OperatorProcess | undefined;
+  /** The operator's RSS, sampled over its whole life (startup to P3's end). */
+  operatorSampler: RssSampler | undefined;
+  /** The P5 peak (bytes), once P1 has measured it. */
+  p5PeakBytes: number | undefined;
+  /** When each phase started (epoch ms), to tell in which one a sample fell. */
+  readonly phaseStarts: Array<{ name: string; at: number }> = [];
   /** The operators of the later phases (P1 at scale, many syncs), one at a time. */
   readonly others = new Set<OperatorProcess>();
 
@@ -71,6 +78,7 @@ export class Run {
   async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
     log(`== ${name}`);
     const started = performance.now();
+    this.phaseStarts.push({ name, at: performance.timeOrigin + started });
     try {
       return await fn();
     } finally {
@@ -84,6 +92,11 @@ export class Run {
     log(`${id} failed: ${message}`);
     this.results.errors.push(`${id}: ${message}`);
     this.results.summary.push({ id, figure, measured: 'error', target, result: 'error' });
+  }
+
+  /** The phase that was running at an epoch-ms time. */
+  phaseAt(at: number): string | undefined {
+    return this.phaseStarts.findLast((p) => p.at <= at)?.name;
   }
 
   /** Runs `fn` with `op`, stopped afterwards (and on SIGINT/SIGTERM meanwhile). */

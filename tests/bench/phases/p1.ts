@@ -6,7 +6,6 @@ import { WORKLOAD_ACCOUNT } from '../../stack/stack.ts';
 import { auditMark, auditWritesBy, auditWritesSince } from '../audit-log.ts';
 import { applySync, getSync, syncedCount } from '../cluster.ts';
 import { auditLog, FS_READS, FS_WRITES, LABEL_SYNC, N, OPERATOR_USER, P1_SYNC, P1_TIMEOUT_MS, REGION, RSS_SAMPLE_MS, TARGETS } from '../config.ts';
-import { reportMemoryLimits } from '../memory-limits.ts';
 import type { OperatorProcess } from '../operator-process.ts';
 import { apfCount, apiserverMetrics, deltaBy, isWrite, sumProm } from '../prometheus.ts';
 import { notMintedForWorkload, P1_PASSWORDS, validP1Secret } from '../pull-secret.ts';
@@ -136,6 +135,6 @@ function p5Peak(run: Run, sampler: RssSampler, op: OperatorProcess, from: number
     run.figureError('P5peak', figure, target, new Error('no RSS sample in the window'));
     return;
   }
+  run.p5PeakBytes = w.peakBytes;
   run.results.summary.push({ id: 'P5peak', figure, measured: `${fmtMiB(w.peakBytes)} (VmHWM ${fmtMiB(hwm)})`, target, result: w.peakBytes <= TARGETS.p5PeakMaxBytes ? 'pass' : 'miss' });
-  reportMemoryLimits(run, Math.max(w.peakBytes, hwm ?? 0));
 }

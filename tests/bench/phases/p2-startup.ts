@@ -11,6 +11,7 @@ import { CPU_PROF, HEAP_SNAPSHOT, P2_NAMESPACES, P2_SYNC, RESULTS_DIR, TARGETS }
 import type { OperatorProcess } from '../operator-process.ts';
 import { deltaBy, sumProm } from '../prometheus.ts';
 import { fmtMs } from '../report.ts';
+import { RssSampler } from '../rss-sampler.ts';
 import type { Run } from '../run.ts';
 import { type Cluster, startImageOperator } from './setup.ts';
 
@@ -39,6 +40,7 @@ export async function startOperator(run: Run, cluster: Cluster): Promise<Operato
     ];
     run.operator = startImageOperator(cluster, run.operatorLog, nodeArgs);
     const op = run.operator;
+    run.operatorSampler = new RssSampler(op.pid!);
     try {
       const first = await op.waitForLog('its first line', () => true, 60_000);
       // "caches synced; reconciling" in one line, or "caches synced" then "reconciling".
