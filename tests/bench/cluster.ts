@@ -61,6 +61,27 @@ export async function applySync(custom: CustomObjectsApi, name: string, spec: Ec
   });
 }
 
+export async function deleteSync(custom: CustomObjectsApi, name: string): Promise<void> {
+  try {
+    await custom.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name });
+  } catch (error) {
+    if (!isStatus(error, 404)) throw error;
+  }
+}
+
+/** Waits until a sync is gone (its finalizer removed once the operator has cleaned up). */
+export async function waitSyncGone(custom: CustomObjectsApi, name: string, timeoutMs: number): Promise<void> {
+  await pollUntil(`EcrCredentialSync ${name} to be gone`, timeoutMs, 250, async () => {
+    try {
+      await getSync(custom, name);
+      return undefined;
+    } catch (error) {
+      if (isStatus(error, 404)) return true;
+      throw error;
+    }
+  });
+}
+
 export async function getSync(custom: CustomObjectsApi, name: string): Promise<EcrCredentialSync> {
   return (await custom.getClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL, name })) as EcrCredentialSync;
 }

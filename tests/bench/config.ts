@@ -2,7 +2,7 @@
 // targets, and the names of what it creates.
 import { join } from 'node:path';
 import { PROJECT_ROOT, WORKLOAD_ACCOUNT } from '../stack/stack.ts';
-import { envInt } from './support.ts';
+import { envInt, envIntList } from './support.ts';
 
 export const N = envInt('BENCH_NAMESPACES', 1000, 1);
 export const IDLE_SECONDS = envInt('BENCH_IDLE_SECONDS', 120, 0);
@@ -24,6 +24,16 @@ export const P1_TIMEOUT_MS = envInt('BENCH_P1_TIMEOUT_SECONDS', Math.max(180, Ma
 export const P4_TIMEOUT_MS = 30_000;
 export const P4_PAUSE_MS = 250;
 export const SETUP_CONCURRENCY = 32;
+/** P1 at scale: the N to converge, in growing order (BENCH_SCALE_NS=1000,5000,10000; "" skips). */
+export const SCALE_NS = [...new Set(envIntList('BENCH_SCALE_NS', [1000, 5000, 10_000], 1))].sort((a, b) => a - b);
+/** Many syncs: BENCH_MANY_SYNCS syncs of BENCH_MANY_PER_SYNC namespaces each (0 syncs skips). */
+export const MANY_SYNCS = envInt('BENCH_MANY_SYNCS', 100, 0);
+export const MANY_PER_SYNC = envInt('BENCH_MANY_PER_SYNC', 100, 1);
+export const MANY_MOVE_WINDOW_MS = envInt('BENCH_MANY_WINDOW_SECONDS', 10, 1) * 1000;
+/** The scale namespaces serve both: P1 at scale takes the first N, many syncs the first MANY_SYNCS × MANY_PER_SYNC. */
+export const SCALE_NAMESPACE_COUNT = Math.max(0, ...SCALE_NS, MANY_SYNCS * MANY_PER_SYNC);
+export const scaleTimeoutMs = (n: number) => Math.max(180, Math.ceil(n * 0.3)) * 1000;
+export const RSS_SAMPLE_MS = 100;
 
 export const STACK_DIR = join(PROJECT_ROOT, '.stack-bench');
 export const DIST_DIR = join(STACK_DIR, 'operator-dist');
@@ -47,7 +57,11 @@ export const TARGETS = {
   p3Writes: 0,
   p4P50MaxMs: 1000,
   p4P99MaxMs: 3000,
-  p5RssMaxBytes: 100 * 1024 * 1024,
+  p5SteadyMaxBytes: 80 * 1024 * 1024,
+  p5PeakMaxBytes: 120 * 1024 * 1024,
+  startupMaxMs: 600,
+  /** The memory limit must exceed the measured peak by this fraction. */
+  limitHeadroom: 0.3,
 };
 
 export const pad = (i: number, width: number) => String(i).padStart(width, '0');
@@ -58,5 +72,10 @@ export const SHELL_NAMESPACES = names('bench-shell', SHELL_COUNT);
 export const P2_NAMESPACE_NAMES = names('bench-p2', P2_NAMESPACES);
 export const P4_NAMESPACES = names('bench-p4', P4_COUNT);
 export const UNRELATED_NAMESPACE_NAMES = names('bench-unrelated', UNRELATED_NAMESPACES);
+export const SCALE_LABEL = 'bench-scale';
+export const GROUP_LABEL = 'bench-group';
+export const scaleNamespace = (i: number) => `bench-scale-${pad(i, 5)}`;
+export const manyGroup = (g: number) => `g${pad(g, 3)}`;
+export const manySync = (g: number) => `bench-many-${pad(g, 3)}`;
 /** The namespaces set up before the operator starts (P4 adds its own later). */
 export const SETUP_NAMESPACE_COUNT = 2 * N + SHELL_COUNT + P2_NAMESPACES + UNRELATED_NAMESPACES;

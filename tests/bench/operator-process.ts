@@ -20,7 +20,10 @@ export class OperatorProcess {
   private readonly events = new EventEmitter();
   private readonly logStream: WriteStream;
 
+  readonly logFile: string;
+
   constructor(nodeArgs: string[], script: string, args: string[], env: NodeJS.ProcessEnv, logFile: string) {
+    this.logFile = logFile;
     this.logStream = createWriteStream(logFile);
     this.spawnedAt = Date.now();
     this.child = spawn(process.execPath, [...nodeArgs, script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -51,20 +51,13 @@ function printReport(results: Results, file: string): void {
     `Kubernetes ${results.environment.kubernetes ?? '?'}, Node ${results.environment.node}, ${results.environment.cpus} CPUs, load average ${(results.environment.loadAverageAtStart as number[]).join(' ')} at start; run took ${fmtDuration((results.durationSeconds ?? 0) * 1000)}`,
   );
   out.push('');
-  const header = ['', 'figure', 'measured', 'target', 'result'];
-  const rows = results.summary.map((r) => [r.id, r.figure, r.measured, r.target, r.result]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
-  out.push(line(header));
-  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) out.push(line(r));
-  out.push('');
 
   const f = results.figures as Record<string, Record<string, unknown> | undefined>;
   const details: string[] = [];
   if (f.floor) {
-    details.push(`floor       bare client-node loop, ${c.namespaces} secrets (${f.floor.payloadBytes} B dockerconfigjson), ${c.writeConcurrency} in flight: ${fmtMs(f.floor.ms as number)} (${f.floor.perNamespaceMs} ms/namespace, request p50 ${fmtMs(f.floor.requestP50Ms as number)})`);
-    details.push(`            the same loop reusing one connection (client-node as is opens one per request): ${fmtMs(f.floor.reusedConnectionMs as number)}`);
+    const cn = f.floor.clientNode as { ms: number; perNamespaceMs: number; requestP50Ms: number } | undefined;
+    details.push(`floor       bare loop over one reused connection, ${c.namespaces} secrets (${f.floor.payloadBytes} B dockerconfigjson), ${c.writeConcurrency} in flight: ${fmtMs(f.floor.ms as number)} (${f.floor.perNamespaceMs} ms/namespace, request p50 ${fmtMs(f.floor.requestP50Ms as number)})`);
+    if (cn) details.push(`            reference: client-node as is (a TLS connection per request) ${fmtMs(cn.ms)} (${cn.perNamespaceMs} ms/namespace, request p50 ${fmtMs(cn.requestP50Ms)})${f.p1?.ms ? `; P1 is ${((f.p1.ms as number) / cn.ms).toFixed(2)}× it` : ''}`);
   }
   if (f.p1) {
     details.push(`P1          operator ${f.p1.perNamespaceMs ?? 'n/a'} ms/namespace; first secret after ${fmtMs(f.p1.firstSecretMs as number)}; status says synced after ${fmtMs(f.p1.statusReportsSyncedMs as number)} (polled)`);
@@ -82,9 +75,26 @@ function printReport(results: Results, file: string): void {
     if (f.p3.auditWritesByUser) details.push(`            audit log, writes by user: ${JSON.stringify(f.p3.auditWritesByUser)}`);
   }
   if (f.p4) details.push(`P4          min ${fmtMs(f.p4.minMs as number)}, mean ${fmtMs(f.p4.meanMs as number)}; namespace create request p50 ${fmtMs(f.p4.namespaceCreateRequestP50Ms as number)}; ${f.p4.pauseBetweenMs} ms between namespaces`);
+  if (f.p5Peak) details.push(`P5 peak     ${f.p5Peak.sampledPeakMiB} MiB sampled (${f.p5Peak.samples} samples over ${fmtMs(f.p5Peak.windowMs as number)}, largest gap ${fmtMs(f.p5Peak.maxGapMs as number)}); VmHWM ${f.p5Peak.vmHwmMiB} MiB`);
+  if (f.operatorMemory) details.push(`memory      the first operator's lifetime peak: VmHWM ${f.operatorMemory.vmHwmMiB} MiB; sampled ${f.operatorMemory.sampledPeakMiB} MiB, in "${f.operatorMemory.sampledPeakInPhase}"`);
+  if (f.memoryLimits) {
+    for (const m of f.memoryLimits.settings as Array<{ source: string; request?: string; limit?: string; headroom: number | null }>) {
+      details.push(`limits      ${m.source}: request ${m.request ?? 'none'}, limit ${m.limit ?? 'none'}${m.headroom !== null ? ` = peak (${f.memoryLimits.peakMiB} MiB) + ${Math.round(m.headroom * 100)} %` : ''}`);
+    }
+  }
   if (f.p5) details.push(`P5          RSS after convergence ${f.p5.rssAfterConvergenceMiB} MiB, max in window ${f.p5.rssMaxInWindowMiB} MiB; heap used ${f.p5.heapUsedMiB} of ${f.p5.heapTotalMiB} MiB, external ${f.p5.externalMiB} MiB`);
   if (f.startup) details.push(`startup     first log line ${fmtMs(f.startup.toFirstLogLineMs as number)}; informer lists ${fmtMs(f.startup.informerListsMs as number)}; "reconciling" ${fmtMs(f.startup.toReconcilingMs as number)}`);
   if (f.p5b) details.push(`P5b         ${f.p5b.measuredAfter}: heap used ${f.p5b.heapUsedMiB} of ${f.p5b.heapTotalMiB} MiB; restart ${JSON.stringify(f.p5b.restart)}`);
+  if (f.scale) {
+    for (const p of (f.scale.points ?? []) as Array<Record<string, number | null>>) {
+      details.push(`scale N=${String(p.n).padEnd(5)} operator ${fmtMs(p.operatorMs)} (${p.operatorPerNamespaceMs} ms/ns) vs floor ${fmtMs(p.floorMs)} (${p.floorPerNamespaceMs} ms/ns) = ${p.ratio}×; peak RSS ${p.peakRssMiB} MiB (VmHWM ${p.vmHwmMiB} MiB, ${p.rssSamples} samples); status synced ${fmtMs(p.statusSyncedMs)}; clean-up ${fmtMs(p.cleanupMs)}`);
+    }
+  }
+  if (f.manySyncs) {
+    const m = f.manySyncs;
+    details.push(`many syncs  ${m.syncs} × ${m.namespacesPerSync}: converged in ${fmtMs(m.convergeMs as number)}, statuses ${fmtMs(m.allStatusesSyncedMs as number)}, peak RSS ${m.peakRssMiB} MiB`);
+    details.push(`            ${m.movedNamespace} moved ${m.from} → ${m.to}: new secret ${fmtMs(m.secretAppearedMs as number)}, old gone ${fmtMs(m.secretGoneMs as number)}; reconciles in ${fmtMs(m.windowMs as number)}: ${JSON.stringify(m.reconcilesBySync)}`);
+  }
   if (f.operatorLog) details.push(`operator    ${f.operatorLog.warnings} warnings, ${f.operatorLog.reconcileFailures} failed reconciles, ${f.operatorLog.watchRestarts} watch restarts; log: ${f.operatorLog.file}`);
   out.push(...details);
   if (results.notes.length) {
@@ -97,6 +107,15 @@ function printReport(results: Results, file: string): void {
   }
   out.push('');
   out.push(`phases (s): ${Object.entries(results.phases).map(([k, v]) => `${k.split(':')[0]} ${v}`).join('; ')}`);
-  out.push(`results: ${file} (and ${join(RESULTS_DIR, 'latest.json')})`);
+  out.push(`results: ${file} (and ${join(RESULTS_DIR, 'latest.json')})${f.plot ? `; plot: ${f.plot.png} (and latest.png)` : ''}`);
+  out.push('');
+  const header = ['', 'figure', 'measured', 'target', 'result'];
+  const rows = results.summary.map((r) => [r.id, r.figure, r.measured, r.target, r.result]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
+  out.push(line(header));
+  out.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) out.push(line(r));
+  out.push(`pass ${results.summary.filter((r) => r.result === 'pass').length}, miss ${results.summary.filter((r) => r.result === 'miss').length}, error ${results.summary.filter((r) => r.result === 'error').length}`);
   process.stdout.write(`${out.join('\n')}\n`);
 }

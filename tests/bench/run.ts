@@ -9,10 +9,13 @@ import {
   EXTRA_NODE_ARGS,
   HEAP_SNAPSHOT,
   IDLE_SECONDS,
+  MANY_PER_SYNC,
+  MANY_SYNCS,
   MIN_REFRESH,
   N,
   P4_COUNT,
   RESULTS_DIR,
+  SCALE_NS,
   SHELL_COUNT,
   STACK_DIR,
   UNRELATED_NAMESPACES,
@@ -20,6 +23,7 @@ import {
 } from './config.ts';
 import type { OperatorProcess } from './operator-process.ts';
 import { log, type Results, round } from './report.ts';
+import type { RssSampler } from './rss-sampler.ts';
 
 export class Run {
   readonly startedAt = new Date();
@@ -31,6 +35,14 @@ export class Run {
   operator: OperatorProcess | undefined;
   /** The compiled build, restarted for P5b. */
   restarted: OperatorProcess | undefined;
+  /** The operator's RSS, sampled over its whole life (startup to P3's end). */
+  operatorSampler: RssSampler | undefined;
+  /** The P5 peak (bytes), once P1 has measured it. */
+  p5PeakBytes: number | undefined;
+  /** When each phase started (epoch ms), to tell in which one a sample fell. */
+  readonly phaseStarts: Array<{ name: string; at: number }> = [];
+  /** The operators of the later phases (P1 at scale, many syncs), one at a time. */
+  readonly others = new Set<OperatorProcess>();
 
   constructor() {
     mkdirSync(RESULTS_DIR, { recursive: true });
@@ -38,6 +50,9 @@ export class Run {
       startedAt: this.startedAt.toISOString(),
       config: {
         namespaces: N,
+        scaleNamespaces: SCALE_NS,
+        manySyncs: MANY_SYNCS,
+        manyNamespacesPerSync: MANY_PER_SYNC,
         idleSeconds: IDLE_SECONDS,
         unrelatedSecrets: UNRELATED_SECRETS,
         unrelatedNamespaces: UNRELATED_NAMESPACES,
@@ -63,6 +78,7 @@ export class Run {
   async phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
     log(`== ${name}`);
     const started = performance.now();
+    this.phaseStarts.push({ name, at: performance.timeOrigin + started });
     try {
       return await fn();
     } finally {
@@ -76,6 +92,23 @@ export class Run {
     log(`${id} failed: ${message}`);
     this.results.errors.push(`${id}: ${message}`);
     this.results.summary.push({ id, figure, measured: 'error', target, result: 'error' });
+  }
+
+  /** The phase that was running at an epoch-ms time. */
+  phaseAt(at: number): string | undefined {
+    return this.phaseStarts.findLast((p) => p.at <= at)?.name;
+  }
+
+  /** Runs `fn` with `op`, stopped afterwards (and on SIGINT/SIGTERM meanwhile). */
+  async withOperator<T>(op: OperatorProcess, fn: (op: OperatorProcess) => Promise<T>): Promise<T> {
+    this.others.add(op);
+    try {
+      return await fn(op);
+    } finally {
+      const code = await op.stop();
+      this.others.delete(op);
+      if (code !== 0) this.results.notes.push(`an operator (${op.logFile}) exited with code ${code} on SIGTERM`);
+    }
   }
 
   /** Stamps the end and the load average on the results. */

@@ -17,6 +17,21 @@ export function envInt(name: string, fallback: number, min = 0): number {
   return n;
 }
 
+/** A comma-separated list of whole numbers ≥ min; an empty value is an empty list. */
+export function envIntList(name: string, fallback: number[], min = 0): number[] {
+  const raw = process.env[name];
+  if (raw === undefined) return fallback;
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < min) throw new Error(`${name} must list whole numbers ≥ ${min}, got "${raw}"`);
+      return n;
+    });
+}
+
 /** Maps with at most `limit` calls in flight; results keep input order. */
 export async function pool<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);

@@ -1,14 +1,16 @@
 // P1: one EcrCredentialSync over N namespaces, from the CR applied to the N-th valid secret seen
-// by a watch, against the floor. The watch stays open for P4.
+// by a watch, against the floor. The watch stays open for P4. The operator's RSS is sampled every
+// 100 ms meanwhile: the P5 peak of the initial sync, held against the manifests' memory limits.
 import type { EcrCredentialSyncSpec } from '../../../operator/api/types.ts';
 import { WORKLOAD_ACCOUNT } from '../../stack/stack.ts';
 import { auditMark, auditWritesBy, auditWritesSince } from '../audit-log.ts';
 import { applySync, getSync, syncedCount } from '../cluster.ts';
-import { auditLog, FS_READS, FS_WRITES, LABEL_SYNC, N, OPERATOR_USER, P1_SYNC, P1_TIMEOUT_MS, REGION, TARGETS } from '../config.ts';
+import { auditLog, FS_READS, FS_WRITES, LABEL_SYNC, N, OPERATOR_USER, P1_SYNC, P1_TIMEOUT_MS, REGION, RSS_SAMPLE_MS, TARGETS } from '../config.ts';
 import type { OperatorProcess } from '../operator-process.ts';
 import { apfCount, apiserverMetrics, deltaBy, isWrite, sumProm } from '../prometheus.ts';
 import { notMintedForWorkload, P1_PASSWORDS, validP1Secret } from '../pull-secret.ts';
-import { fmtMs, log, round } from '../report.ts';
+import { fmtMiB, fmtMs, log, round } from '../report.ts';
+import { RssSampler } from '../rss-sampler.ts';
 import type { Run } from '../run.ts';
 import { SecretArrivals } from '../secret-arrivals.ts';
 import { pollUntil, sleep } from '../support.ts';
@@ -44,6 +46,7 @@ export async function p1(run: Run, { kc, custom }: Cluster, op: OperatorProcess,
           }
         }
       })();
+      const sampler = new RssSampler(op.pid!);
       const t0 = performance.now();
       await applySync(custom, P1_SYNC, p1Spec);
       const appliedMs = performance.now() - t0;
@@ -62,7 +65,10 @@ export async function p1(run: Run, { kc, custom }: Cluster, op: OperatorProcess,
       } finally {
         polling = false;
         await poller;
+        await sampler.stop();
       }
+      const windowEnd = Math.max(allAt ?? 0, statusAt ?? 0) || performance.now();
+      p5Peak(run, sampler, op, performance.timeOrigin + t0, performance.timeOrigin + windowEnd);
       const opAfter = await op.scrape();
       const apiAfter = await apiserverMetrics(kc);
       const firstAt = watcher.nthArrival(1);
@@ -109,4 +115,26 @@ export async function p1(run: Run, { kc, custom }: Cluster, op: OperatorProcess,
     }
   });
   return watcher;
+}
+
+/** P5 peak: the highest RSS sampled from the CR applied until the status reported every namespace synced. */
+function p5Peak(run: Run, sampler: RssSampler, op: OperatorProcess, from: number, to: number): void {
+  const figure = `P5 peak: operator RSS during the initial ${N}-namespace sync (sampled every ${RSS_SAMPLE_MS} ms)`;
+  const target = `≤ ${fmtMiB(TARGETS.p5PeakMaxBytes)}`;
+  const w = sampler.window(from, to);
+  const hwm = op.memory()?.hwm;
+  run.results.figures.p5Peak = {
+    sampledPeakMiB: round((w.peakBytes ?? Number.NaN) / 1048576),
+    vmHwmMiB: round((hwm ?? Number.NaN) / 1048576),
+    samples: w.samples,
+    maxGapMs: round(w.maxGapMs),
+    windowMs: round(to - from),
+    measuredAs: 'max VmRSS sampled every 100 ms from the CR applied until the status said synced; VmHWM is the lifetime peak (startup included)',
+  };
+  if (w.peakBytes === undefined) {
+    run.figureError('P5peak', figure, target, new Error('no RSS sample in the window'));
+    return;
+  }
+  run.p5PeakBytes = w.peakBytes;
+  run.results.summary.push({ id: 'P5peak', figure, measured: `${fmtMiB(w.peakBytes)} (VmHWM ${fmtMiB(hwm)})`, target, result: w.peakBytes <= TARGETS.p5PeakMaxBytes ? 'pass' : 'miss' });
 }

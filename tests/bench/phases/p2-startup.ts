@@ -1,20 +1,23 @@
-// The operator started (node operator/main.ts, as the e2e tests start it, as its ServiceAccount)
-// with a sync that exists before it starts: its startup times, and P2 (GetAuthorizationToken
-// calls for three registries in two regions).
+// The operator started as the image runs it (the compiled build, the Containerfile's Node flags
+// and ENV; as its ServiceAccount) with a sync that exists before it starts: its startup times
+// (spawn → first secret written, a target), and P2 (GetAuthorizationToken calls for three
+// registries in two regions).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EcrCredentialSyncSpec } from '../../../operator/api/types.ts';
-import { CENTRAL_ACCOUNT, PROJECT_ROOT, WORKLOAD_ACCOUNT } from '../../stack/stack.ts';
+import { CENTRAL_ACCOUNT, WORKLOAD_ACCOUNT } from '../../stack/stack.ts';
 import { applySync, waitSynced } from '../cluster.ts';
-import { CPU_PROF, EXTRA_NODE_ARGS, HEAP_SNAPSHOT, P2_NAMESPACES, P2_SYNC, RESULTS_DIR } from '../config.ts';
-import { OperatorProcess } from '../operator-process.ts';
+import { CPU_PROF, HEAP_SNAPSHOT, P2_NAMESPACES, P2_SYNC, RESULTS_DIR, TARGETS } from '../config.ts';
+import type { OperatorProcess } from '../operator-process.ts';
 import { deltaBy, sumProm } from '../prometheus.ts';
 import { fmtMs } from '../report.ts';
+import { RssSampler } from '../rss-sampler.ts';
 import type { Run } from '../run.ts';
-import type { Cluster } from './setup.ts';
+import { type Cluster, startImageOperator } from './setup.ts';
 
 /** Starts the operator (kept in run.operator) and measures startup and P2. */
-export async function startOperator(run: Run, { env, custom, operatorArgs, operatorEnv }: Cluster): Promise<OperatorProcess> {
+export async function startOperator(run: Run, cluster: Cluster): Promise<OperatorProcess> {
+  const { env, custom } = cluster;
   const p2Spec: EcrCredentialSyncSpec = {
     registries: [
       { accountId: WORKLOAD_ACCOUNT, region: 'us-east-1', hostnames: [env.STACK_REGISTRY!] },
@@ -34,10 +37,10 @@ export async function startOperator(run: Run, { env, custom, operatorArgs, opera
     const nodeArgs = [
       ...(CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${join(RESULTS_DIR, `prof-${run.stamp}`)}`] : []),
       ...(HEAP_SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${join(RESULTS_DIR, `heap-${run.stamp}`)}`] : []),
-      ...EXTRA_NODE_ARGS,
     ];
-    run.operator = new OperatorProcess(nodeArgs, join(PROJECT_ROOT, 'operator/main.ts'), operatorArgs, operatorEnv, run.operatorLog);
+    run.operator = startImageOperator(cluster, run.operatorLog, nodeArgs);
     const op = run.operator;
+    run.operatorSampler = new RssSampler(op.pid!);
     try {
       const first = await op.waitForLog('its first line', () => true, 60_000);
       // "caches synced; reconciling" in one line, or "caches synced" then "reconciling".
@@ -55,13 +58,13 @@ export async function startOperator(run: Run, { env, custom, operatorArgs, opera
       run.results.figures.startup = startup;
       run.results.summary.push({
         id: 'start',
-        figure: 'startup: spawn → caches synced → first secrets written',
-        measured: `${fmtMs(startup.toCachesSyncedMs)} → ${fmtMs(startup.toFirstSecretsWrittenMs)}`,
-        target: '(reported)',
-        result: 'reported',
+        figure: 'startup: spawn → first secret written (caches synced)',
+        measured: `${fmtMs(startup.toFirstSecretsWrittenMs)} (caches synced ${fmtMs(startup.toCachesSyncedMs)})`,
+        target: `≤ ${fmtMs(TARGETS.startupMaxMs)}`,
+        result: startup.toFirstSecretsWrittenMs <= TARGETS.startupMaxMs ? 'pass' : 'miss',
       });
     } catch (error) {
-      run.figureError('start', 'startup: spawn → caches synced → first secrets written', '(reported)', error);
+      run.figureError('start', 'startup: spawn → first secret written', `≤ ${fmtMs(TARGETS.startupMaxMs)}`, error);
     }
     try {
       await waitSynced(custom, P2_SYNC, P2_NAMESPACES, 90_000);

@@ -1,16 +1,20 @@
 // Set-up, nothing measured: the stack, the CRD, the operator's ServiceAccount and RBAC, the
-// FlowSchemas, the compiled build for P5b, the namespaces and the unrelated secrets.
+// FlowSchemas, the compiled build every operator process runs (with the Containerfile's Node flags
+// and ENV), the namespaces and the unrelated secrets.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiextensionsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { GROUP, PLURAL } from '../../../operator/api/types.ts';
 import { STACK_ALLOWED_HOSTNAMES_FLAG } from '../../stack/ecr/registries.ts';
+import { imageRuntime, type ImageRuntime } from '../image-runtime.ts';
+import { OperatorProcess } from '../operator-process.ts';
 import { down, PROJECT_ROOT, up } from '../../stack/stack.ts';
 import { applyFile, createNamespaces, installFlowSchemas, operatorKubeconfig, quiesce, reuseDispatcher } from '../cluster.ts';
 import {
   CONCURRENCY,
   DIST_CHECK,
   DIST_DIR,
+  EXTRA_NODE_ARGS,
   FLOOR_NAMESPACES,
   MIN_REFRESH,
   P1_NAMESPACES,
@@ -37,11 +41,19 @@ export interface Cluster {
   /** A kubeconfig file, and a KubeConfig, with a token of the operator's ServiceAccount. */
   saKubeconfig: string;
   saKc: KubeConfig;
-  /** How the operator is started: its environment and flags. */
+  /** How the operator is started: its environment (with the image's ENV) and flags. */
   operatorEnv: NodeJS.ProcessEnv;
   operatorArgs: string[];
   /** The compiled build's main.js, when it was built. */
   distMain: string | undefined;
+  /** What every operator process runs: the compiled build with the image's Node flags, or the sources when there is no build. */
+  operatorScript: string;
+  image: ImageRuntime;
+}
+
+/** An operator process as the image runs it (script, Node flags, ENV), plus `extraNodeArgs` and BENCH_NODE_ARGS. */
+export function startImageOperator(cluster: Cluster, logFile: string, extraNodeArgs: string[] = []): OperatorProcess {
+  return new OperatorProcess([...cluster.image.nodeFlags, ...extraNodeArgs, ...EXTRA_NODE_ARGS], cluster.operatorScript, cluster.operatorArgs, cluster.operatorEnv, logFile);
 }
 
 export async function setUp(run: Run): Promise<Cluster> {
@@ -75,14 +87,21 @@ export async function setUp(run: Run): Promise<Cluster> {
   });
   const saKc = new KubeConfig();
   saKc.loadFromFile(saKubeconfig);
-  const operatorEnv = { ...process.env, NODE_OPTIONS: '', KUBECONFIG: saKubeconfig };
+  let image: ImageRuntime;
+  try {
+    image = imageRuntime();
+  } catch (error) {
+    image = { nodeFlags: [], env: {}, entrypoint: [] };
+    run.results.errors.push(`Containerfile: ${(error as Error).message}; the operator runs without the image's flags and ENV`);
+  }
+  const operatorEnv = { ...process.env, NODE_OPTIONS: '', KUBECONFIG: saKubeconfig, ...image.env };
   const operatorArgs = ['--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG, `--write-concurrency=${CONCURRENCY}`, `--min-refresh-interval=${MIN_REFRESH}`];
 
   // The container runs the compiled build (node dist/operator/main.js), not the sources through
-  // type stripping; build it now, before anything is measured, for P5b at the end.
+  // type stripping; build it now, before anything is measured: every operator process runs it.
   let distMain: string | undefined;
   if (DIST_CHECK) {
-    await run.phase('compile the operator (tsc -p tsconfig.build.json) for P5b', async () => {
+    await run.phase('compile the operator (tsc -p tsconfig.build.json)', async () => {
       const res = await runLimited(join(PROJECT_ROOT, 'node_modules/.bin/tsc'), ['-p', join(PROJECT_ROOT, 'tsconfig.build.json'), '--outDir', DIST_DIR], process.env, 300_000);
       const main = join(DIST_DIR, 'operator/main.js');
       if (existsSync(main)) distMain = main;
@@ -123,5 +142,8 @@ export async function setUp(run: Run): Promise<Cluster> {
   const settle1 = await run.phase('wait for the controller manager to settle', () => quiesce(kc, 240_000));
   if (!settle1.settled) run.results.notes.push(`the API server still saw ${settle1.lastRate} writes per 3 s after ${fmtMs(settle1.ms)} of settling, before the floor`);
 
-  return { env, kc, core, custom, saKubeconfig, saKc, operatorEnv, operatorArgs, distMain };
+  const operatorScript = distMain ?? join(PROJECT_ROOT, 'operator/main.ts');
+  run.results.config.operator = { script: operatorScript, nodeFlags: [...image.nodeFlags, ...EXTRA_NODE_ARGS], env: image.env, asTheImageRunsIt: distMain !== undefined && EXTRA_NODE_ARGS.length === 0 };
+  if (!distMain) run.results.notes.push('no compiled build: the operator ran from its sources, not as the image runs it');
+  return { env, kc, core, custom, saKubeconfig, saKc, operatorEnv, operatorArgs, distMain, operatorScript, image };
 }
