@@ -67,7 +67,7 @@ beforeAll(async () => {
   await installCrds(kc);
   // Dual-stack binds (no host), as the defaults are, for item 10; applies manifests 00-02, 05, 06.
   // Node's heap flag as the image's entrypoint sets it, which keeps RSS steady enough for item 4 to compare.
-  operator = await startOperator(['--metrics-bind-address=:0', '--health-probe-bind-address=:0'], { NODE_OPTIONS: '--max-semi-space-size=1' });
+  operator = await startOperator(['--metrics-bind-address=:0', '--health-probe-bind-address=:0']);
   await ensureTestRoles();
   aliceNs = await namespace(uniqueName('alice'));
   teamB = await namespace(uniqueName('team-b'));

@@ -16,7 +16,6 @@ const FORGED_NAMESPACES = 3;
 const FORGED = 300;
 const DATA_BYTES = 100 * 1024;
 /** As the container runs it (Containerfile): V8's young generation, which a burst of allocations would otherwise grow by some 35 MiB for good, stays small. */
-const CONTAINER_NODE_OPTIONS = { NODE_OPTIONS: '--max-semi-space-size=1' };
 
 /** A pull secret's JSON of DATA_BYTES, with a random credential. */
 const forgedConfig = () => JSON.stringify({ auths: { 'forged.example.com': { auth: randomBytes(DATA_BYTES * 0.75).toString('base64') } } });
@@ -26,7 +25,7 @@ async function inBatches<T>(items: readonly T[], size: number, fn: (item: T) => 
 }
 
 it('neither adopts nor deletes 300 secrets labelled as a sync\'s in namespaces it does not target, nor grows its memory by them', async () => {
-  let operator = await startOperator([], CONTAINER_NODE_OPTIONS);
+  let operator = await startOperator();
   const id = uniqueName('forged');
   const label = `e2e.ecrsync.io/${id}`;
   const target = `${id}-target`;
@@ -77,7 +76,7 @@ it('neither adopts nor deletes 300 secrets labelled as a sync\'s in namespaces i
     // is read; the data of its own secrets it keeps, and learns their tokens back from them.
     const own = await readSecret(core, target, 'regcred');
     expect(await operator.stop()).toBe(0);
-    operator = await startOperator([], CONTAINER_NODE_OPTIONS);
+    operator = await startOperator();
     await afterReconcile(operator, id, async () => undefined, pokeOwn);
     expect((await readSecret(core, target, 'regcred'))?.data).toEqual(own?.data);
     // Its RSS is some 70 MiB above the first one's: V8 and the C allocator keep what a burst of

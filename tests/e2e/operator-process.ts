@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { imageRuntime } from '../bench/image-runtime.ts';
 import { type CoreV1Api, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { STACK_ALLOWED_HOSTNAMES_FLAG } from '../stack/ecr/registries.ts';
 import { writeTokenKubeconfig } from '../stack/kubeconfig.ts';
@@ -70,10 +71,12 @@ export async function operatorKubeconfig(serviceAccount = OPERATOR_SERVICE_ACCOU
 /** Runs the operator as its own process, as `npm start` would, against the test stack, as its own ServiceAccount. */
 export async function startOperator(args: string[] = [], env: NodeJS.ProcessEnv = {}, options: { serviceAccount?: string } = {}): Promise<OperatorProcess> {
   const kubeconfig = await operatorKubeconfig(options.serviceAccount);
+  // As the image runs it: its ENTRYPOINT's Node flags and its ENV (tests/bench/image-runtime.ts reads both from the Containerfile).
+  const image = imageRuntime();
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG, ...args],
-    { env: { ...process.env, NODE_OPTIONS: '', KUBECONFIG: kubeconfig, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    [...image.nodeFlags, join(ROOT, 'operator/main.ts'), '--metrics-bind-address=127.0.0.1:0', '--health-probe-bind-address=127.0.0.1:0', STACK_ALLOWED_HOSTNAMES_FLAG, ...args],
+    { env: { ...process.env, ...image.env, NODE_OPTIONS: '', KUBECONFIG: kubeconfig, ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
