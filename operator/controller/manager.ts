@@ -6,7 +6,8 @@ import { parseSyncKey, syncKey } from '../core/sync-ref.ts';
 import { LABEL_MANAGED_BY, MANAGER_NAME } from '../api/constants.ts';
 import type { KubeApi } from '../kube/api-client.ts';
 import { restartingInformer, type RestartingInformer } from '../kube/informers.ts';
-import { trimSecret } from '../kube/secret-cache.ts';
+import { trimNamespace, trimServiceAccount } from '../kube/object-trim.ts';
+import { Interner, trimSecret } from '../kube/secret-cache.ts';
 import type { Logger } from '../runtime/log.ts';
 import type { RoutingOptions } from '../core/namespace-events.ts';
 import { EventMap } from './event-map.ts';
@@ -47,7 +48,8 @@ export class Manager {
     this.syncs = restartingInformer<KubernetesObject>(api, `/apis/${GROUP}/${VERSION}/${PLURAL}`, { ...common, name: PLURAL });
     this.localSyncs = restartingInformer<KubernetesObject>(api, `/apis/${GROUP}/${VERSION}/${LOCAL_PLURAL}`, { ...common, name: LOCAL_PLURAL });
     // Of a namespace the operator reads its name, labels and deletion: metadata is enough.
-    this.namespaces = restartingInformer<V1Namespace>(api, '/api/v1/namespaces', { ...common, name: 'namespaces', metadataOnly: true });
+    this.namespaces = restartingInformer<V1Namespace>(api, '/api/v1/namespaces', { ...common, name: 'namespaces', metadataOnly: true, transform: trimNamespace });
+    const interner = new Interner();
     const syncUid = (key: string) => {
       const ref = parseSyncKey(key);
       return (ref.namespace ? this.localSyncs.informer.get(ref.name, ref.namespace) : this.syncs.informer.get(ref.name))?.metadata?.uid;
@@ -57,9 +59,9 @@ export class Manager {
       name: 'secrets',
       labelSelector: `${LABEL_MANAGED_BY}=${MANAGER_NAME}`,
       pageSize: SECRET_PAGE,
-      transform: (s) => trimSecret(s, syncUid),
+      transform: (s) => trimSecret(s, syncUid, interner),
     });
-    this.serviceAccounts = restartingInformer<V1ServiceAccount>(api, '/api/v1/serviceaccounts', { ...common, name: 'serviceaccounts' });
+    this.serviceAccounts = restartingInformer<V1ServiceAccount>(api, '/api/v1/serviceaccounts', { ...common, name: 'serviceaccounts', transform: trimServiceAccount });
     this.wire();
   }
 

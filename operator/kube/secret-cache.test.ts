@@ -1,5 +1,5 @@
 import type { V1Secret } from '@kubernetes/client-node';
-import { listInPages, type SecretPage, trimSecret } from './secret-cache.ts';
+import { Interner, listInPages, type SecretPage, trimSecret } from './secret-cache.ts';
 
 const owner = (uid: string) => ({ apiVersion: 'ecrsync.io/v1alpha1', kind: 'EcrCredentialSync', name: 'prod', uid });
 const secret = (ownerReferences?: ReturnType<typeof owner>[], labels: Record<string, string> = { 'app.kubernetes.io/managed-by': 'ecr-credential-sync', 'ecrsync.io/sync': 'prod' }): V1Secret => ({
@@ -88,5 +88,33 @@ describe('listInPages', () => {
     expect(asked).toEqual([undefined, 'p2']);
     expect(list.items.map((s) => s.data !== undefined)).toEqual([false, false, true]);
     expect(list.metadata?.resourceVersion).toBe('100');
+  });
+});
+
+describe('Interner', () => {
+  it('hands back the first copy of an equal value, so a cache of many secrets holds one', () => {
+    const intern = new Interner();
+    const a = intern.get(['x'.repeat(100)].join(''));
+    const b = intern.get(['x'.repeat(50), 'x'.repeat(50)].join(''));
+    expect(b).toBe(a);
+    expect(intern.size).toBe(1);
+  });
+
+  it('starts over once its byte budget would be exceeded', () => {
+    const intern = new Interner(10);
+    intern.get('123456');
+    intern.get('abcdef');
+    expect(intern.size).toBe(1);
+  });
+});
+
+describe('trimSecret with an interner', () => {
+  it('gives own secrets of one sync the same data strings', () => {
+    const intern = new Interner();
+    const [a, b] = [secret([owner('uid-prod')]), secret([owner('uid-prod')])];
+    trimSecret(a, uids, intern);
+    trimSecret(b, uids, intern);
+    expect(a.data).toEqual(b.data);
+    expect(intern.size).toBe(Object.keys(a.data!).length);
   });
 });

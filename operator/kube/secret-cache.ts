@@ -19,11 +19,14 @@ import { actualSecret } from './convert.ts';
  * a sync those have not seen yet (one deleted and created again within moments) is trimmed too; the
  * secret writer reads such a secret of its own whole before judging it.
  */
-export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | undefined): void {
+export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | undefined, intern?: Interner): void {
   if (secret.metadata) delete secret.metadata.managedFields;
   const namespace = secret.metadata?.namespace;
   const sync = namespace ? ownerKeyOf({ namespace, labels: secret.metadata?.labels ?? {} }) : undefined;
-  if (sync !== undefined && secret.metadata?.name && ownership(actualSecret(secret), sync, syncUid(sync)) === 'ours') return;
+  if (sync !== undefined && secret.metadata?.name && ownership(actualSecret(secret), sync, syncUid(sync)) === 'ours') {
+    if (intern && secret.data) for (const key of Object.keys(secret.data)) secret.data[key] = intern.get(secret.data[key]!);
+    return;
+  }
   delete secret.data;
   delete secret.stringData;
   const metadata = secret.metadata;
@@ -34,6 +37,37 @@ export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | 
   for (const key of OWN_LABELS) if (metadata.labels?.[key] !== undefined) labels[key] = metadata.labels[key]!;
   metadata.labels = labels;
   if (metadata.ownerReferences) metadata.ownerReferences = ownOwners(metadata.ownerReferences);
+}
+
+/**
+ * One copy of each distinct value: a sync's secrets carry the same data in every namespace it
+ * targets, and each arrives as a string of its own (~4 KiB for three registries; 10,000
+ * namespaces would hold 40 MiB of copies). Starts over past its byte budget, so old tokens go.
+ */
+export class Interner {
+  private readonly values = new Map<string, string>();
+  private bytes = 0;
+  private readonly budgetBytes: number;
+
+  constructor(budgetBytes = 8 * 1024 * 1024) {
+    this.budgetBytes = budgetBytes;
+  }
+
+  get(value: string): string {
+    const known = this.values.get(value);
+    if (known !== undefined) return known;
+    if (this.bytes + value.length > this.budgetBytes) {
+      this.values.clear();
+      this.bytes = 0;
+    }
+    this.values.set(value, value);
+    this.bytes += value.length;
+    return value;
+  }
+
+  get size(): number {
+    return this.values.size;
+  }
 }
 
 /** The labels by which a secret is judged the operator's; no other is read of a secret not its own. */
