@@ -69,9 +69,13 @@ export class KubeApi {
     if (response.statusCode! >= 300) throw statusError(op, response.statusCode!, await readAll(op, response));
     await new Promise<void>((resolve, reject) => {
       let pending = '';
+      let settled = false;
+      // Settles first: destroying the response emits 'aborted' at once, which must not replace the cause.
       const fail = (error: unknown) => {
-        response.destroy();
+        if (settled) return;
+        settled = true;
         reject(error instanceof KubeError ? error : new KubeError(op, 0, `${op}: ${(error as Error).message}`, { cause: error }));
+        response.destroy();
       };
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => {
@@ -95,7 +99,11 @@ export class KubeApi {
           }
         }
       });
-      response.on('end', () => resolve());
+      response.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve();
+      });
       response.on('error', fail);
       response.on('aborted', () => fail(new Error('watch aborted')));
     });
@@ -111,9 +119,16 @@ export class KubeApi {
     signal: AbortSignal | undefined,
     payload?: Buffer,
   ): Promise<http.IncomingMessage> {
-    const url = new URL(path, this.connection.server);
+    // A server URL may carry a path prefix (Rancher's /k8s/clusters/<id>, API gateways): keep it.
+    const server = this.connection.server;
+    const url = new URL(server.pathname.replace(/\/$/, '') + path, server);
     for (const [key, value] of Object.entries(query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
-    const auth = await this.connection.headers();
+    let auth: Record<string, string>;
+    try {
+      auth = await this.connection.headers();
+    } catch (error) {
+      throw new KubeError(op, 0, `${op}: credentials: ${(error as Error).message}`, { cause: error });
+    }
     const send = url.protocol === 'https:' ? https.request : http.request;
     return new Promise((resolve, reject) => {
       const request = send(url, { method, agent: this.connection.agent, headers: { ...auth, ...headers }, signal });

@@ -67,7 +67,7 @@ export class ClientGateway implements KubeGateway {
   }
 
   async listNamespaces(): Promise<NamespaceInfo[]> {
-    const items = this.caches.namespaces?.list() ?? (await this.api.request<{ items: V1Namespace[] }>('list namespaces', 'GET', '/api/v1/namespaces')).items;
+    const items = this.caches.namespaces?.list() ?? (await this.api.request<{ items: V1Namespace[] | null }>('list namespaces', 'GET', '/api/v1/namespaces')).items ?? [];
     return items.map(namespaceInfo);
   }
 
@@ -188,7 +188,7 @@ export class ClientGateway implements KubeGateway {
 
   async listServiceAccounts(namespace?: string): Promise<AccountView[]> {
     const path = namespace ? `/api/v1/namespaces/${namespace}/serviceaccounts` : '/api/v1/serviceaccounts';
-    const items = this.caches.serviceAccounts?.list(namespace) ?? (await this.api.request<{ items: V1ServiceAccount[] }>('list serviceaccounts', 'GET', path)).items;
+    const items = this.caches.serviceAccounts?.list(namespace) ?? (await this.api.request<{ items: V1ServiceAccount[] | null }>('list serviceaccounts', 'GET', path)).items ?? [];
     return items.map(accountView);
   }
 

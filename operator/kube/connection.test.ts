@@ -71,6 +71,17 @@ describe('loadConnection', () => {
     expect(await c.headers()).toEqual({ authorization: 'Bearer from-second' });
   });
 
+  it('reads files a kubeconfig names by relative paths from its own directory, wherever the process runs', async () => {
+    const sub = mkdtempSync(join(dir, 'rel-'));
+    writeFileSync(join(sub, 'ca.crt'), 'RELATIVE-CA');
+    writeFileSync(join(sub, 'token'), 'relative-token');
+    const config = yamlConfig('    tokenFile: token').replace(`certificate-authority: ${ca}`, 'certificate-authority: ca.crt');
+    writeFileSync(join(sub, 'config'), config);
+    const loaded = await loadConnection({ env: { KUBECONFIG: join(sub, 'config') } });
+    expect(String((loaded.agent as https.Agent).options.ca)).toBe('RELATIVE-CA');
+    expect(await loaded.headers()).toEqual({ authorization: 'Bearer relative-token' });
+  });
+
   it('runs in a pod from the ServiceAccount token, CA and service environment', async () => {
     const sa = mkdtempSync(join(tmpdir(), 'sa-'));
     writeFileSync(join(sa, 'token'), 'pod-token');

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 
 export interface Connection {
   readonly server: URL;
@@ -21,9 +21,15 @@ export interface Connection {
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** Bound ServiceAccount tokens are rotated by the kubelet; client-go re-reads its token file every minute. */
 const TOKEN_FILE_TTL_MS = 60_000;
-const MAX_SOCKETS = 32;
+/**
+ * As client-go, no cap on connections per host: watches hold five for good, and a lease renewal
+ * must never queue behind a burst of secret writes. Idle ones close before the API server's 90 s.
+ */
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: Infinity, timeout: 60_000 } as const;
 
 interface KubeconfigFile {
+  /** The file it was read from: relative paths in it are relative to its directory. */
+  file?: string;
   'current-context'?: string;
   clusters?: { name: string; cluster?: Record<string, unknown> }[];
   users?: { name: string; user?: Record<string, unknown> }[];
@@ -58,16 +64,15 @@ export async function loadConnection(options: LoadOptions = {}): Promise<Connect
 function inCluster(env: NodeJS.ProcessEnv, dir: string, now: () => number): Connection {
   const host = env.KUBERNETES_SERVICE_HOST!;
   const server = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, ca: readFileSync(join(dir, 'ca.crt')) });
+  const agent = new https.Agent({ ...AGENT_OPTIONS, ca: readFileSync(join(dir, 'ca.crt')) });
   return { server, agent, headers: tokenFileHeaders(join(dir, 'token'), now), source: 'in-cluster' };
 }
 
 async function readKubeconfig(file: string): Promise<KubeconfigFile> {
   const text = readFileSync(file, 'utf8');
   try {
-    if (text.trimStart().startsWith('{')) return JSON.parse(text) as KubeconfigFile;
-    const yaml = await import('js-yaml');
-    return (yaml.load(text) ?? {}) as KubeconfigFile;
+    const parsed = text.trimStart().startsWith('{') ? JSON.parse(text) : ((await import('js-yaml')).load(text) ?? {});
+    return { ...(parsed as KubeconfigFile), file };
   } catch (error) {
     throw new ConnectionError(`kubeconfig ${file}: ${(error as Error).message}`, { cause: error });
   }
@@ -75,34 +80,52 @@ async function readKubeconfig(file: string): Promise<KubeconfigFile> {
 
 /** Merged as client-go merges files: the first file that sets a name or the current context wins. */
 function fromKubeconfig(configs: KubeconfigFile[], source: string, now: () => number): Promise<Connection> | Connection {
-  const first = <T extends { name: string }>(pick: (c: KubeconfigFile) => T[] | undefined, name: string | undefined) =>
-    name === undefined ? undefined : configs.flatMap((c) => pick(c) ?? []).find((e) => e.name === name);
+  /** The first entry of that name, with the directory of the file it came from. */
+  const first = <T extends { name: string }>(pick: (c: KubeconfigFile) => T[] | undefined, name: string | undefined) => {
+    for (const config of configs) {
+      const entry = name === undefined ? undefined : pick(config)?.find((e) => e.name === name);
+      if (entry) return { entry, dir: dirname(config.file ?? '.') };
+    }
+    return undefined;
+  };
   const contextName = configs.map((c) => c['current-context']).find(Boolean);
-  const context = first((c) => c.contexts, contextName)?.context;
+  const context = first((c) => c.contexts, contextName)?.entry.context;
   if (!context) throw new ConnectionError(`kubeconfig ${source}: no current context${contextName ? ` named "${contextName}"` : ''}`);
-  const cluster = first((c) => c.clusters, context.cluster)?.cluster;
+  const clusterEntry = first((c) => c.clusters, context.cluster);
+  const cluster = clusterEntry?.entry.cluster;
   if (!cluster?.server) throw new ConnectionError(`kubeconfig ${source}: context "${contextName}" names no cluster with a server`);
-  const user = first((c) => c.users, context.user)?.user ?? {};
+  const userEntry = first((c) => c.users, context.user);
+  const user = userEntry?.entry.user ?? {};
   if (cluster['proxy-url']) throw new ConnectionError(`kubeconfig ${source}: proxy-url is not supported; the operator talks to the API server directly`);
-  if (user.exec || user['auth-provider'] || user.username) return viaClientNode(source);
+  // Exec plugins, auth providers, basic auth and impersonation (as, as-groups): client-node's.
+  if (user.exec || user['auth-provider'] || user.username || user.as || user['as-groups'] || user['as-uid']) return viaClientNode(source);
   const server = new URL(String(cluster.server));
-  const bytes = (data: unknown, file: unknown) =>
-    typeof data === 'string' ? Buffer.from(data, 'base64') : typeof file === 'string' ? readFileSync(file) : undefined;
+  // As client-go resolves them: relative to the file that named them.
+  const read = (file: string, dir: string) => {
+    try {
+      return readFileSync(isAbsolute(file) ? file : resolve(dir, file));
+    } catch (error) {
+      throw new ConnectionError(`kubeconfig ${source}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+  const bytes = (data: unknown, file: unknown, dir = '.') =>
+    typeof data === 'string' ? Buffer.from(data, 'base64') : typeof file === 'string' ? read(file, dir) : undefined;
+  const clusterDir = clusterEntry!.dir;
+  const userDir = userEntry?.dir ?? '.';
   const tls: https.AgentOptions = {
-    keepAlive: true,
-    maxSockets: MAX_SOCKETS,
-    ca: bytes(cluster['certificate-authority-data'], cluster['certificate-authority']),
-    cert: bytes(user['client-certificate-data'], user['client-certificate']),
-    key: bytes(user['client-key-data'], user['client-key']),
+    ...AGENT_OPTIONS,
+    ca: bytes(cluster['certificate-authority-data'], cluster['certificate-authority'], clusterDir),
+    cert: bytes(user['client-certificate-data'], user['client-certificate'], userDir),
+    key: bytes(user['client-key-data'], user['client-key'], userDir),
     ...(cluster['insecure-skip-tls-verify'] === true ? { rejectUnauthorized: false } : {}),
     ...(typeof cluster['tls-server-name'] === 'string' ? { servername: cluster['tls-server-name'] } : {}),
   };
-  const agent = server.protocol === 'https:' ? new https.Agent(tls) : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS });
+  const agent = server.protocol === 'https:' ? new https.Agent(tls) : new http.Agent(AGENT_OPTIONS);
   const headers =
     typeof user.token === 'string' && user.token
       ? staticHeaders({ authorization: `Bearer ${user.token}` })
       : typeof user.tokenFile === 'string'
-        ? tokenFileHeaders(user.tokenFile, now)
+        ? tokenFileHeaders(isAbsolute(user.tokenFile) ? user.tokenFile : resolve(userDir, user.tokenFile), now)
         : staticHeaders({});
   return { server, agent, headers, source };
 }
@@ -128,7 +151,14 @@ async function viaClientNode(source: string): Promise<Connection> {
   const server = new URL(kc.getCurrentCluster()!.server);
   const probe: https.RequestOptions = {};
   await kc.applyToHTTPSOptions(probe);
-  const agent = new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS, ca: probe.ca, cert: probe.cert, key: probe.key, ...(probe.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}) });
+  const agent = new https.Agent({
+    ...AGENT_OPTIONS,
+    ca: probe.ca,
+    cert: probe.cert,
+    key: probe.key,
+    ...(probe.servername ? { servername: probe.servername } : {}),
+    ...(probe.rejectUnauthorized === false ? { rejectUnauthorized: false } : {}),
+  });
   const headers = async () => {
     const options: https.RequestOptions = {};
     await kc.applyToHTTPSOptions(options);

@@ -120,7 +120,8 @@ export function restartingInformer<T extends KubernetesObject>(api: KubeApi, pat
         signal,
         ...(options.metadataOnly ? { accept: METADATA_LIST } : {}),
       });
-      for (const object of page.items) objects.push(take(object));
+      // A metadata-only list of nothing has `items: null`.
+      for (const object of page.items ?? []) objects.push(take(object));
       resourceVersion = page.metadata?.resourceVersion ?? '';
       cont = page.metadata?.continue || undefined;
     } while (cont);
@@ -158,7 +159,13 @@ export function restartingInformer<T extends KubernetesObject>(api: KubeApi, pat
           backoff = MIN_DELAY_MS;
           cache.apply(type === 'DELETED' ? 'delete' : 'put', take(object));
         }, options.metadataOnly ? METADATA_WATCH : undefined);
-        failedBefore = false;
+        // A watch that ends having delivered nothing, not even the bookmark the API server sends
+        // before its timeout, may be stuck past the store (a resourceVersion from before an etcd
+        // restore): treated as a failure, so a second one in a row lists again.
+        if (!delivered) {
+          if (failedBefore) resourceVersion = undefined;
+          failedBefore = true;
+        } else failedBefore = false;
         // A server that ends watches at once must not turn this loop into a busy one.
         if (performance.now() - opened < 1000) await pause();
       } catch (error) {

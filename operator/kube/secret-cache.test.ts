@@ -92,29 +92,28 @@ describe('listInPages', () => {
 });
 
 describe('Interner', () => {
-  it('hands back the first copy of an equal value, so a cache of many secrets holds one', () => {
+  it('hands back the copy it holds for an equal value, and holds one value per scope', () => {
     const intern = new Interner();
-    const a = intern.get(['x'.repeat(100)].join(''));
-    const b = intern.get(['x'.repeat(50), 'x'.repeat(50)].join(''));
-    expect(b).toBe(a);
-    expect(intern.size).toBe(1);
+    const a = intern.get('prod\n.dockerconfigjson', ['x'.repeat(100)].join(''));
+    expect(intern.get('prod\n.dockerconfigjson', ['x'.repeat(50), 'x'.repeat(50)].join(''))).toBe(a);
+    intern.get('dev\n.dockerconfigjson', 'y');
+    expect(intern.size).toBe(2);
   });
 
-  it('starts over once its byte budget would be exceeded', () => {
-    const intern = new Interner(10);
-    intern.get('123456');
-    intern.get('abcdef');
+  it('keeps only the latest value of a scope, so a rotated token is not kept alive', () => {
+    const intern = new Interner();
+    intern.get('prod\nk', 'old-token');
+    expect(intern.get('prod\nk', 'new-token')).toBe('new-token');
     expect(intern.size).toBe(1);
   });
 });
 
 describe('trimSecret with an interner', () => {
-  it('gives own secrets of one sync the same data strings', () => {
+  it('interns the data of own secrets under their sync, and of no other secret', () => {
     const intern = new Interner();
-    const [a, b] = [secret([owner('uid-prod')]), secret([owner('uid-prod')])];
-    trimSecret(a, uids, intern);
-    trimSecret(b, uids, intern);
-    expect(a.data).toEqual(b.data);
-    expect(intern.size).toBe(Object.keys(a.data!).length);
+    trimSecret(secret([owner('uid-prod')]), uids, intern);
+    trimSecret(secret([owner('uid-prod')]), uids, intern);
+    trimSecret(secret(), uids, intern);
+    expect(intern.size).toBe(Object.keys(secret().data!).length);
   });
 });

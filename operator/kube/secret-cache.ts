@@ -24,7 +24,7 @@ export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | 
   const namespace = secret.metadata?.namespace;
   const sync = namespace ? ownerKeyOf({ namespace, labels: secret.metadata?.labels ?? {} }) : undefined;
   if (sync !== undefined && secret.metadata?.name && ownership(actualSecret(secret), sync, syncUid(sync)) === 'ours') {
-    if (intern && secret.data) for (const key of Object.keys(secret.data)) secret.data[key] = intern.get(secret.data[key]!);
+    if (intern && secret.data) for (const key of Object.keys(secret.data)) secret.data[key] = intern.get(`${sync}\n${key}`, secret.data[key]!);
     return;
   }
   delete secret.data;
@@ -40,33 +40,23 @@ export function trimSecret(secret: V1Secret, syncUid: (key: string) => string | 
 }
 
 /**
- * One copy of each distinct value: a sync's secrets carry the same data in every namespace it
- * targets, and each arrives as a string of its own (~4 KiB for three registries; 10,000
- * namespaces would hold 40 MiB of copies). Starts over past its byte budget, so old tokens go.
+ * One copy of each value: a sync's secrets carry the same data in every namespace it targets, and
+ * each arrives as a string of its own (~7 KiB for three registries; 10,000 namespaces would hold
+ * 70 MiB of copies). Keeps the latest value per scope (sync and data key), so a rotated token's
+ * old value is not kept alive by this map.
  */
 export class Interner {
-  private readonly values = new Map<string, string>();
-  private bytes = 0;
-  private readonly budgetBytes: number;
+  private readonly latest = new Map<string, string>();
 
-  constructor(budgetBytes = 8 * 1024 * 1024) {
-    this.budgetBytes = budgetBytes;
-  }
-
-  get(value: string): string {
-    const known = this.values.get(value);
-    if (known !== undefined) return known;
-    if (this.bytes + value.length > this.budgetBytes) {
-      this.values.clear();
-      this.bytes = 0;
-    }
-    this.values.set(value, value);
-    this.bytes += value.length;
+  get(scope: string, value: string): string {
+    const known = this.latest.get(scope);
+    if (known === value) return known;
+    this.latest.set(scope, value);
     return value;
   }
 
   get size(): number {
-    return this.values.size;
+    return this.latest.size;
   }
 }
 
@@ -96,7 +86,7 @@ export async function listInPages(page: (cont: string | undefined) => Promise<Se
   let last: SecretPage;
   do {
     last = await page(cont);
-    for (const secret of last.items) {
+    for (const secret of last.items ?? []) {
       trim(secret);
       items.push(secret);
     }
