@@ -1,7 +1,7 @@
 // Runs before every npm script that needs dependencies. Plain JavaScript, so the machine's
 // own (older) Node can run it: it installs node_modules, which brings Node 24 for the rest.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -10,6 +10,9 @@ const marker = join(root, 'node_modules', '.package-lock.json');
 const lock = join(root, 'package-lock.json');
 
 function stale() {
+  // A git worktree that borrows another checkout's node_modules through a symlink must not
+  // reinstall: `npm ci` would empty the shared directory under every other checkout.
+  if (lstatSync(join(root, 'node_modules'), { throwIfNoEntry: false })?.isSymbolicLink()) return false;
   if (!existsSync(marker)) return true;
   if (!existsSync(join(root, 'node_modules', '.bin', 'node'))) return true;
   return existsSync(lock) && statSync(lock).mtimeMs > statSync(marker).mtimeMs;
