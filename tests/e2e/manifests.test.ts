@@ -8,8 +8,10 @@ import { ROOT, kube, stackEnv, uniqueName } from './support.ts';
 const kubectl = () => join(stackEnv('STACK_BIN_DIR'), 'kubectl');
 const { core } = kube();
 
-it('kubectl apply -f crds/ -f manifests/ succeeds with no warnings', async () => {
-  const result = await run(kubectl(), ['apply', '-f', join(ROOT, 'crds'), '-f', join(ROOT, 'manifests')]);
+it('kubectl apply -f crds/ and then -k manifests/ (the kustomize base) succeed with no warnings', async () => {
+  const crds = await run(kubectl(), ['apply', '-f', join(ROOT, 'crds')]);
+  expect([crds.code, crds.stderr.split('\n').filter((l) => l.trim() && !l.includes('last-applied-configuration'))]).toEqual([0, []]);
+  const result = await run(kubectl(), ['apply', '-k', join(ROOT, 'manifests')]);
   // Other tests create the CRD through the API, so kubectl notes once that it adds its annotation.
   const warnings = result.stderr.split('\n').filter((l) => l.trim() && !l.includes('last-applied-configuration'));
   expect(warnings).toEqual([]);
@@ -37,6 +39,33 @@ it('the samples are valid syncs of both kinds', async () => {
   expect(result.stderr).toBe('');
   expect(result.stdout).toMatch(/ecrcredentialsync.ecrsync.io\/central-artifacts created \(server dry run\)/);
   expect(result.stdout).toMatch(/localecrcredentialsync.ecrsync.io\/ecr-credentials-sync created \(server dry run\)/);
+});
+
+describe.each([
+  ['eks', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/ecr-credential-sync', 'eks.amazonaws.com/sts-regional-endpoints': 'true' }, []],
+  ['openshift', { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::111122223333:role/ecr-credential-sync', 'eks.amazonaws.com/audience': 'openshift' }, ['--token-audiences=openshift']],
+])('the %s overlay', (overlay, annotations, extraArgs) => {
+  const dir = join(ROOT, 'config/overlays', overlay);
+
+  it('renders the base with its ServiceAccount annotations and arguments, and no fixed UID', async () => {
+    const rendered = await run(kubectl(), ['kustomize', dir]);
+    expect(rendered.code).toBe(0);
+    const objects = loadAllYaml(rendered.stdout) as { kind: string; metadata: { name: string; annotations?: Record<string, string> }; spec?: any }[];
+    const base = loadAllYaml((await run(kubectl(), ['kustomize', join(ROOT, 'manifests')])).stdout) as { kind: string; metadata: { name: string } }[];
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(base.map((o) => `${o.kind}/${o.metadata.name}`));
+    expect(objects.find((o) => o.kind === 'ServiceAccount')?.metadata.annotations).toEqual(annotations);
+    const pod = objects.find((o) => o.kind === 'Deployment')!.spec.template.spec;
+    const baseArgs = (loadAllYaml(readFileSync(join(ROOT, 'manifests/03-deployment.yaml'), 'utf8')) as V1Deployment[])[0]!.spec!.template.spec!.containers[0]!.args!;
+    expect(pod.containers[0].args).toEqual([...baseArgs, ...extraArgs]);
+    expect(JSON.stringify(pod)).not.toContain('runAsUser');
+  });
+
+  it('is accepted by the API server (kubectl apply -k, server dry run)', async () => {
+    const result = await run(kubectl(), ['apply', '--dry-run=server', '-k', dir]);
+    expect(result.stderr.split('\n').filter((l) => l.trim() && !l.includes('last-applied-configuration'))).toEqual([]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/serviceaccount\/ecr-credential-sync (configured|unchanged) \(server dry run\)/);
+  });
 });
 
 it('grants no wildcard verbs or resources', () => {
