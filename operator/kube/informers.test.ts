@@ -50,4 +50,16 @@ describe('ObjectCache', () => {
     expect(cache.get('prod')?.metadata?.name).toBe('prod');
     expect(cache.list('')).toHaveLength(1);
   });
+
+  it('gives every handler the change even when one throws, and reports the failure', () => {
+    const failures: string[] = [];
+    const cache = new ObjectCache<V1Secret>((error, kind, s) => failures.push(`${kind} ${s.metadata!.name}: ${(error as Error).message}`));
+    cache.on('add', () => {
+      throw new Error('boom');
+    });
+    const seen = recorded(cache);
+    cache.apply('put', secret('a', 's', '1'));
+    expect(seen).toEqual(['add a/s@1']);
+    expect(failures).toEqual(['add s: boom']);
+  });
 });

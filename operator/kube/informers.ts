@@ -51,6 +51,12 @@ const keyOf = (o: KubernetesObject) => `${o.metadata?.namespace ?? ''}/${o.metad
 export class ObjectCache<T extends KubernetesObject> implements Informer<T> {
   private readonly byNamespace = new Map<string, Map<string, T>>();
   private readonly handlers: Record<ChangeKind, ((object: T) => void)[]> = { add: [], update: [], delete: [] };
+  /** A handler that throws must not keep the others from the change (nor lose it: the cache already has it). */
+  private readonly onHandlerError: (error: unknown, kind: ChangeKind, object: T) => void;
+
+  constructor(onHandlerError: (error: unknown, kind: ChangeKind, object: T) => void = () => {}) {
+    this.onHandlerError = onHandlerError;
+  }
 
   list(namespace?: string): T[] {
     if (namespace !== undefined) return [...(this.byNamespace.get(namespace)?.values() ?? [])];
@@ -93,13 +99,21 @@ export class ObjectCache<T extends KubernetesObject> implements Informer<T> {
   }
 
   private emit(kind: ChangeKind, object: T): void {
-    for (const handler of this.handlers[kind]) handler(object);
+    for (const handler of this.handlers[kind]) {
+      try {
+        handler(object);
+      } catch (error) {
+        this.onHandlerError(error, kind, object);
+      }
+    }
   }
 }
 
 export function restartingInformer<T extends KubernetesObject>(api: KubeApi, path: string, options: InformerOptions<T>): RestartingInformer<T> {
-  const cache = new ObjectCache<T>();
   const { log, signal, name } = options;
+  const cache = new ObjectCache<T>((error, kind, object) =>
+    log.error({ informer: name, kind, object: keyOf(object), err: (error as Error)?.message ?? String(error) }, 'event handler failed'),
+  );
   let synced = false;
   let markSynced!: () => void;
   const firstSync = new Promise<void>((resolve) => (markSynced = resolve));
