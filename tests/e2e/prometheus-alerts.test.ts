@@ -1,10 +1,11 @@
 // The alert rules against a real Prometheus scraping the operator on the stack: a refresh that
 // fails while the ECR emulator denies the sync's principal fires EcrSyncRefreshFailing, which
-// resolves once the principal is allowed again. The dashboard's expressions evaluate there too.
+// resolves once the principal is allowed again; 5-minute tokens fire both expiry alerts. The
+// dashboard's expressions evaluate there too.
 import { CENTRAL_PULL_ROLE } from '../stack/ecr/registries.ts';
 import { dashboardExpressions, metricNames, ruleExpressions } from '../monitoring/promql.ts';
 import { startPrometheus, type Prometheus, type PrometheusAlert } from './prometheus.ts';
-import { applySync, createNamespace, deleteSync, ecrControl, eventually, getSync, installCrds, kube, readyCondition, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, createNamespace, deleteSync, ecrControl, eventually, getSync, installCrds, kube, readyCondition, stackSpec, startOperator, uniqueName, useTokenTtl, type OperatorProcess } from './support.ts';
 
 const { kc, core, custom } = kube();
 const control = ecrControl();
@@ -20,7 +21,8 @@ beforeAll(async () => {
   await installCrds(kc);
   // AccessDenied cannot be cured by retrying, so the operator waits --non-retryable-fetch-backoff
   // (10m by default) between tries; 2s here, so the recovery shows within the test.
-  operator = await startOperator(['--min-fetch-backoff=1s', '--max-fetch-backoff=2s', '--non-retryable-fetch-backoff=2s']);
+  // A token expiring sooner than refreshBefore is refreshed every --min-refresh-interval (5m by default).
+  operator = await startOperator(['--min-fetch-backoff=1s', '--max-fetch-backoff=2s', '--non-retryable-fetch-backoff=2s', '--min-refresh-interval=2s']);
   prometheus = await startPrometheus([`127.0.0.1:${await operator.metricsPort()}`], { forDuration: '3s' });
   await control.deny(principal);
   await createNamespace(core, id);
@@ -29,6 +31,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await control.undeny(principal);
   await deleteSync(custom, id);
+  await deleteSync(custom, `${id}-ttl`);
   await prometheus?.stop();
   expect(await operator.stop()).toBe(0);
 });
@@ -55,6 +58,26 @@ it('fires EcrSyncRefreshFailing for the sync while ECR denies its principal, and
   await eventually('EcrSyncRefreshFailing resolved', async () => !(await alertsOf('EcrSyncRefreshFailing')).some((a) => a.labels.sync === id), 30_000, 500);
   // A fresh 12h token: no expiry alert for it.
   expect((await alertsOf('EcrSyncTokenExpiringSoon')).filter((a) => a.labels.sync === id)).toEqual([]);
+});
+
+it('fires both expiry alerts while ECR hands out 5-minute tokens, and resolves them once tokens live 12h again', async () => {
+  const short = `${id}-ttl`;
+  await createNamespace(core, short);
+  const restoreTtl = await useTokenTtl(300);
+  try {
+    await applySync(custom, short, stackSpec([short]));
+    const firing = await eventually('both expiry alerts firing', async () => {
+      const alerts = (await prometheus.alerts()).filter((a) => a.labels.sync === short && a.state === 'firing');
+      const names = alerts.map((a) => a.labels.alertname).sort();
+      return names.includes('EcrSyncTokenExpiring') && names.includes('EcrSyncTokenExpiringSoon') ? alerts : undefined;
+    }, 60_000, 500);
+    for (const alert of firing) expect(alert.labels).toMatchObject({ region: 'us-east-1', job: 'ecr-credential-sync-metrics' });
+    expect(firing.find((a) => a.labels.alertname === 'EcrSyncTokenExpiring')!.labels.severity).toBe('critical');
+    expect(Number(firing[0]!.value)).toBeLessThanOrEqual(300);
+  } finally {
+    await restoreTtl();
+  }
+  await eventually('expiry alerts resolved', async () => !(await prometheus.alerts()).some((a) => a.labels.sync === short), 60_000, 500);
 });
 
 it('evaluates every expression of the dashboard and the rules on the scraped metrics, whose names the operator served', async () => {
