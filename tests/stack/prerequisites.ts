@@ -40,11 +40,26 @@ export async function ensureTools(log: (line: string) => void, options: { node?:
   const missing: string[] = [];
   for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
   if (missing.length > 0) await aptInstall(missing, log);
+  await ensurePrometheus(log);
   if (!(await has('moto_server'))) {
     log('installing moto[server] with pip');
     await runOk('python3', ['-m', 'pip', 'install', '--quiet', 'moto[server]']);
   }
   if (!(await has('go'))) throw new Error('Go is required to build the Kubernetes binaries; it was not found on PATH');
+}
+
+/**
+ * promtool and prometheus (Debian's package, 2.42) for the alert tests. The service the package
+ * installs is disabled and stopped: the tests start their own Prometheus on 127.0.0.1 only.
+ */
+export async function ensurePrometheus(log: (line: string) => void): Promise<void> {
+  if ((await has('/usr/bin/promtool')) && (await has('/usr/bin/prometheus'))) return;
+  await aptInstall(['prometheus'], log);
+  if (existsSync('/run/systemd/system')) await runOk('systemctl', ['disable', '--now', 'prometheus']);
+  else if (existsSync('/etc/init.d/prometheus')) {
+    await run('update-rc.d', ['prometheus', 'disable']);
+    await run('/etc/init.d/prometheus', ['stop']);
+  }
 }
 
 /** Builds (or finds cached) etcd, kube-apiserver and kube-controller-manager; returns their directory. */
