@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/operator', '<rootDir>/tests/stack'],
+      roots: ['<rootDir>/operator', '<rootDir>/tests/stack', '<rootDir>/charts'],
       testMatch: ['**/*.test.ts'],
     },
     {
