@@ -16,8 +16,8 @@
 {{- end }}
 
 {{- define "ecrsync.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "ecrsync.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/name: {{ include "ecrsync.name" . | quote }}
+app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- end }}
 
 {{- define "ecrsync.labels" -}}
@@ -52,4 +52,9 @@ request.userInfo.username.startsWith('system:serviceaccount:{{ .Release.Namespac
 {{- $quoted := list }}
 {{- range .Values.tokenAudiences }}{{ $quoted = append $quoted (printf "'%s'" .) }}{{ end }}
 {{- join ", " $quoted }}
+{{- end }}
+
+{{- define "ecrsync.audienceWords" -}}
+{{- $a := .Values.tokenAudiences }}
+{{- if eq (len $a) 1 }}{{ first $a }}{{ else }}{{ join ", " (initial $a) }} and {{ last $a }}{{ end }}
 {{- end }}
