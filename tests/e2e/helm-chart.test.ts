@@ -194,5 +194,8 @@ describe('values users set', () => {
     const { objects } = await render('x', 'ops', ['--set', 'leaderElection.enabled=false,rbac.aggregateToDefaultRoles=false,admissionPolicies.enabled=false,replicaCount=1']);
     expect(objects.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRole', 'ClusterRoleBinding', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
     expect(find(objects, 'Deployment', 'x-ecr-credential-sync').spec.template.spec.containers[0].args).not.toContain('--leader-elect');
+    const two = await helm(['template', 'x', CHART, '--set', 'leaderElection.enabled=false']);
+    expect(two.code).not.toBe(0);
+    expect(two.stderr).toMatch(/replicaCount above 1 needs leaderElection.enabled/);
   });
 });
