@@ -30,6 +30,12 @@ it('helm install creates every object of the release and prints what to apply ne
   expect(result.stdout).toMatch(/kind: EcrCredentialSync/);
   expect(result.stdout).toMatch(/kubectl get ecrsync/);
   expect(result.stdout).toMatch(/kubectl apply --server-side --force-conflicts -f <this chart>\/crds\//);
+  // The sample sync NOTES suggests is one the API server accepts.
+  const sample = /cat <<'YAML' \| kubectl apply -f -\n([\s\S]*?)\n\s*YAML\n/.exec(result.stdout)?.[1];
+  expect(sample).toBeDefined();
+  const dryRun = await kubectl(['apply', '--dry-run=server', '-f', '-'], sample!.replace(/^ {5}/gm, ''));
+  expect(dryRun.stderr).toBe('');
+  expect(dryRun.stdout).toMatch(/ecrcredentialsync.ecrsync.io\/my-registry created \(server dry run\)/);
 
   manifest = (await helm(['get', 'manifest', release, '--namespace', namespace])).stdout;
   const objects = parseAll(manifest);
