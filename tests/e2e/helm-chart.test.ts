@@ -17,6 +17,12 @@ beforeAll(async () => {
   expect(crds.stdout).toMatch(/ecrcredentialsyncs.ecrsync.io serverside-applied/);
 });
 
+it('helm is the version tests/stack/versions.env pins, built by the stack setup', async () => {
+  const pinned = /^HELM_VERSION=(\S+)$/m.exec(readFileSync(join(ROOT, 'tests/stack/versions.env'), 'utf8'))?.[1];
+  expect(pinned).toMatch(/^v3\./);
+  expect((await helm(['version', '--short'])).stdout.trim()).toBe(pinned);
+});
+
 describe('helm lint --strict', () => {
   it.each([
     ['default values', []],
