@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/operator', '<rootDir>/tests/stack', '<rootDir>/tests/monitoring'],
+      roots: ['<rootDir>/operator', '<rootDir>/tests/stack', '<rootDir>/tests/monitoring', '<rootDir>/charts'],
       testMatch: ['**/*.test.ts'],
     },
     {

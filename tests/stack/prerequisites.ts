@@ -1,5 +1,5 @@
 // Installs what the stack needs where it is missing: Debian packages, moto, and the
-// Kubernetes binaries built from the Go module proxy (cached by version).
+// Kubernetes binaries and helm built from the Go module proxy (cached by version).
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -64,8 +64,18 @@ export async function ensurePrometheus(log: (line: string) => void): Promise<voi
 
 /** Builds (or finds cached) etcd, kube-apiserver and kube-controller-manager; returns their directory. */
 export function ensureBinaries(log: (line: string) => void): Promise<string> {
+  return buildScript('build-binaries.sh', 'the Kubernetes binaries', log);
+}
+
+/** Builds (or finds cached) helm at HELM_VERSION; returns the binary's path. */
+export function ensureHelm(log: (line: string) => void): Promise<string> {
+  return buildScript('build-helm.sh', 'helm', log);
+}
+
+/** Runs a build script; its `[build]` lines are progress, its last stdout line is the result. */
+function buildScript(script: string, what: string, log: (line: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [join(here, 'build-binaries.sh')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [join(here, script)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -76,7 +86,7 @@ export function ensureBinaries(log: (line: string) => void): Promise<string> {
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(out.trim().split('\n').pop()!);
-      else reject(new Error(`building the Kubernetes binaries failed (exit ${code}):\n${err.split('\n').slice(-30).join('\n')}`));
+      else reject(new Error(`building ${what} failed (exit ${code}):\n${err.split('\n').slice(-30).join('\n')}`));
     });
   });
 }

@@ -13,7 +13,7 @@ import { downNode } from './node/teardown.ts';
 import { waitForNodeReady } from './node/ready.ts';
 import { writeCertKubeconfig } from './kubeconfig.ts';
 import { ensurePki, NODE_NAME, pkiPaths } from './pki.ts';
-import { ensureBinaries, ensureTools } from './prerequisites.ts';
+import { ensureBinaries, ensureHelm, ensureTools } from './prerequisites.ts';
 import { freePort, isAlive, logFile, readPid, startProcess, stopProcess, tail, waitFor } from './processes.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -113,11 +113,12 @@ export function envFile(dir: string): string {
   return join(dir, 'env');
 }
 
-function writeEnv(layout: Layout, kubeVersion: string): Record<string, string> {
+function writeEnv(layout: Layout, kubeVersion: string, helm: string): Record<string, string> {
   const env: Record<string, string> = {
     STACK_DIR: layout.dir,
     STACK_KUBE_VERSION: kubeVersion,
     STACK_BIN_DIR: layout.binDir,
+    STACK_HELM: helm,
     KUBECONFIG: join(layout.dir, 'kubeconfig'),
     // kubectl's discovery cache stays with the stack, not in ~/.kube/cache.
     KUBECACHEDIR: join(layout.dir, 'kube-cache'),
@@ -204,6 +205,7 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   const previous = readState(dir);
   await ensureTools(log, { node: options.node || previous?.nodePorts !== undefined });
   const binDir = await ensureBinaries(log);
+  const helm = await ensureHelm(log);
   const withNode = options.node || previous?.nodePorts !== undefined;
   const nodePorts = withNode ? (previous?.nodePorts ?? { kubelet: await freePort(), kubeletHealthz: await freePort() }) : undefined;
   const state: State = { ports: await newPorts(previous?.ports), binDir, ...(nodePorts ? { nodePorts } : {}) };
@@ -213,7 +215,7 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   writeKubeconfig(layout);
   writeWebIdentityToken(dir);
   writeAuditPolicy(dir);
-  const env = writeEnv(layout, kubeVersion());
+  const env = writeEnv(layout, kubeVersion(), helm);
   if (nodePorts) writeRegistryHosts(dir, ecrRegistries(env).map((r) => r.host));
   for (const component of components(layout)) {
     await ensureComponent(layout, component, log);
