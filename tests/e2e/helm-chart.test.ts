@@ -28,7 +28,7 @@ describe('helm lint --strict', () => {
     ['default values', []],
     ['EKS values', ['-f', EKS]],
     ['OpenShift values', ['-f', OPENSHIFT]],
-    ['every optional object on', ['--set', 'networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true']],
+    ['every optional object on', ['--set', 'networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true']],
   ])('passes with %s', async (_name, args) => {
     const result = await helm(['lint', '--strict', CHART, ...args]);
     expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
@@ -194,6 +194,20 @@ describe('values users set', () => {
     const without = await helm(['template', 'x', CHART, '--set', 'metrics.serviceMonitor.enabled=true,metrics.service.enabled=false']);
     expect(without.code).not.toBe(0);
     expect(without.stderr).toMatch(/serviceMonitor.enabled needs metrics.service.enabled/);
+  });
+
+  it("the PrometheusRule carries monitoring/rules.yaml's alerts unchanged, and the dashboard ConfigMap its dashboard, for Grafana's sidecar", async () => {
+    const { objects } = await render('x', 'ops', ['--set', 'metrics.prometheusRule.enabled=true,metrics.prometheusRule.labels.release=prom,metrics.dashboard.enabled=true']);
+    const rule = find(objects, 'PrometheusRule', 'x-ecr-credential-sync');
+    expect(rule.metadata.labels.release).toBe('prom');
+    expect(rule.spec).toEqual(parseAll(readFileSync(join(ROOT, 'monitoring/rules.yaml'), 'utf8'))[0]);
+    expect(JSON.stringify(rule.spec)).toContain('{{ $labels.sync }}');
+    const dashboard = find(objects, 'ConfigMap', 'x-ecr-credential-sync-dashboard');
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+    expect(JSON.parse(dashboard.data['ecr-credential-sync.json'])).toEqual(JSON.parse(readFileSync(join(ROOT, 'monitoring/dashboard.json'), 'utf8')));
+    const defaults = await render('x', 'ops');
+    expect(defaults.objects.map((o) => o.kind)).not.toEqual(expect.arrayContaining(['PrometheusRule']));
+    expect(defaults.objects.filter((o) => o.kind === 'ConfigMap')).toEqual([]);
   });
 
   it('without leader election and RBAC extras: no Lease Role, no aggregated roles, no admission policies', async () => {
