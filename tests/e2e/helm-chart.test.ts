@@ -190,7 +190,11 @@ describe('values users set', () => {
     expect(monitor.apiVersion).toBe('monitoring.coreos.com/v1');
     expect(monitor.metadata.labels.release).toBe('prom');
     expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
-    expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s' }]);
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s', scrapeTimeout: '10s', relabelings: [{ targetLabel: 'job', replacement: 'ecr-credential-sync-metrics' }] },
+    ]);
+    // EcrSyncOperatorAbsent watches that job: a release named otherwise must not page for ever.
+    expect(readFileSync(join(ROOT, 'monitoring/rules.yaml'), 'utf8')).toContain('up{job="ecr-credential-sync-metrics"}');
     const without = await helm(['template', 'x', CHART, '--set', 'metrics.serviceMonitor.enabled=true,metrics.service.enabled=false']);
     expect(without.code).not.toBe(0);
     expect(without.stderr).toMatch(/serviceMonitor.enabled needs metrics.service.enabled/);

@@ -1,7 +1,7 @@
 // Installs what the stack needs where it is missing: Debian packages, moto, and the
 // Kubernetes binaries and helm built from the Go module proxy (cached by version).
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, runOk } from './run.ts';
@@ -53,11 +53,22 @@ export async function ensureTools(log: (line: string) => void, options: { node?:
  * installs is disabled and stopped: the tests start their own Prometheus on 127.0.0.1 only.
  */
 export async function ensurePrometheus(log: (line: string) => void): Promise<void> {
-  if ((await has('/usr/bin/promtool')) && (await has('/usr/bin/prometheus'))) return;
-  await aptInstall(['prometheus'], log);
+  if (!((await has('/usr/bin/promtool')) && (await has('/usr/bin/prometheus')))) {
+    // The package would start its service at once, listening on every interface: a policy-rc.d
+    // that refuses every start keeps it down while it installs.
+    const policy = '/usr/sbin/policy-rc.d';
+    const ours = !existsSync(policy);
+    if (ours) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
+    try {
+      await aptInstall(['prometheus'], log);
+    } finally {
+      if (ours) rmSync(policy, { force: true });
+    }
+  }
+  // Every time, not only after installing: a machine may have the package from before.
   if (existsSync('/run/systemd/system')) await runOk('systemctl', ['disable', '--now', 'prometheus']);
-  else if (existsSync('/etc/init.d/prometheus')) {
-    await run('update-rc.d', ['prometheus', 'disable']);
+  else if (existsSync('/etc/init.d/prometheus') && existsSync('/etc/rc2.d') && readdirSync('/etc/rc2.d').some((f) => /^S\d+prometheus$/.test(f))) {
+    await runOk('update-rc.d', ['prometheus', 'disable']);
     await run('/etc/init.d/prometheus', ['stop']);
   }
 }

@@ -25,6 +25,9 @@ fi
 if [ -x "$bin/bundle-validate" ]; then echo "$bin/bundle-validate"; exit 0; fi
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
+# Modules only from the proxy: `direct` would fetch a module the proxy lacks from its VCS host.
+GOPROXY="$(printf %s "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/[,|]?direct//g')"
+export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
 log "bundle-validate (operator-framework/api $OPERATOR_FRAMEWORK_API_VERSION): downloading modules"
 (cd "$here" && go mod download >&2)
 log "bundle-validate: compiling"
