@@ -137,8 +137,13 @@ it('keeps the finalizer, owner and labels others put on a managed secret across 
     });
     expect(replaced.metadata!.uid).not.toBe(immutable.metadata!.uid);
     expect(replaced.immutable).toBeFalsy();
-    const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${id}` });
-    expect(events.items.map((e) => `${e.reason}: ${e.message}`)).toContainEqual(expect.stringMatching(/^SecretReplaced: .*immutable/));
+    // The Event follows the writes of that reconcile: it may arrive just after the new secret.
+    const said = await eventually('the SecretReplaced event', async () => {
+      const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${id}` });
+      const lines = events.items.map((e) => `${e.reason}: ${e.message}`);
+      return lines.some((l) => l.startsWith('SecretReplaced:')) ? lines : undefined;
+    }, 10_000);
+    expect(said).toContainEqual(expect.stringMatching(/^SecretReplaced: .*immutable/));
     await eventually('Ready', async () => readyCondition(await getSync(custom, id))?.status === 'True');
   } finally {
     await core.patchNamespacedSecret({ namespace: shared, name: 'regcred', body: { metadata: { finalizers: null } } }, MERGE_PATCH).catch(() => undefined);
