@@ -29,6 +29,8 @@ beforeAll(async () => {
   asOperator = operatorConfig.makeApiClient(CoreV1Api);
   ns = uniqueName('least-privilege');
   await createNamespace(core, ns);
+  // The controller manager creates the namespace's default ServiceAccount a moment later; the cases below patch it.
+  await eventually('the default ServiceAccount', () => core.readNamespacedServiceAccount({ namespace: ns, name: 'default' }).catch(() => undefined));
   await core.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'theirs' }, type: 'Opaque', data: { k: 'dg==' } } });
   // In force once it refuses the first forbidden call (a new policy takes a moment to load).
   await eventually('policy in force', async () => (await answer(() => asOperator.createNamespacedSecret({ namespace: ns, body: { metadata: { name: 'probe', labels: MANAGED }, type: 'Opaque' } }))).code === 403);
