@@ -11,11 +11,7 @@ root="$(cd "$here/../.." && pwd)"
 
 cache="${STACK_CACHE_DIR:-$root/.cache}"
 bin="$cache/bin/kube-$KUBE_VERSION-etcd-$ETCD_VERSION"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-# Modules only from the proxy: `direct` would fetch a module the proxy lacks from its VCS host.
-GOPROXY="$(printf %s "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/[,|]?direct//g')"
-export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-log() { printf '[build] %s\n' "$*" >&2; }
+. "$here/go-env.sh"
 
 kube_cmds="kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl"
 have_all() {

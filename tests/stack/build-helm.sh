@@ -9,11 +9,7 @@ root="$(cd "$here/../.." && pwd)"
 
 cache="${STACK_CACHE_DIR:-$root/.cache}"
 bin="$cache/bin/helm-$HELM_VERSION"
-export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0
-# Modules only from the proxy: `direct` would fetch a module the proxy lacks from its VCS host.
-GOPROXY="$(printf %s "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/[,|]?direct//g')"
-export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
-log() { printf '[build] %s\n' "$*" >&2; }
+. "$here/go-env.sh"
 
 if [ -x "$bin/helm" ]; then echo "$bin/helm"; exit 0; fi
 command -v go >/dev/null || { log "go is not installed; install Go to build helm $HELM_VERSION"; exit 1; }

@@ -10,7 +10,7 @@ root="$(cd "$here/../.." && pwd)"
 
 cache="${STACK_CACHE_DIR:-$root/.cache}"
 bin="$cache/bin/bundle-validate-$OPERATOR_FRAMEWORK_API_VERSION"
-log() { printf '[build] %s\n' "$*" >&2; }
+. "$root/tests/stack/go-env.sh"
 if [ -x "$bin/bundle-validate" ]; then echo "$bin/bundle-validate"; exit 0; fi
 
 command -v go >/dev/null || { log "go is not installed; bundle-validate needs Go to build"; exit 1; }
@@ -24,10 +24,7 @@ if ! flock -n 9; then
 fi
 if [ -x "$bin/bundle-validate" ]; then echo "$bin/bundle-validate"; exit 0; fi
 
-export GOTOOLCHAIN=local GOFLAGS=-mod=readonly CGO_ENABLED=0
-# Modules only from the proxy: `direct` would fetch a module the proxy lacks from its VCS host.
-GOPROXY="$(printf %s "${GOPROXY:-https://proxy.golang.org}" | sed -E 's/[,|]?direct//g')"
-export GOPROXY="${GOPROXY:-https://proxy.golang.org}"
+export GOFLAGS=-mod=readonly
 log "bundle-validate (operator-framework/api $OPERATOR_FRAMEWORK_API_VERSION): downloading modules"
 (cd "$here" && go mod download >&2)
 log "bundle-validate: compiling"
