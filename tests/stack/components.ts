@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { ecrComponents, type EcrPorts } from './ecr/components.ts';
 import { nodeComponents } from './node/node.ts';
+import { SERVICE_CIDR } from './cluster-network.ts';
 import type { NodePorts } from './node/config.ts';
 import type { Pki } from './pki.ts';
 
@@ -115,7 +116,7 @@ export function components(layout: Layout): Component[] {
         `--kubelet-certificate-authority=${pki.caCert}`,
         // The node's only other address is the VM's own, which the stack never talks to.
         '--kubelet-preferred-address-types=Hostname',
-        '--service-cluster-ip-range=10.0.0.0/24',
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
         // The endpoint reconciler would publish 127.0.0.1, which Endpoints validation refuses.
         '--endpoint-reconciler-type=none',
         '--profiling=false',
@@ -139,7 +140,8 @@ export function components(layout: Layout): Component[] {
         '--bind-address=127.0.0.1',
         `--secure-port=${ports.controllerManager}`,
         `--cert-dir=${join(dir, 'controller-manager')}`,
-        '--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller,clusterrole-aggregation-controller',
+        // Deployments, their ReplicaSets and PodDisruptionBudgets: the operator's own Deployment runs on the node.
+        '--controllers=namespace-controller,garbage-collector-controller,serviceaccount-controller,root-ca-certificate-publisher-controller,node-lifecycle-controller,clusterrole-aggregation-controller,deployment-controller,replicaset-controller,disruption-controller',
         `--root-ca-file=${pki.caCert}`,
         '--leader-elect=false',
         '--v=1',
@@ -172,6 +174,6 @@ export function components(layout: Layout): Component[] {
       healthy: async () => (await httpStatus(`http://127.0.0.1:${ports.moto}/moto-api/data.json`)) === 200,
     },
     ...ecrComponents(layout),
-    ...(layout.nodePorts ? nodeComponents({ dir, pki, ports: layout.nodePorts, apiserverPort: ports.apiserver }, binDir) : []),
+    ...(layout.nodePorts ? nodeComponents({ dir, pki, ports: layout.nodePorts, apiserverPort: ports.apiserver, awsPort: ports.ecr }, binDir) : []),
   ];
 }

@@ -1,9 +1,11 @@
-// Per-stack PKI made with openssl: one CA, a serving cert for 127.0.0.1/localhost,
+// Per-stack PKI made with openssl: one CA, a serving cert for 127.0.0.1/localhost and the `kubernetes` Service,
 // an admin client cert in system:masters, the service-account signing key pair, and the
 // node's certs: the kubelet's client (system:node:localhost) and serving certs, and the
 // API server's client cert for reaching the kubelet.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KUBERNETES_SERVICE_IP } from './cluster-network.ts';
 import { runOk } from './run.ts';
 
 /** The stack's one node; the API server reaches its kubelet by this name, which resolves to 127.0.0.1. */
@@ -66,9 +68,22 @@ async function signed(pki: Pki, name: string, subject: string, extensions: strin
   ]);
 }
 
+const servingExtensions = [
+  'basicConstraints=CA:FALSE',
+  'keyUsage=critical,digitalSignature,keyEncipherment',
+  'extendedKeyUsage=serverAuth',
+  `subjectAltName=IP:127.0.0.1,IP:${KUBERNETES_SERVICE_IP},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc`,
+  '',
+].join('\n');
+
 export async function ensurePki(dir: string): Promise<Pki> {
   const pki = pkiPaths(dir);
-  if (Object.values(pki).every((file) => existsSync(file))) return pki;
+  if (Object.values(pki).every((file) => existsSync(file))) {
+    // A stack made before pods reached the API server at the Service address: the API server reloads the file.
+    const san = new X509Certificate(readFileSync(pki.servingCert)).subjectAltName ?? '';
+    if (!san.includes(`IP Address:${KUBERNETES_SERVICE_IP}`)) await signed(pki, 'serving', '/CN=kube-apiserver', servingExtensions);
+    return pki;
+  }
   mkdirSync(join(dir, 'pki'), { recursive: true });
   await ecKey(pki.caKey);
   await runOk('openssl', [
@@ -79,13 +94,7 @@ export async function ensurePki(dir: string): Promise<Pki> {
     pki,
     'serving',
     '/CN=kube-apiserver',
-    [
-      'basicConstraints=CA:FALSE',
-      'keyUsage=critical,digitalSignature,keyEncipherment',
-      'extendedKeyUsage=serverAuth',
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
-      '',
-    ].join('\n'),
+    servingExtensions,
   );
   const client = ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n');
   await signed(pki, 'admin', '/O=system:masters/CN=stack-admin', client);

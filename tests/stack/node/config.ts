@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { writeCertKubeconfig } from '../kubeconfig.ts';
 import { NODE_NAME, type Pki } from '../pki.ts';
 import { chooseSubnet, CNI_CONFLIST, nodeNetwork } from './network.ts';
+import { SERVICE_CIDR } from '../cluster-network.ts';
+import { gatewayAddresses } from './pod-gateway.ts';
 
 /** Processes that must never reach out get a proxy on a dead loopback port: a stray request fails loudly. */
 export const DEAD_PROXY_ENV = {
@@ -29,6 +31,8 @@ export interface NodeLayout {
   pki: Pki;
   ports: NodePorts;
   apiserverPort: number;
+  /** The stack's AWS endpoint (the ECR emulator), which pods reach through the pod gateway. */
+  awsPort: number;
 }
 
 export interface NodePaths {
@@ -151,11 +155,17 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
           {
             type: 'bridge',
             bridge: net.bridge,
-            // No gateway and no masquerade: pods reach nothing beyond their own bridge.
+            // No default gateway and no masquerade: pods reach their own bridge, and the Service
+            // range through the stack's pod gateway (pod-gateway.ts), which keeps .251-.254.
             isGateway: false,
             ipMasq: false,
             hairpinMode: true,
-            ipam: { type: 'host-local', ranges: [[{ subnet }]], dataDir: paths.ipamDir },
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet, rangeEnd: gatewayAddresses(subnet).rangeEnd }]],
+              routes: [{ dst: SERVICE_CIDR, gw: gatewayAddresses(subnet).address }],
+              dataDir: paths.ipamDir,
+            },
           },
         ],
       },

@@ -7,6 +7,7 @@ import { CONTAINERD_NAMESPACE, DEAD_PROXY_ENV, type NodeLayout, nodePaths, SANDB
 import { pauseBinary, writeOciLayout } from '../image.ts';
 import { KUBELET_CLIENT_USER, NODE_NAME } from '../pki.ts';
 import { run, runOk } from '../run.ts';
+import { gatewayComponents } from './pod-gateway.ts';
 
 export function ctr(dir: string, args: string[]): Promise<string> {
   return runOk('ctr', ['--address', nodePaths(dir).socket, '--namespace', CONTAINERD_NAMESPACE, ...args]);
@@ -68,5 +69,6 @@ export function nodeComponents(layout: NodeLayout, binDir: string): Component[] 
       healthy: async () => (await httpStatus(`http://127.0.0.1:${layout.ports.kubeletHealthz}/healthz`)) === 200,
       ready: () => grantKubeletApi(layout.dir, binDir),
     },
+    ...gatewayComponents(layout.dir, layout.apiserverPort, layout.awsPort),
   ];
 }

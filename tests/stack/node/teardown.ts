@@ -10,6 +10,7 @@ import { run } from '../run.ts';
 import { CGROUP_MOUNT, CGROUP_PARENT, CONTAINERD_NAMESPACE, nodePaths } from './config.ts';
 import { CNI_RESULTS, type Found, killCgroups, killContainers, recordContainers, shims } from './containers.ts';
 import { nodeNetwork } from './network.ts';
+import { removeGatewayNetwork } from './pod-gateway.ts';
 
 /** containerd 1.6 puts every shim's socket here whatever its state dir: sha256 of socket/namespace/id. */
 const SHIM_SOCKETS = '/run/containerd/s';
@@ -32,6 +33,7 @@ export async function downNode(dir: string, kubectl: string, log: Log): Promise<
   const found = await recordContainers(dir);
   const killed = await killContainers(dir, found.ids);
   if (await stopProcess(dir, 'containerd')) log('stopped containerd');
+  for (const name of ['pod-gateway', 'pod-gateway-host']) if (await stopProcess(dir, name)) log(`stopped ${name}`);
   await cleanupNode(dir, log);
   log(`node down in ${((Date.now() - started) / 1000).toFixed(1)}s (${found.ids.length} containers known, ${killed} killed with runc)`);
 }
@@ -61,6 +63,7 @@ export async function cleanupNode(dir: string, log: Log): Promise<void> {
   for (const point of mounts) await run('umount', ['-l', point]);
   for (const netns of outside) rmSync(netns, { force: true });
   if (mounts.length) log(`unmounted ${mounts.length} node mounts`);
+  removeGatewayNetwork(dir);
   await run('ip', ['link', 'delete', nodeNetwork(dir).bridge]);
   removeCniResults(dir, found);
   removeLogLinks(paths.root);
