@@ -1,7 +1,5 @@
-// helm install, upgrade and uninstall of the chart on the stack. The operator image is not built yet,
-// so the Deployment runs no replicas: this checks the release's objects, not the operator in them.
-// No --wait on install and upgrade: the stack runs no deployment controller, so no Deployment ever
-// reports itself observed, and helm would wait for it forever.
+// helm install, upgrade and uninstall of the chart on the stack with no replicas: the release's
+// objects, on any machine. deploy-helm.test.ts runs the built image on the node.
 import { CHART, helm, kubectl, parseAll } from './helm.ts';
 import { kube, uniqueName } from './support.ts';
 

@@ -19,6 +19,8 @@ it('kubectl apply -f crds/ and then -k manifests/ (the kustomize base) succeed w
   expect(result.stdout).toMatch(/deployment.apps\/ecr-credential-sync (created|configured|unchanged)/);
   const ns = await core.readNamespace({ name: 'ecr-credential-sync' });
   expect(ns.metadata?.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  // The base names an image no registry here serves (deploy-manifests.test.ts runs the built one): no pods.
+  expect((await run(kubectl(), ['scale', 'deployment/ecr-credential-sync', '--namespace=ecr-credential-sync', '--replicas=0'])).code).toBe(0);
 });
 
 it('the operator pod passes the restricted profile, and the profile is really enforced', async () => {

@@ -1,0 +1,138 @@
+// The built image running on the node as the Deployment from manifests/ (kubectl apply -k of an
+// overlay, as a user's would be): an arbitrary non-root UID, a read-only root filesystem, probes
+// answered, two replicas and one leader, the standby taking over when the leader's pod is deleted,
+// and the kubelet's SIGTERM ending the old leader cleanly (exit 0, lease released).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoordinationV1Api, type V1Lease, type V1Pod } from '@kubernetes/client-node';
+import { dump } from 'js-yaml';
+import { kubectl } from './helm.ts';
+import { ecrImage } from '../stack/ecr/registries.ts';
+import { ARBITRARY_UID, leaderz, operatorPodEnv, operatorProcesses, podMetric, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume } from './in-cluster.ts';
+import { describeOnNode } from './on-node.ts';
+import { pullWith } from './pods.ts';
+import { applySync, createNamespace, deleteSync, eventually, getSync, kube, readSecret, readyCondition, ROOT, stackSpec, uniqueName } from './support.ts';
+import { operatorImageOnStack, type OperatorImageOnStack } from './operator-image-on-stack.ts';
+
+const { kc, core, custom } = kube();
+const coordination = kc.makeApiClient(CoordinationV1Api);
+const NAMESPACE = 'ecr-credential-sync';
+const SELECTOR = 'app.kubernetes.io/name=ecr-credential-sync';
+const LEASE = 'ecr-credential-sync';
+
+let image: OperatorImageOnStack;
+let overlay: string;
+const sync = uniqueName('deployed');
+const target = uniqueName('deployed');
+
+const readLease = (): Promise<V1Lease> => coordination.readNamespacedLease({ namespace: NAMESPACE, name: LEASE });
+const podOf = (pods: V1Pod[], holder: string | undefined) => pods.find((p) => holder?.startsWith(`${p.metadata!.name}_`));
+
+function writeOverlay(dir: string): void {
+  const kustomization = {
+    apiVersion: 'kustomize.config.k8s.io/v1beta1',
+    kind: 'Kustomization',
+    resources: [join(ROOT, 'manifests')],
+    images: [{ name: 'ecr-credential-sync', newName: image.repository, digest: image.digest }],
+    patches: [{ path: 'pod.yaml' }],
+  };
+  const pod = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'ecr-credential-sync', namespace: NAMESPACE },
+    spec: {
+      template: {
+        spec: {
+          imagePullSecrets: [{ name: image.pullSecret }],
+          securityContext: podSecurityContext,
+          containers: [{ name: 'operator', env: operatorPodEnv(), volumeMounts: [tokenMount] }],
+          volumes: [tokenVolume],
+        },
+      },
+    },
+  };
+  writeFileSync(join(dir, 'kustomization.yaml'), dump(kustomization));
+  writeFileSync(join(dir, 'pod.yaml'), dump(pod));
+}
+
+describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, running on the node', () => {
+  beforeAll(async () => {
+    overlay = mkdtempSync(join(tmpdir(), 'ecrsync-overlay-'));
+    expect((await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds')])).code).toBe(0);
+    await kubectl(['create', 'namespace', NAMESPACE]);
+    image = await operatorImageOnStack(core, NAMESPACE);
+    writeOverlay(overlay);
+  }, 900_000);
+
+  afterAll(async () => {
+    await deleteSync(custom, sync).catch(() => undefined);
+    await kubectl(['delete', '-k', overlay, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    rmSync(overlay, { recursive: true, force: true });
+  });
+
+  it('kubectl apply -k runs two ready pods under an arbitrary UID with a read-only root, one of them leading', async () => {
+    const applied = await kubectl(['apply', '-k', overlay]);
+    expect(applied.stderr).toBe('');
+    const pods = await readyPods(core, NAMESPACE, SELECTOR, 2);
+    const processes = operatorProcesses();
+    expect(processes).toHaveLength(2);
+    for (const p of processes) expect(p).toMatchObject({ uid: ARBITRARY_UID, gid: 0, rootReadOnly: true });
+    const lease = await eventually('a leader', async () => ((await readLease()).spec?.holderIdentity ? readLease() : undefined));
+    const leader = podOf(pods, lease.spec!.holderIdentity!);
+    expect(leader).toBeDefined();
+    const standby = pods.find((p) => p !== leader)!;
+    expect(await leaderz(leader!)).toBe(200);
+    expect(await leaderz(standby)).toBe(503);
+    expect(await podMetric(leader!, 'ecrsync_leader')).toBe(1);
+    expect(await podMetric(standby, 'ecrsync_leader')).toBe(0);
+  });
+
+  it('the leader keeps regcred current in a target namespace, and a pod there pulls with it', async () => {
+    await createNamespace(core, target);
+    await applySync(custom, sync, stackSpec([target]));
+    await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000);
+    expect(await readSecret(core, target, 'regcred')).toBeDefined();
+    expect((await pullWith(core, target, 'pull', [ecrImage('222222222222', 'us-east-1')], { imagePullSecrets: ['regcred'] })).pulled).toBe(true);
+  });
+
+  it('deleting the leader pod: it exits 0 and releases the lease, the standby leads without rewriting secrets', async () => {
+    const pods = await readyPods(core, NAMESPACE, SELECTOR, 2);
+    const lease = await readLease();
+    const leader = podOf(pods, lease.spec!.holderIdentity!)!;
+    const standby = pods.find((p) => p !== leader)!;
+    const secretVersion = (await readSecret(core, target, 'regcred'))!.metadata!.resourceVersion;
+    const transitions = lease.spec!.leaseTransitions ?? 0;
+
+    const leases = await recordVersions<V1Lease>(kc, `/apis/coordination.k8s.io/v1/namespaces/${NAMESPACE}/leases`, LEASE);
+    const leaderPod = await recordVersions<V1Pod>(kc, `/api/v1/namespaces/${NAMESPACE}/pods`, leader.metadata!.name!);
+    try {
+      await core.deleteNamespacedPod({ name: leader.metadata!.name!, namespace: NAMESPACE });
+      // The kubelet reports how the container ended before the pod goes.
+      const exit = await eventually('the old leader container terminated', async () =>
+        leaderPod.seen.map((p) => p.status?.containerStatuses?.[0]?.state?.terminated).find((t) => t !== undefined),
+      60_000);
+      expect(exit).toMatchObject({ exitCode: 0 });
+      const taken = await eventually('the standby leads', async () =>
+        leases.seen.find((l) => l.spec?.holderIdentity?.startsWith(`${standby.metadata!.name}_`)));
+      expect(taken.spec!.leaseTransitions).toBe(transitions + 1);
+      // Released, not expired: the old leader emptied the holder, and the standby took it well within the 15 s lease.
+      const released = leases.seen.findIndex((l) => !l.spec?.holderIdentity);
+      expect(released).toBeGreaterThanOrEqual(0);
+      expect(released).toBeLessThan(leases.seen.indexOf(taken));
+      const gapMs = new Date(String(taken.spec!.acquireTime)).getTime() - new Date(String(leases.seen[released]!.spec!.renewTime)).getTime();
+      expect(gapMs).toBeLessThan(15_000);
+    } finally {
+      leases.stop();
+      leaderPod.stop();
+    }
+    expect(await leaderz(standby)).toBe(200);
+    // The new leader reconciles the sync and finds the secret right: no write.
+    await eventually('the new leader reconciled', async () => (await podMetric(standby, 'ecrsync_reconcile_total')) > 0);
+    expect((await readSecret(core, target, 'regcred'))!.metadata!.resourceVersion).toBe(secretVersion);
+    // The ReplicaSet replaced the deleted pod: two again, the new one standing by.
+    const again = await readyPods(core, NAMESPACE, SELECTOR, 2);
+    const fresh = again.find((p) => p.metadata!.name !== standby.metadata!.name)!;
+    expect(await leaderz(fresh)).toBe(503);
+  });
+});
