@@ -12,6 +12,7 @@ import { ensureNpmCache, forgetNpmCache } from './npm-cache.ts';
 import { adminCreds } from './ecr/seed.ts';
 import type { EcrRegistry } from './ecr/registries.ts';
 import { ensureBaseImages } from './image-bases.ts';
+import { ensurePackages } from './prerequisites.ts';
 import { run, runOk } from './run.ts';
 import { PROJECT_ROOT } from './stack.ts';
 
@@ -70,6 +71,7 @@ const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 /** Builds the image unless the storage and .cache/images have it for these inputs already. */
 export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
   const started = Date.now();
+  await ensurePackages([['buildah', 'buildah'], ['skopeo', 'skopeo'], ['runc', 'runc']], log);
   const containerfile = readFileSync(join(PROJECT_ROOT, 'Containerfile'), 'utf8');
   checkBaseArgs(containerfile);
   const version = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version as string;
@@ -78,7 +80,8 @@ export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
   const ref = `${IMAGE_NAME}:${tag}`;
   const ociDir = join(IMAGES_DIR, `ecr-credential-sync-${tag}`);
 
-  if (!(await hasImage(ref))) {
+  const built = !(await hasImage(ref));
+  if (built) {
     try {
       await build(ref, bases, log);
     } catch (error) {
@@ -88,7 +91,7 @@ export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
       await build(ref, bases, log);
     }
   }
-  if (!existsSync(join(ociDir, 'index.json'))) {
+  if (built || !existsSync(join(ociDir, 'index.json'))) {
     rmSync(ociDir, { recursive: true, force: true });
     mkdirSync(IMAGES_DIR, { recursive: true });
     await buildah(['push', '--quiet', ref, `oci:${ociDir}:${tag}`]);
@@ -138,7 +141,7 @@ async function unpackedSize(ociDir: string, digest: string): Promise<number> {
   return total;
 }
 
-/** Older builds' tags and OCI layouts go; their layers stay as the build cache until pruned. */
+/** Older builds and their OCI layouts go; the layers they share with the build cache stay. */
 async function forgetOtherBuilds(tag: string, log: Log): Promise<void> {
   for (const entry of existsSync(IMAGES_DIR) ? readdirSync(IMAGES_DIR) : []) {
     if (entry.startsWith('ecr-credential-sync-') && entry !== `ecr-credential-sync-${tag}`) rmSync(join(IMAGES_DIR, entry), { recursive: true, force: true });
@@ -146,8 +149,8 @@ async function forgetOtherBuilds(tag: string, log: Log): Promise<void> {
   const names = (await buildah(['images', '--format', '{{.Name}}:{{.Tag}}', '--filter', `reference=${IMAGE_NAME}`])).split('\n').filter(Boolean);
   for (const name of names) {
     if (name !== `${IMAGE_NAME}:${tag}`) {
-      await buildah(['untag', name]);
-      log(`untagged the older build ${name}`);
+      await buildah(['rmi', name]);
+      log(`removed the older build ${name}`);
     }
   }
 }
