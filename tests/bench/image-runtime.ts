@@ -4,6 +4,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAllYaml, loadYaml } from '@kubernetes/client-node';
+import { instructions } from '../stack/containerfile.ts';
 import { PROJECT_ROOT } from '../stack/stack.ts';
 
 export interface ImageRuntime {
@@ -15,25 +16,6 @@ export interface ImageRuntime {
 }
 
 export const CONTAINERFILE = join(PROJECT_ROOT, 'Containerfile');
-
-/** Joins continuation lines and drops comments. */
-function instructions(text: string): string[] {
-  const out: string[] = [];
-  let current = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trimEnd();
-    if (!current && /^\s*#/.test(line)) continue;
-    if (line.endsWith('\\')) {
-      current += `${line.slice(0, -1)} `;
-      continue;
-    }
-    current += line;
-    if (current.trim()) out.push(current.trim());
-    current = '';
-  }
-  if (current.trim()) out.push(current.trim());
-  return out;
-}
 
 /** KEY=value pairs (values may be quoted), or the legacy `ENV KEY value` form. */
 export function parseEnv(rest: string): Record<string, string> {

@@ -20,6 +20,13 @@ async function aptInstall(packages: string[], log: (line: string) => void): Prom
   await runOk('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
+/** Installs the Debian package of each [command or file, package] whose command is missing. */
+export async function ensurePackages(wanted: ReadonlyArray<readonly [string, string]>, log: (line: string) => void): Promise<void> {
+  const missing: string[] = [];
+  for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
+  if (missing.length > 0) await aptInstall(missing, log);
+}
+
 export async function ensureTools(log: (line: string) => void, options: { node?: boolean } = {}): Promise<void> {
   const wanted: Array<[string, string]> = [
     ['skopeo', 'skopeo'],
@@ -37,9 +44,7 @@ export async function ensureTools(log: (line: string) => void, options: { node?:
       ['/usr/lib/x86_64-linux-gnu/libc.a', 'libc6-dev'],
     );
   }
-  const missing: string[] = [];
-  for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
-  if (missing.length > 0) await aptInstall(missing, log);
+  await ensurePackages(wanted, log);
   await ensurePrometheus(log);
   if (!(await has('moto_server'))) {
     log('installing moto[server] with pip');
