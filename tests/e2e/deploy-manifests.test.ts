@@ -4,7 +4,7 @@
 // and the kubelet's SIGTERM ending the old leader cleanly (exit 0, lease released).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { CoordinationV1Api, type V1Lease, type V1Pod } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
 import { kubectl } from './helm.ts';
@@ -33,7 +33,8 @@ function writeOverlay(dir: string): void {
   const kustomization = {
     apiVersion: 'kustomize.config.k8s.io/v1beta1',
     kind: 'Kustomization',
-    resources: [join(ROOT, 'manifests')],
+    // kustomize takes a base's path relative to the overlay, never absolute.
+    resources: [relative(dir, join(ROOT, 'manifests'))],
     images: [{ name: 'ecr-credential-sync', newName: image.repository, digest: image.digest }],
     patches: [{ path: 'pod.yaml' }],
   };
