@@ -40,6 +40,18 @@ describe('Reconciler: tokens', () => {
     expect(t.status()!.tokens).toHaveLength(4);
   });
 
+  it.each<[string, 'PodIdentity' | undefined]>([
+    ['the status names where each token\'s credentials came from', 'PodIdentity'],
+    ['the status names no source when the token source reported none', undefined],
+  ])('%s', async (_name, credentialSource) => {
+    const t = setup({ tokens: credentialSource ? { credentialSource } : {}, spec: { ...SPEC, registries: [...SPEC.registries, { accountId: '444444444444', region: 'us-east-1', assumeRole: { roleArn: ROLE } }] } });
+    await t.reconcile();
+    const tokens = t.status()!.tokens!;
+    expect(tokens).toHaveLength(2);
+    for (const token of tokens) expect(token.credentialSource).toBe(credentialSource);
+    if (!credentialSource) for (const token of tokens) expect(Object.keys(token)).not.toContain('credentialSource');
+  });
+
   it('adding a registry in a new region fetches only that region\'s token', async () => {
     const t = setup();
     await t.reconcile();
