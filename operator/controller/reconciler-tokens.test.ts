@@ -148,6 +148,16 @@ describe('Reconciler: token fetch failures', () => {
     expect(t.kube.events.at(-1)).toMatchObject({ type: 'Warning', reason: EventReason.TokenFetchFailed });
   });
 
+  it('that several groups share (their base credentials failed) are said once, in the condition and the backoff', async () => {
+    const t = setup({ spec: { ...SPEC, registries: [...SPEC.registries, { accountId: '111111111111', region: 'eu-west-1' }, { accountId: '444444444444', region: 'us-east-1', assumeRole: { roleArn: ROLE } }] } });
+    const failure = new TokenFetchError('DefaultCredentialChain', 'NoCredentials', 'the AWS SDK\'s default credential chain found no credentials', true);
+    t.tokens.fail(failure);
+    await t.reconcile();
+    expect(t.tokens.total).toBe(3);
+    expect(t.status()!.backoff!.message).toBe(failure.message);
+    expect(t.ready()!.message).toBe(`${failure.message}; existing secrets are left untouched; next attempt ${t.status()!.backoff!.nextAttemptTime}`);
+  });
+
   it('leave secrets as they are even once the old token is no longer usable', async () => {
     const t = setup();
     await t.reconcile();
