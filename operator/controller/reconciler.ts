@@ -26,7 +26,7 @@ import { TokenCache } from './token-cache.ts';
 export interface ReconcilerOptions {
   minRefreshIntervalMs?: number;
   writeConcurrency?: number;
-  /** The operator's own role (AWS_ROLE_ARN), which chains without spec.identity start from. */
+  /** The operator's own role (AWS_ROLE_ARN) when it has a web identity; unset when its identity is the SDK's default chain. */
   environmentRoleArn?: string;
   /** How long failed token fetches keep a sync from calling AWS again. */
   backoff?: BackoffPolicy;

@@ -74,7 +74,7 @@ export function describeChain(chain: IdentityChain, environmentRoleArn: string |
 
 /** What the operator learns at run time about the roles chains start from. */
 export interface RuntimeRoles {
-  /** The operator's own role, AWS_ROLE_ARN. */
+  /** The operator's own role, AWS_ROLE_ARN, when it has a web identity (undefined on the default chain). */
   environment: string | undefined;
   /** The eks.amazonaws.com/role-arn annotation of each ServiceAccount, by `namespace/name`. */
   serviceAccounts: ReadonlyMap<string, string>;
