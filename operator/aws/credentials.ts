@@ -239,7 +239,7 @@ export class CredentialFactory {
         return await chain();
       } catch (error) {
         // An AWS service answered (a profile's role assumption, say): its code says what went wrong.
-        if ((error as { $metadata?: unknown }).$metadata) throw classifyAwsError('DefaultCredentialChain', error);
+        if ((error as { $metadata?: unknown } | undefined)?.$metadata) throw classifyAwsError('DefaultCredentialChain', error);
         // The chain names only its last link's failure, often a generic one: say what was set up.
         throw new TokenFetchError(
           'DefaultCredentialChain',
