@@ -18,7 +18,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/operator', '<rootDir>/tests/stack', '<rootDir>/tests/monitoring', '<rootDir>/charts'],
+      roots: ['<rootDir>/operator', '<rootDir>/tests/stack', '<rootDir>/tests/monitoring', '<rootDir>/charts', '<rootDir>/docs'],
       testMatch: ['**/*.test.ts'],
     },
     {

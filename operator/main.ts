@@ -2,6 +2,7 @@
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { LOCAL_PLURAL, PLURAL } from './api/types.ts';
 import { syncKey } from './core/sync-ref.ts';
+import { hasEnvironmentWebIdentity } from './aws/credentials.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
@@ -85,9 +86,11 @@ async function main(argv: string[]): Promise<number> {
     writeConcurrency: flags.writeConcurrency,
     backoff: { baseMs: flags.minFetchBackoffMs, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
     allowLocalOperatorIdentity: flags.allowLocalOperatorIdentity,
-    ...(process.env.AWS_ROLE_ARN ? { environmentRoleArn: process.env.AWS_ROLE_ARN } : {}),
+    // Without a web identity the operator's own is the SDK's default chain, whose role nobody names.
+    ...(hasEnvironmentWebIdentity(process.env) ? { environmentRoleArn: process.env.AWS_ROLE_ARN! } : {}),
   };
-  log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: api.server }, 'starting');
+  const operatorIdentity = hasEnvironmentWebIdentity(process.env) ? `web identity ${process.env.AWS_ROLE_ARN}` : 'the AWS SDK default credential chain';
+  log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: api.server, operatorIdentity }, 'starting');
 
   if (flags.once) {
     const kube = new ClientGateway(api, {}, { dryRun: flags.dryRun });

@@ -38,6 +38,10 @@ describe('the CRD printer columns', () => {
     expect(column('Last Refresh')).toMatchObject({ name: 'Last Refresh', type: 'date', jsonPath: '.status.lastRefreshTime', priority: 1 });
   });
 
+  it('print where the credentials came from, in the wide view', () => {
+    expect(column('Credentials')).toMatchObject({ name: 'Credentials', type: 'string', jsonPath: '.status.tokens[0].credentialSource', priority: 1 });
+  });
+
   it('end with Age', () => {
     expect(columns.at(-1)).toMatchObject({ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' });
   });

@@ -86,12 +86,32 @@ export interface Condition {
   message: string;
 }
 
+/**
+ * Where the credentials at the start of a token's identity chain came from: the operator's web
+ * identity from its environment (IRSA, ROSA) or a spec's webIdentity; a ServiceAccount token from
+ * TokenRequest; or, without either, the AWS SDK's default chain: EKS Pod Identity (container
+ * credentials with a token file), other container credentials (ECS), static keys in the
+ * environment, the shared config files, a credential_process, or instance metadata.
+ */
+export const CREDENTIAL_SOURCES = [
+  'WebIdentity',
+  'ServiceAccountToken',
+  'PodIdentity',
+  'ContainerCredentials',
+  'Environment',
+  'SharedConfig',
+  'Process',
+  'InstanceMetadata',
+] as const;
+export type CredentialSource = (typeof CREDENTIAL_SOURCES)[number];
+
 export interface TokenStatus {
   region: string;
   identity: string;
   expiresAt: string;
   /** 16 hex digits of the SHA-256 of the token's password. */
   fingerprint?: string;
+  credentialSource?: CredentialSource;
 }
 
 export interface NamespaceFailure {

@@ -1,11 +1,14 @@
-// Credential providers for an identity chain, from the AWS SDK: web identity first
-// (the pod's token file, or a ServiceAccount token from TokenRequest), then an optional
-// sts:AssumeRole sourced from it. Each provider is memoized until shortly before expiry.
+// Credential providers for an identity chain, from the AWS SDK: a base identity first (the
+// pod's web identity token file, a ServiceAccount token from TokenRequest, or, without either,
+// the SDK's default chain), then an optional sts:AssumeRole sourced from it. Each provider is
+// memoized until shortly before expiry.
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-provider-web-identity';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { AttributedAwsCredentialIdentity, AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
 import { DEFAULT_SESSION_NAME } from '../api/constants.ts';
+import type { CredentialSource } from '../api/types.ts';
 import { dirname } from 'node:path';
+import { credentialSource, defaultChainSetting } from '../core/credential-source.ts';
 import { type BaseIdentity, chainKey, type IdentityChain } from '../core/identity.ts';
 import { DEFAULT_TOKEN_DIRS } from '../core/token-file.ts';
 import { readTokenFile } from './token-file.ts';
@@ -83,9 +86,16 @@ export interface CredentialFactoryOptions {
   tokenDirs?: readonly string[];
 }
 
+/** Whether the operator's own identity is a web identity from its environment (IRSA, ROSA), rather than the default chain. */
+export function hasEnvironmentWebIdentity(env: NodeJS.ProcessEnv): boolean {
+  return Boolean(env.AWS_ROLE_ARN && env.AWS_WEB_IDENTITY_TOKEN_FILE);
+}
+
 export class CredentialFactory {
   private readonly options: CredentialFactoryOptions;
   private readonly providers = new Map<string, AwsCredentialIdentityProvider>();
+  /** Where the operator's own identity last got its credentials. */
+  private environmentSource: CredentialSource | undefined;
 
   constructor(options: CredentialFactoryOptions) {
     this.options = options;
@@ -99,6 +109,12 @@ export class CredentialFactory {
       this.providers.set(key, provider);
     }
     return provider;
+  }
+
+  /** Where the chain's base credentials come from; for the operator's own identity, known once it has answered. */
+  sourceOf(chain: IdentityChain): CredentialSource | undefined {
+    const kind = chain.base.kind;
+    return kind === 'environment' ? this.environmentSource : credentialSource(kind, undefined, this.options.env);
   }
 
   /**
@@ -144,21 +160,19 @@ export class CredentialFactory {
     const sessionName = env.AWS_ROLE_SESSION_NAME || DEFAULT_SESSION_NAME;
     switch (identity.kind) {
       case 'environment': {
-        if (!env.AWS_ROLE_ARN || !env.AWS_WEB_IDENTITY_TOKEN_FILE) {
-          return async () => {
-            throw new TokenFetchError(
-              'AssumeRoleWithWebIdentity',
-              'NoWebIdentity',
-              'the operator has no web identity: AWS_ROLE_ARN and AWS_WEB_IDENTITY_TOKEN_FILE are not set (annotate its ServiceAccount with eks.amazonaws.com/role-arn, or set spec.identity)',
-              false,
-            );
-          };
-        }
-        return recorded(
-          'AssumeRoleWithWebIdentity',
-          fromTokenFile({ roleArn: env.AWS_ROLE_ARN, webIdentityTokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE, roleSessionName: sessionName, clientConfig }),
-          record,
-        );
+        const provider =
+          env.AWS_ROLE_ARN && env.AWS_WEB_IDENTITY_TOKEN_FILE
+            ? recorded(
+                'AssumeRoleWithWebIdentity',
+                fromTokenFile({ roleArn: env.AWS_ROLE_ARN, webIdentityTokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE, roleSessionName: sessionName, clientConfig }),
+                record,
+              )
+            : recorded('DefaultCredentialChain', this.defaultChain(), record);
+        return async () => {
+          const creds: AttributedAwsCredentialIdentity = await provider();
+          this.environmentSource = credentialSource('environment', creds.$source, env);
+          return creds;
+        };
       }
       case 'webIdentity': {
         const tokenFile = identity.tokenFile ?? env.AWS_WEB_IDENTITY_TOKEN_FILE;
@@ -205,5 +219,36 @@ export class CredentialFactory {
         );
       }
     }
+  }
+
+  /**
+   * The AWS SDK's default chain: static keys in the environment, the shared config files, a
+   * credential_process, container credentials (EKS Pod Identity, ECS) and instance metadata. It
+   * reads the process environment. Loaded on first use: an operator with a web identity never
+   * pays the memory of it and the providers it pulls in.
+   */
+  private defaultChain(): AwsCredentialIdentityProvider {
+    const env = this.options.env;
+    let chain: AwsCredentialIdentityProvider | undefined;
+    return async () => {
+      if (!chain) {
+        const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+        chain = defaultProvider({ clientConfig: { region: this.options.stsRegion } });
+      }
+      try {
+        return await chain();
+      } catch (error) {
+        // An AWS service answered (a profile's role assumption, say): its code says what went wrong.
+        if ((error as { $metadata?: unknown } | undefined)?.$metadata) throw classifyAwsError('DefaultCredentialChain', error);
+        // The chain names only its last link's failure, often a generic one: say what was set up.
+        throw new TokenFetchError(
+          'DefaultCredentialChain',
+          'NoCredentials',
+          `the operator has no web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) and the AWS SDK's default credential chain found no credentials; set up: ${defaultChainSetting(env)}; the SDK said: ${(error as Error)?.message ?? String(error)}`,
+          true,
+          { cause: error },
+        );
+      }
+    };
   }
 }

@@ -75,10 +75,12 @@ export class SdkEcrTokenSource implements EcrTokenSource {
       if (error instanceof InvalidTokenError) throw new TokenFetchError(api, 'UnexpectedResponse', `${api}: ${error.message}`, true);
       throw error;
     }
+    const credentialSource = this.credentials.sourceOf(request.chain);
     return {
       credential,
       expiresAt: entry.expiresAt ?? new Date(Number.NaN),
       ...(entry.proxyEndpoint ? { proxyEndpoint: entry.proxyEndpoint } : {}),
+      ...(credentialSource ? { credentialSource } : {}),
     };
   }
 }

@@ -1,4 +1,5 @@
 // The one thing the operator asks of AWS: an ECR authorization token for an identity in a region.
+import type { CredentialSource } from '../api/types.ts';
 import type { Credential } from '../core/dockerconfig.ts';
 import type { IdentityChain } from '../core/identity.ts';
 
@@ -6,6 +7,8 @@ export interface EcrToken {
   credential: Credential;
   expiresAt: Date;
   proxyEndpoint?: string;
+  /** Where the credentials the token was asked with came from, at the start of the chain. */
+  credentialSource?: CredentialSource;
 }
 
 export interface TokenRequest {

@@ -40,6 +40,18 @@ describe('Reconciler: tokens', () => {
     expect(t.status()!.tokens).toHaveLength(4);
   });
 
+  it.each<[string, 'PodIdentity' | undefined]>([
+    ['the status names where each token\'s credentials came from', 'PodIdentity'],
+    ['the status names no source when the token source reported none', undefined],
+  ])('%s', async (_name, credentialSource) => {
+    const t = setup({ tokens: credentialSource ? { credentialSource } : {}, spec: { ...SPEC, registries: [...SPEC.registries, { accountId: '444444444444', region: 'us-east-1', assumeRole: { roleArn: ROLE } }] } });
+    await t.reconcile();
+    const tokens = t.status()!.tokens!;
+    expect(tokens).toHaveLength(2);
+    for (const token of tokens) expect(token.credentialSource).toBe(credentialSource);
+    if (!credentialSource) for (const token of tokens) expect(Object.keys(token)).not.toContain('credentialSource');
+  });
+
   it('adding a registry in a new region fetches only that region\'s token', async () => {
     const t = setup();
     await t.reconcile();
@@ -134,6 +146,16 @@ describe('Reconciler: token fetch failures', () => {
     expect(t.ready()).toMatchObject({ status: 'False', reason: Reason.TokenFetchFailed, message: `${failure.message}; existing secrets are left untouched; next attempt ${t.status()!.backoff!.nextAttemptTime}` });
     expect(t.status()!.lastRefreshTime).toBe('2025-01-15T01:23:45Z');
     expect(t.kube.events.at(-1)).toMatchObject({ type: 'Warning', reason: EventReason.TokenFetchFailed });
+  });
+
+  it('that several groups share (their base credentials failed) are said once, in the condition and the backoff', async () => {
+    const t = setup({ spec: { ...SPEC, registries: [...SPEC.registries, { accountId: '111111111111', region: 'eu-west-1' }, { accountId: '444444444444', region: 'us-east-1', assumeRole: { roleArn: ROLE } }] } });
+    const failure = new TokenFetchError('DefaultCredentialChain', 'NoCredentials', 'the AWS SDK\'s default credential chain found no credentials', true);
+    t.tokens.fail(failure);
+    await t.reconcile();
+    expect(t.tokens.total).toBe(3);
+    expect(t.status()!.backoff!.message).toBe(failure.message);
+    expect(t.ready()!.message).toBe(`${failure.message}; existing secrets are left untouched; next attempt ${t.status()!.backoff!.nextAttemptTime}`);
   });
 
   it('leave secrets as they are even once the old token is no longer usable', async () => {

@@ -40,7 +40,7 @@ describe('Reconciler: a new sync', () => {
       lastRefreshTime: '2025-01-15T01:23:45Z',
       nextRefreshTime: cronTick('2025-01-15T06:00:00Z'),
       tokenExpiresAt: '2025-01-15T13:23:45Z',
-      tokens: [{ region: 'us-east-1', identity: 'operator web identity', expiresAt: '2025-01-15T13:23:45Z' }],
+      tokens: [{ region: 'us-east-1', identity: 'operator default credentials', expiresAt: '2025-01-15T13:23:45Z' }],
       namespaces: { targeted: 3, synced: 3, failed: 0 },
     });
     expect(status.failures).toBeUndefined();

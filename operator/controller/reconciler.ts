@@ -26,7 +26,7 @@ import { TokenCache } from './token-cache.ts';
 export interface ReconcilerOptions {
   minRefreshIntervalMs?: number;
   writeConcurrency?: number;
-  /** The operator's own role (AWS_ROLE_ARN), which chains without spec.identity start from. */
+  /** The operator's own role (AWS_ROLE_ARN) when it has a web identity; unset when its identity is the SDK's default chain. */
   environmentRoleArn?: string;
   /** How long failed token fetches keep a sync from calling AWS again. */
   backoff?: BackoffPolicy;
@@ -189,7 +189,7 @@ export class Reconciler {
     const refresh = lastRefreshTime
       ? nextRefreshAt(sync.spec, { lastRefreshTime }, earliest, now, { minIntervalMs: this.minRefreshIntervalMs, jitterKey: name })
       : undefined;
-    const fetchError = fetchErrors.length ? fetchErrors.map((e) => e.message).join('; ') : undefined;
+    const fetchError = fetchErrors.length ? distinctMessages(fetchErrors) : undefined;
     await this.reporter.status(
       sync,
       buildStatus({
@@ -217,7 +217,7 @@ export class Reconciler {
     log: Logger,
   ): BackoffStatus | undefined {
     if (errors.length === 0) return hold ? recorded : undefined;
-    const failure = { retryable: errors.some((e) => e.retryable), message: errors.map((e) => e.message).join('; ') };
+    const failure = { retryable: errors.some((e) => e.retryable), message: distinctMessages(errors) };
     const next = nextBackoff(recorded, sync.metadata.generation, now, failure, this.backoff);
     log.warn({ failures: next.failures, retryable: next.retryable, nextAttemptTime: next.nextAttemptTime }, 'token fetch failed; backing off');
     return next;
@@ -288,4 +288,9 @@ function inPlace(sync: EcrCredentialSync, secretName: string, targets: readonly 
   const targeted = new Set(targets);
   const found = actual.filter((s) => s.name === secretName && targeted.has(s.namespace) && isOwnSecret(s, sync)).map((s) => s.namespace);
   return new Set([...found, ...outcomes.filter((o) => o.result !== 'failed').map((o) => o.namespace)]);
+}
+
+/** Groups that share a base identity fail alike when it does: say it once. */
+function distinctMessages(errors: readonly TokenFetchError[]): string {
+  return [...new Set(errors.map((e) => e.message))].join('; ');
 }

@@ -197,6 +197,21 @@ describe('a restarted operator whose own identity names no role (no AWS_ROLE_ARN
   });
 });
 
+describe('a restarted operator and where its tokens\' credentials came from', () => {
+  it('keeps naming the source of the tokens it learned back when it next writes the status', async () => {
+    const t = setup({ tokens: { credentialSource: 'WebIdentity' } });
+    await t.start().reconcile('prod');
+    expect(t.kube.sync('prod')!.status!.tokens!.map((x) => x.credentialSource)).toEqual(['WebIdentity', 'WebIdentity']);
+    t.kube.addNamespace('team-d', { team: 'd' });
+    const writes = t.kube.writes.length;
+    const outcome = await t.start().reconcile('prod');
+    expect(outcome.error).toBeUndefined();
+    expect(t.tokens.total).toBe(2);
+    expect(writesSince(t.kube, writes)).toEqual(['createSecret team-d/regcred', 'patchStatus prod']);
+    expect(t.kube.sync('prod')!.status!.tokens!.map((x) => x.credentialSource)).toEqual(['WebIdentity', 'WebIdentity']);
+  });
+});
+
 describe('a restarted operator, over secrets it cannot take at their word,', () => {
   it('does not learn a token edited into one secret, its hash recomputed and its expiry later, and leaves the other namespaces alone', async () => {
     // eu-west-1's token outlives us-east-1's: the status names a later expiry than the secrets hold.

@@ -110,9 +110,9 @@ export class TokenCache {
     for (const group of groups) {
       const cached = cache.get(group.key);
       if (!cached || !usable(cached, now)) continue;
-      const { credential, expiresAt } = cached.token;
+      const { credential, expiresAt, credentialSource } = cached.token;
       if (!Number.isNaN(expiresAt.getTime())) {
-        status.push({ region: group.region, identity: cached.identity, expiresAt: iso(expiresAt), fingerprint: tokenFingerprint(credential) });
+        status.push({ region: group.region, identity: cached.identity, expiresAt: iso(expiresAt), fingerprint: tokenFingerprint(credential), ...(credentialSource ? { credentialSource } : {}) });
       }
       // Fetched under a role since changed or removed, and the fetch under the new one failed: the
       // status keeps naming it, but it goes into no new secret, or a revocation would not be honoured.
@@ -177,7 +177,8 @@ export class TokenCache {
     for (const group of groups) {
       const token = recovery.tokens.get(group.key);
       if (!token || cache.has(group.key)) continue;
-      cache.set(group.key, { token: { credential: token.credential, expiresAt: token.expiresAt }, fetchedAt: token.fetchedAt, identity: group.identity });
+      const { credential, expiresAt, credentialSource } = token;
+      cache.set(group.key, { token: { credential, expiresAt, ...(credentialSource ? { credentialSource } : {}) }, fetchedAt: token.fetchedAt, identity: group.identity });
       this.deps.metrics.tokenFetched(name, group.region, token.expiresAt, token.fetchedAt);
       count++;
     }

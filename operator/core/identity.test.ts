@@ -99,7 +99,8 @@ describe('baseIdentity', () => {
 describe('chainKey and describeChain', () => {
   it.each<[string, Parameters<typeof chainKey>[0], string | undefined, string, string]>([
     ['the environment', { base: { kind: 'environment' } }, WEB_ROLE, 'env', `operator web identity (${WEB_ROLE})`],
-    ['the environment without a role of its own', { base: { kind: 'environment' } }, undefined, 'env', 'operator web identity'],
+    ['the environment without a web identity is the default chain', { base: { kind: 'environment' } }, undefined, 'env', 'operator default credentials'],
+    ['the default chain then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, undefined, `env>${ROLE_A}::`, `operator default credentials -> ${ROLE_A}`],
     ['the environment then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, WEB_ROLE, `env>${ROLE_A}::`, `operator web identity (${WEB_ROLE}) -> ${ROLE_A}`],
     ['a web identity', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, ROLE_B, `web:${WEB_ROLE}:`, WEB_ROLE],
     [

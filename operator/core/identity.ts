@@ -54,14 +54,18 @@ export function chainKey(chain: IdentityChain): string {
 /**
  * A readable chain for status and logs: role ARNs joined by ' -> '. Holds no secrets. The first
  * link names the role it stands for (the operator's own, or the ServiceAccount's), so that a
- * status written under one role does not vouch for a token after a restart under another.
+ * status written under one role does not vouch for a token after a restart under another. The
+ * operator's own identity without a web identity is the AWS SDK's default chain (Pod Identity,
+ * static keys, instance metadata...), whose role is not known before it answers.
  */
 export function describeChain(chain: IdentityChain, environmentRoleArn: string | undefined): string {
   const b = chain.base;
   const role = (arn: string | undefined) => (arn ? ` (${arn})` : '');
   const first =
     b.kind === 'environment'
-      ? `operator web identity${role(environmentRoleArn)}`
+      ? environmentRoleArn
+        ? `operator web identity${role(environmentRoleArn)}`
+        : 'operator default credentials'
       : b.kind === 'webIdentity'
         ? b.roleArn
         : `serviceaccount ${b.namespace}/${b.name}${role(b.roleArn)}`;
@@ -70,7 +74,7 @@ export function describeChain(chain: IdentityChain, environmentRoleArn: string |
 
 /** What the operator learns at run time about the roles chains start from. */
 export interface RuntimeRoles {
-  /** The operator's own role, AWS_ROLE_ARN. */
+  /** The operator's own role, AWS_ROLE_ARN, when it has a web identity (undefined on the default chain). */
   environment: string | undefined;
   /** The eks.amazonaws.com/role-arn annotation of each ServiceAccount, by `namespace/name`. */
   serviceAccounts: ReadonlyMap<string, string>;

@@ -1,6 +1,6 @@
 // The tokens a sync's own secrets hold, learned back by a fresh process (a restart, a new leader).
 // ECR hands out a new token on every call, so fetching instead would rewrite every secret.
-import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
+import type { CredentialSource, EcrCredentialSync, TokenStatus } from '../api/types.ts';
 import { TOKEN_LIFETIME_MS } from '../api/constants.ts';
 import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts';
 import { type Credential, registryHost } from './dockerconfig.ts';
@@ -12,6 +12,8 @@ import { assessExpiry } from './schedule.ts';
 export interface RecoveredToken extends GroupToken {
   /** When it was fetched, as far as anyone can tell: 12 hours before it expires, and not after now. */
   fetchedAt: Date;
+  /** As the status named it. */
+  credentialSource?: CredentialSource;
 }
 
 export type Recovery =
@@ -102,10 +104,11 @@ function tokensIn(
     const fingerprint = tokenFingerprint(credential);
     const i = unused.findIndex((t) => t.region === group.region && t.identity === group.identity && t.fingerprint === fingerprint);
     if (i < 0) return 'other';
-    const expiresAt = new Date(unused.splice(i, 1)[0]!.expiresAt);
+    const entry = unused.splice(i, 1)[0]!;
+    const expiresAt = new Date(entry.expiresAt);
     // Not after now: an expiry up to 12h10m ahead is trusted.
     const fetchedAt = new Date(Math.min(now.getTime(), expiresAt.getTime() - TOKEN_LIFETIME_MS));
-    tokens.set(group.key, { credential, expiresAt, fetchedAt });
+    tokens.set(group.key, { credential, expiresAt, fetchedAt, ...(entry.credentialSource ? { credentialSource: entry.credentialSource } : {}) });
   }
   // Written again from what was learned, the secret must come out as it is: the same hosts as the
   // spec wants now, each with its group's credential, and the same expiry, labels and annotations.

@@ -1,7 +1,7 @@
 // In-memory fakes of the operator's own interfaces, for unit tests: the clock, the metrics, ECR,
 // and (in fake-kube.ts) the Kubernetes API, each behaving as the real thing does where the
 // reconciler depends on it. No jest in here, so the files also compile outside the test run.
-import { API_VERSION, type EcrCredentialSync, type EcrCredentialSyncSpec, KIND } from '../api/types.ts';
+import { API_VERSION, type CredentialSource, type EcrCredentialSync, type EcrCredentialSyncSpec, KIND } from '../api/types.ts';
 import { type EcrToken, type EcrTokenSource, TokenFetchError, type TokenRequest } from '../aws/token-source.ts';
 import { chainKey } from '../core/identity.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -89,6 +89,8 @@ export interface FakeTokenOptions {
   lifetimeMs?: number;
   /** Overrides the reported expiry, e.g. a date in the past or an Invalid Date. */
   expiresAt?: (request: TokenRequest, now: Date) => Date;
+  /** Where the token's credentials came from, as the SDK token source reports it. */
+  credentialSource?: CredentialSource;
 }
 
 export class FakeTokens implements EcrTokenSource {
@@ -138,6 +140,7 @@ export class FakeTokens implements EcrTokenSource {
     return {
       credential: { username: 'AWS', password: `pw-${request.region}-${this.serial}` },
       expiresAt: this.options.expiresAt?.(request, now) ?? new Date(now.getTime() + (this.options.lifetimeMs ?? 12 * HOUR)),
+      ...(this.options.credentialSource ? { credentialSource: this.options.credentialSource } : {}),
     };
   }
 }

@@ -1,12 +1,14 @@
 // The stack's ECR as components: one registry (docker-registry, no auth of its own, on a unix
-// socket) per account and region, and the emulator in front of them and of moto.
+// socket) per account and region, and the emulator in front of them and of moto (which also
+// plays the EKS Pod Identity agent).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Component, Layout } from '../components.ts';
+import { type Component, type Layout, SERVICE_ACCOUNT_ISSUER } from '../components.ts';
 import { EcrControl } from './control.ts';
 import type { EmulatorConfig } from './emulator.ts';
+import { POD_IDENTITY_STATS_PATH, type PodIdentityAssociation } from './pod-identity-agent.ts';
 import {
   CONTROL_PREFIX,
   DEFAULT_ECR_REGISTRY,
@@ -26,13 +28,22 @@ export interface EcrPorts {
   ecr: number;
   /** registryKey → the port of that registry's auth front. */
   ecrRegistries: Record<string, number>;
+  /** The Pod Identity agent stand-in. */
+  podIdentity: number;
 }
 
 export async function newEcrPorts(pick: () => Promise<number>): Promise<EcrPorts> {
   const ecrRegistries: Record<string, number> = {};
   for (const id of ECR_REGISTRIES) ecrRegistries[registryKey(id)] = await pick();
-  return { ecr: await pick(), ecrRegistries };
+  return { ecr: await pick(), ecrRegistries, podIdentity: await pick() };
 }
+
+/** The role the operator's ServiceAccount is associated with, as `aws eks create-pod-identity-association` would. */
+export const POD_IDENTITY_ROLE_ARN = 'arn:aws:iam::222222222222:role/ecr-credential-sync-pod-identity';
+const POD_IDENTITY_ASSOCIATIONS: PodIdentityAssociation[] = [
+  { namespace: 'ecr-credential-sync', serviceAccount: 'ecr-credential-sync', roleArn: POD_IDENTITY_ROLE_ARN },
+];
+const podIdentityUrl = (layout: Layout, path: string) => `http://127.0.0.1:${layout.ports.podIdentity}${path}`;
 
 /** STACK_ECR_TOKEN_TTL from the environment `up` runs in; 12 h (as ECR) when unset. */
 export function tokenTtlSeconds(env: NodeJS.ProcessEnv = process.env): number {
@@ -115,11 +126,13 @@ function emulatorComponent(layout: Layout): Component {
           backendSocket: backendSocket(layout.dir, id),
           defaultPolicy: defaultPolicy(id),
         })),
+        podIdentity: { port: layout.ports.podIdentity, issuer: SERVICE_ACCOUNT_ISSUER, publicKeyFile: layout.pki.saPub, associations: POD_IDENTITY_ASSOCIATIONS },
       };
       mkdirSync(dirname(configFile), { recursive: true });
       writeFileSync(configFile, JSON.stringify(config, null, 2));
     },
-    healthy: () => control.healthy(),
+    // An emulator from before the Pod Identity stand-in is not healthy: it is replaced.
+    healthy: async () => (await control.healthy()) && (await fetch(podIdentityUrl(layout, POD_IDENTITY_STATS_PATH)).then((r) => r.ok, () => false)),
     // An emulator that kept running keeps its TTL unless `up` says otherwise.
     ready: () => control.setTtl(tokenTtlSeconds()),
   };
@@ -135,6 +148,9 @@ export function ecrEnv(layout: Layout, imagePath: string): Record<string, string
     AWS_ENDPOINT_URL: `http://127.0.0.1:${layout.ports.ecr}`,
     STACK_ECR_TOKEN_TTL: String(tokenTtlSeconds()),
     STACK_ECR_CONTROL_URL: `http://127.0.0.1:${layout.ports.ecr}${CONTROL_PREFIX}`,
+    // What EKS Pod Identity puts in a pod's AWS_CONTAINER_CREDENTIALS_FULL_URI (there 169.254.170.23).
+    STACK_POD_IDENTITY_URL: podIdentityUrl(layout, '/v1/credentials'),
+    STACK_POD_IDENTITY_ROLE_ARN: POD_IDENTITY_ROLE_ARN,
   };
   for (const id of ECR_REGISTRIES) env[registryEnvName(id)] = frontHost(layout, id);
   for (const id of ECR_REGISTRIES) env[imageEnvName(id)] = `${frontHost(layout, id)}/${imagePath}`;

@@ -1,11 +1,12 @@
 // The stack's ECR: one process, serving the AWS endpoint (GetAuthorizationToken for ECR and ECR
 // Public; everything else, STS above all, passed to moto unchanged), the control API for
-// tests, and one auth front per registry.
+// tests, one auth front per registry, and a stand-in for the EKS Pod Identity agent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sendAwsError } from './aws-wire.ts';
 import { handleControl } from './control-api.ts';
 import { handleTokenCall, TOKEN_TARGETS } from './ecr-api.ts';
 import { PrincipalResolver } from './identity.ts';
+import { createPodIdentityAgent, type PodIdentityAgentConfig } from './pod-identity-agent.ts';
 import type { PolicyDocument } from './policy.ts';
 import { proxyRequest } from './proxy.ts';
 import { createRegistryFront, type FrontConfig } from './registry-front.ts';
@@ -21,6 +22,7 @@ export interface EmulatorConfig {
   stateFile: string;
   ttlSeconds: number;
   registries: Array<FrontConfig & { defaultPolicy: PolicyDocument }>;
+  podIdentity?: PodIdentityAgentConfig;
 }
 
 export interface Emulator {
@@ -59,6 +61,11 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
   const servers = [api, ...config.registries.map((r) => createRegistryFront(r, state))];
   await listen(api, config.port);
   for (const [i, registry] of config.registries.entries()) await listen(servers[i + 1]!, registry.port);
+  if (config.podIdentity) {
+    const agent = createPodIdentityAgent(config.podIdentity, config.motoUrl).server;
+    servers.push(agent);
+    await listen(agent, config.podIdentity.port);
+  }
 
   return {
     state,
