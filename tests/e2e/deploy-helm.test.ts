@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
 import { CHART, helm, kubectl, parseAll } from './helm.ts';
-import { leaderz, operatorPodEnv, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume } from './in-cluster.ts';
+import { diagnosis, leaderz, operatorPodEnv, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume } from './in-cluster.ts';
 import { describeOnNode } from './on-node.ts';
 import { operatorImageOnStack } from './operator-image-on-stack.ts';
 import { applySync, createNamespace, eventually, getSync, kube, readSecret, readyCondition, ROOT, stackEnv, stackSpec, uniqueName } from './support.ts';
@@ -38,6 +38,7 @@ describeOnNode('deploy-helm.test.ts')('the chart, installed on the node', () => 
       imagePullSecrets: [{ name: image.pullSecret }],
       serviceAccount: { roleArn: stackEnv('AWS_ROLE_ARN') },
       podSecurityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' }, ...podSecurityContext },
+      allowedHostnames: [stackEnv('STACK_REGISTRY')],
       extraEnv: operatorPodEnv(),
       extraVolumes: [tokenVolume],
       extraVolumeMounts: [tokenMount],
@@ -66,7 +67,9 @@ describeOnNode('deploy-helm.test.ts')('the chart, installed on the node', () => 
 
     await createNamespace(core, target);
     await applySync(custom, sync, stackSpec([target]));
-    await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000);
+    await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000).catch(async (error: Error) => {
+      throw new Error(`${error.message}\n${await diagnosis(namespace, selector, sync)}`);
+    });
     expect(await readSecret(core, target, 'regcred')).toBeDefined();
   });
 

@@ -34,6 +34,11 @@ export const tokenVolume = {
 export const tokenMount = { name: 'aws-iam-token', mountPath: TOKEN_DIR, readOnly: true };
 export const podSecurityContext = { runAsUser: ARBITRARY_UID, runAsGroup: 0 };
 
+/** The stack's registries answer at 127.0.0.1:<port>, which a sync may list only when the operator allows it. */
+export function allowedHostnamesArg(): string {
+  return `--allowed-hostnames=${stackEnv('STACK_REGISTRY')}`;
+}
+
 export async function operatorPods(core: CoreV1Api, namespace: string, selector: string): Promise<V1Pod[]> {
   const pods = (await core.listNamespacedPod({ namespace, labelSelector: selector })).items;
   return pods.filter((p) => !p.metadata?.deletionTimestamp);
@@ -80,7 +85,8 @@ export function operatorProcesses(): ContainerProcess[] {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (argv[0] !== '/nodejs/bin/node' || !argv.includes('dist/operator/main.js') || readlinkSync(`/proc/${entry}/root`) === '/') continue;
+      // In a container: its own mount namespace (its /proc/<pid>/root reads "/" from here too).
+      if (argv[0] !== '/nodejs/bin/node' || !argv.includes('dist/operator/main.js') || readlinkSync(`/proc/${entry}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) continue;
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       const gid = Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]);
@@ -99,4 +105,12 @@ export async function recordVersions<T>(kc: KubeConfig, listPath: string, name: 
   const seen: T[] = [];
   const request = await new Watch(kc).watch(listPath, { fieldSelector: `metadata.name=${name}` }, (_type, obj: T) => void seen.push(obj), () => undefined);
   return { seen, stop: () => request.abort() };
+}
+
+/** For a failure message: the sync's status and the last lines of each operator pod's log. */
+export async function diagnosis(namespace: string, selector: string, sync: string): Promise<string> {
+  const { kubectl } = await import('./helm.ts');
+  const status = await kubectl(['get', 'ecrcredentialsync', sync, '-o', 'jsonpath={.status}']);
+  const logs = await kubectl(['logs', '--namespace', namespace, '-l', selector, '--tail=15', '--prefix']);
+  return `sync status: ${status.stdout}\noperator logs:\n${logs.stdout}${logs.stderr}`;
 }
