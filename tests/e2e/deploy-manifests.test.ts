@@ -76,11 +76,13 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
   });
 
   it('kubectl apply -k runs two ready pods under an arbitrary UID with a read-only root, one of them leading', async () => {
+    const started = Date.now();
     const applied = await kubectl(['apply', '-k', overlay]);
     // Other tests made some of these objects through the API: kubectl notes that it adds its annotation.
     expect(applied.stderr.split('\n').filter((l) => l.trim() && !l.includes('last-applied-configuration'))).toEqual([]);
     expect(applied.code).toBe(0);
     const pods = await readyPods(core, NAMESPACE, SELECTOR, 2);
+    process.stderr.write(`[figures] kubectl apply -k → 2 pods ready: ${Date.now() - started} ms\n`);
     const processes = operatorProcesses();
     expect(processes).toHaveLength(2);
     for (const p of processes) expect(p).toMatchObject({ uid: ARBITRARY_UID, gid: 0, rootReadOnly: true });
@@ -130,6 +132,7 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
       expect(released).toBeLessThan(leases.seen.indexOf(taken));
       const gapMs = new Date(String(taken.spec!.acquireTime)).getTime() - new Date(String(leases.seen[released]!.spec!.renewTime)).getTime();
       expect(gapMs).toBeLessThan(15_000);
+      process.stderr.write(`[figures] leader pod deleted: released → standby leading in ${gapMs} ms, container exit ${exit.exitCode}\n`);
     } finally {
       leases.stop();
       leaderPod.stop();
