@@ -46,3 +46,26 @@ describe('the CRD printer columns', () => {
     expect(columns.at(-1)).toMatchObject({ name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' });
   });
 });
+
+describe('the registries schema', () => {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const registries = (crd as any).spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.registries;
+  const item = registries.items as { properties: Record<string, { type: string; description: string }>; required?: string[]; 'x-kubernetes-validations': Array<{ rule: string; fieldPath?: string }> };
+
+  it('is an atomic list: a list map needs its keys on every entry, and an ECR Public entry has no accountId nor region', () => {
+    expect(registries['x-kubernetes-list-type']).toBe('atomic');
+    expect(registries['x-kubernetes-list-map-keys']).toBeUndefined();
+    expect(item.required).toBeUndefined();
+  });
+
+  it('points each registry rule that names a field at a property the registry has', () => {
+    const paths = item['x-kubernetes-validations'].flatMap((v) => (v.fieldPath ? [v.fieldPath.replace(/^\./, '')] : []));
+    expect(paths.length).toBeGreaterThan(0);
+    for (const path of paths) expect(Object.keys(item.properties)).toContain(path);
+  });
+
+  it('documents on the public field the IAM actions ECR Public needs', () => {
+    expect(item.properties.public!.type).toBe('boolean');
+    expect(item.properties.public!.description).toMatch(/ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken/);
+  });
+});

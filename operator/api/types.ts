@@ -16,12 +16,26 @@ export interface AssumeRoleSpec {
   sessionName?: string;
 }
 
-export interface RegistrySpec {
+/** A private ECR registry: an account's, in one region. */
+export interface PrivateRegistrySpec {
+  public?: false;
   accountId: string;
   region: string;
   hostnames?: string[];
   assumeRole?: AssumeRoleSpec;
 }
+
+/** Amazon ECR Public (public.ecr.aws): one registry for every account, its token API in us-east-1 only. */
+export interface PublicRegistrySpec {
+  public: true;
+  /** us-east-1 or nothing: ECR Public has no other region. */
+  region?: string;
+  assumeRole?: AssumeRoleSpec;
+  accountId?: never;
+  hostnames?: never;
+}
+
+export type RegistrySpec = PrivateRegistrySpec | PublicRegistrySpec;
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -106,7 +120,10 @@ export const CREDENTIAL_SOURCES = [
 export type CredentialSource = (typeof CREDENTIAL_SOURCES)[number];
 
 export interface TokenStatus {
+  /** us-east-1 for an ECR Public token (see `public`). */
   region: string;
+  /** True for the ECR Public token (public.ecr.aws); absent for a private registry's. */
+  public?: boolean;
   identity: string;
   expiresAt: string;
   /** 16 hex digits of the SHA-256 of the token's password. */

@@ -1,5 +1,7 @@
-// EcrTokenSource on the AWS SDK: one ECR client per (chain, region), credentials per chain.
+// EcrTokenSource on the AWS SDK: one ECR (or ECR Public) client per (chain, service, region),
+// credentials per chain.
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
+import { ECRPUBLICClient, GetAuthorizationTokenCommand as GetPublicAuthorizationTokenCommand } from '@aws-sdk/client-ecr-public';
 import { decodeAuthorizationToken, InvalidTokenError } from '../core/dockerconfig.ts';
 import { chainKey } from '../core/identity.ts';
 import { type AwsCallRecorder, classifyAwsError, CredentialFactory, STALE_CREDENTIAL_CODES } from './credentials.ts';
@@ -12,9 +14,20 @@ export interface SdkTokenSourceOptions {
   tokenDirs?: readonly string[];
 }
 
+/** The API names the metrics and errors carry: ECR's call keeps its plain name, ECR Public's is prefixed. */
+export const ECR_API = 'GetAuthorizationToken';
+export const ECR_PUBLIC_API = 'ecr-public:GetAuthorizationToken';
+
+interface AuthorizationData {
+  authorizationToken?: string;
+  expiresAt?: Date;
+  proxyEndpoint?: string;
+}
+
 export class SdkEcrTokenSource implements EcrTokenSource {
   private readonly credentials: CredentialFactory;
   private readonly clients = new Map<string, ECRClient>();
+  private readonly publicClients = new Map<string, ECRPUBLICClient>();
   private readonly record: AwsCallRecorder;
 
   constructor(options: SdkTokenSourceOptions = {}) {
@@ -29,27 +42,36 @@ export class SdkEcrTokenSource implements EcrTokenSource {
     });
   }
 
-  private clientKey(request: TokenRequest): string {
-    return `${chainKey(request.chain)}@${request.region}`;
-  }
-
-  private client(request: TokenRequest): ECRClient {
+  private client<C>(clients: Map<string, C>, request: TokenRequest, make: (config: { region: string; credentials: ReturnType<CredentialFactory['forChain']>; maxAttempts: number }) => C): C {
     const chain = chainKey(request.chain);
-    const key = this.clientKey(request);
-    let client = this.clients.get(key);
+    const key = `${chain}@${request.region}`;
+    let client = clients.get(key);
     if (!client) {
-      client = new ECRClient({ region: request.region, credentials: this.credentials.forChain(request.chain, chain), maxAttempts: 2 });
-      this.clients.set(key, client);
+      client = make({ region: request.region, credentials: this.credentials.forChain(request.chain, chain), maxAttempts: 2 });
+      clients.set(key, client);
     }
     return client;
   }
 
+  /** The authorizationData entries of the answer: ECR sends a list, ECR Public a single one. */
+  private async call(request: TokenRequest, signal?: AbortSignal): Promise<AuthorizationData[]> {
+    const options = signal ? { abortSignal: signal } : {};
+    if (request.service === 'ecr-public') {
+      const client = this.client(this.publicClients, request, (config) => new ECRPUBLICClient(config));
+      const out = await client.send(new GetPublicAuthorizationTokenCommand({}), options);
+      return out.authorizationData ? [out.authorizationData] : [];
+    }
+    const client = this.client(this.clients, request, (config) => new ECRClient(config));
+    // No registryIds: they are deprecated, and one token serves every registry the principal may read.
+    const out = await client.send(new GetAuthorizationTokenCommand({}), options);
+    return out.authorizationData ?? [];
+  }
+
   async fetchToken(request: TokenRequest, signal?: AbortSignal): Promise<EcrToken> {
-    const api = 'GetAuthorizationToken';
-    let out;
+    const api = request.service === 'ecr-public' ? ECR_PUBLIC_API : ECR_API;
+    let data;
     try {
-      // No registryIds: they are deprecated, and one token serves every registry the principal may read.
-      out = await this.client(request).send(new GetAuthorizationTokenCommand({}), signal ? { abortSignal: signal } : {});
+      data = await this.call(request, signal);
     } catch (error) {
       // A credential failure was already recorded under its own API; count only ECR's own failures here.
       if (!(error instanceof TokenFetchError)) this.record(api, 'error');
@@ -58,11 +80,11 @@ export class SdkEcrTokenSource implements EcrTokenSource {
         // The SDK client memoizes credentials too: drop it with them, so the next try starts fresh.
         this.credentials.invalidateAll();
         this.clients.clear();
+        this.publicClients.clear();
       }
       throw classified;
     }
     this.record(api, 'success');
-    const data = out.authorizationData ?? [];
     if (data.length !== 1) {
       throw new TokenFetchError(api, 'UnexpectedResponse', `${api} returned ${data.length} authorizationData entries, expected exactly 1`, true);
     }

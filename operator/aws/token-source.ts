@@ -1,7 +1,8 @@
-// The one thing the operator asks of AWS: an ECR authorization token for an identity in a region.
+// The one thing the operator asks of AWS: an ECR authorization token for an identity in a region,
+// from ECR (private registries) or ECR Public.
 import type { CredentialSource } from '../api/types.ts';
 import type { Credential } from '../core/dockerconfig.ts';
-import type { IdentityChain } from '../core/identity.ts';
+import type { IdentityChain, TokenService } from '../core/identity.ts';
 
 export interface EcrToken {
   credential: Credential;
@@ -13,6 +14,8 @@ export interface EcrToken {
 
 export interface TokenRequest {
   chain: IdentityChain;
+  /** ecr: a token for the private registries of `region`; ecr-public: one for public.ecr.aws (`region` is us-east-1). */
+  service: TokenService;
   region: string;
 }
 

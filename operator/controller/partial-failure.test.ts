@@ -1,6 +1,7 @@
 // Partial failure: one namespace's write failing, secrets others also write to, and token fetches
 // that keep failing. The fakes here are as strict as the API server: a merge patch keeps what it
 // does not name, an immutable secret refuses new data, a type never changes.
+import type { PrivateRegistrySpec } from '../api/types.ts';
 import { EventReason, Reason } from '../api/constants.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import { KubeError } from '../kube/gateway.ts';
@@ -14,7 +15,7 @@ const withAccounts = () => {
 };
 /** A change of the secrets' data: one more hostname. */
 const addHostname = (t: ReturnType<typeof setup>) =>
-  t.kube.editSpec('prod', (spec) => ({ ...spec, registries: [{ ...spec.registries[0]!, hostnames: ['mirror.example.amazonaws.com'] }] }));
+  t.kube.editSpec('prod', (spec) => ({ ...spec, registries: [{ ...(spec.registries[0] as PrivateRegistrySpec), hostnames: ['mirror.example.amazonaws.com'] }] }));
 const listed = (t: ReturnType<typeof setup>, ns: string) => t.kube.serviceAccounts.get(`${ns}/default`)!.imagePullSecrets;
 
 describe('a failed write of one namespace', () => {

@@ -3,7 +3,7 @@
 import type { EcrCredentialSync, EcrCredentialSyncStatus } from '../api/types.ts';
 import { DEFAULT_SECRET_NAME, EventReason, Reason } from '../api/constants.ts';
 import type { TokenFetchError } from '../aws/token-source.ts';
-import type { TokenGroup } from '../core/identity.ts';
+import { type TokenGroup, tokenScope } from '../core/identity.ts';
 import type { Action } from '../core/plan.ts';
 import type { RefreshPlan } from '../core/schedule.ts';
 import { iso, type NamespaceOutcome, statusEqual } from '../core/status.ts';
@@ -55,7 +55,7 @@ export class StatusReporter {
     const { fetched, fetchErrors, actions, outcomes, refresh } = report;
     const name = keyOf(sync);
     if (fetched.length > 0 && fetchErrors.length === 0) {
-      const regions = [...new Set(fetched.map((g) => g.region))].sort().join(', ');
+      const regions = [...new Set(fetched.map(tokenScope))].sort().join(', ');
       const message = `fetched ${fetched.length} ECR token(s) for ${regions}${refresh ? `; next refresh ${iso(refresh.at)} (${refresh.driver})` : ''}`;
       log.info({ tokens: fetched.length, regions, nextRefresh: refresh ? iso(refresh.at) : undefined }, 'tokens refreshed');
       await this.event(sync, 'Normal', EventReason.TokenRefreshed, message);

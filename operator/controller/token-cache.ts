@@ -1,4 +1,4 @@
-// The ECR tokens a sync's secrets are written with: one per (identity, region) group, kept between
+// The ECR tokens a sync's secrets are written with: one per (identity, service, region) group, kept between
 // reconciles, fetched when a refresh is due or a group has none usable, and learned back from the
 // sync's own secrets by a fresh process (a restart, a new leader).
 import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
@@ -6,7 +6,7 @@ import { ROLE_ARN_ANNOTATION, TOKEN_LIFETIME_MS } from '../api/constants.ts';
 import type { EcrToken, EcrTokenSource } from '../aws/token-source.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import type { GroupToken } from '../core/desired.ts';
-import { type ResolvedGroup, resolveGroups, type RuntimeRoles, type TokenGroup, tokenGroups } from '../core/identity.ts';
+import { type ResolvedGroup, resolveGroups, type RuntimeRoles, type TokenGroup, tokenGroups, tokenScope } from '../core/identity.ts';
 import type { ActualSecret } from '../core/plan.ts';
 import { recoverTokens, tokenFingerprint, wholeSeconds } from '../core/recover.ts';
 import { assessExpiry } from '../core/schedule.ts';
@@ -88,7 +88,7 @@ export class TokenCache {
     });
     const errors: TokenFetchError[] = [];
     if (fetched.length > 0) {
-      const results = await Promise.allSettled(fetched.map((g) => this.deps.tokens.fetchToken({ chain: g.chain, region: g.region }, signal)));
+      const results = await Promise.allSettled(fetched.map((g) => this.deps.tokens.fetchToken({ chain: g.chain, service: g.service, region: g.region }, signal)));
       results.forEach((result, i) => {
         const group = fetched[i]!;
         this.deps.metrics.tokenRequested(name, result.status === 'fulfilled' ? 'success' : 'error');
@@ -96,11 +96,11 @@ export class TokenCache {
           // In whole seconds, as the secrets record it: a token learned back from them plans the same refresh.
           const token = { ...result.value, expiresAt: wholeSeconds(result.value.expiresAt) };
           cache.set(group.key, { token, fetchedAt: now, identity: group.identity });
-          this.deps.metrics.tokenFetched(name, group.region, token.expiresAt, now);
+          this.deps.metrics.tokenFetched(name, tokenScope(group), token.expiresAt, now);
         } else {
           const error = result.reason instanceof TokenFetchError ? result.reason : new TokenFetchError('GetAuthorizationToken', 'Error', String((result.reason as Error)?.message ?? result.reason), true);
           errors.push(error);
-          log.warn({ region: group.region, identity: group.identity, api: error.api, code: error.code, retryable: error.retryable }, error.message);
+          log.warn({ service: group.service, region: group.region, identity: group.identity, api: error.api, code: error.code, retryable: error.retryable }, error.message);
         }
       });
     }
@@ -112,7 +112,14 @@ export class TokenCache {
       if (!cached || !usable(cached, now)) continue;
       const { credential, expiresAt, credentialSource } = cached.token;
       if (!Number.isNaN(expiresAt.getTime())) {
-        status.push({ region: group.region, identity: cached.identity, expiresAt: iso(expiresAt), fingerprint: tokenFingerprint(credential), ...(credentialSource ? { credentialSource } : {}) });
+        status.push({
+          region: group.region,
+          ...(group.service === 'ecr-public' ? { public: true } : {}),
+          identity: cached.identity,
+          expiresAt: iso(expiresAt),
+          fingerprint: tokenFingerprint(credential),
+          ...(credentialSource ? { credentialSource } : {}),
+        });
       }
       // Fetched under a role since changed or removed, and the fetch under the new one failed: the
       // status keeps naming it, but it goes into no new secret, or a revocation would not be honoured.
@@ -143,7 +150,7 @@ export class TokenCache {
     }
     const keys = new Set(groups.map((g) => g.key));
     for (const key of cache.keys()) if (!keys.has(key)) cache.delete(key);
-    this.deps.metrics.regionsInUse(name, groups.map((g) => g.region));
+    this.deps.metrics.regionsInUse(name, groups.map(tokenScope));
     return cache;
   }
 
@@ -179,7 +186,7 @@ export class TokenCache {
       if (!token || cache.has(group.key)) continue;
       const { credential, expiresAt, credentialSource } = token;
       cache.set(group.key, { token: { credential, expiresAt, ...(credentialSource ? { credentialSource } : {}) }, fetchedAt: token.fetchedAt, identity: group.identity });
-      this.deps.metrics.tokenFetched(name, group.region, token.expiresAt, token.fetchedAt);
+      this.deps.metrics.tokenFetched(name, tokenScope(group), token.expiresAt, token.fetchedAt);
       count++;
     }
     if (count > 0) log.info({ tokens: count, expiresAt: iso(recovery.tokens.values().next().value!.expiresAt) }, 'took the tokens its secrets hold');

@@ -1,9 +1,9 @@
 import { ANNOTATION_DATA_HASH, ANNOTATION_EXPIRES_AT, ANNOTATION_REGISTRIES, LABEL_MANAGED_BY, LABEL_SYNC } from '../api/constants.ts';
-import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
+import type { EcrCredentialSync, EcrCredentialSyncSpec, PrivateRegistrySpec } from '../api/types.ts';
 import { makeSync } from '../testing/fakes.ts';
 import { contentHash, desiredSecrets, ownedKeys, DOCKER_CONFIG_KEY, type GroupToken, SECRET_TYPE, secretContent } from './desired.ts';
 import { sha256Hex } from './hash.ts';
-import { tokenGroups } from './identity.ts';
+import { type TokenGroup, tokenGroups } from './identity.ts';
 
 const SPEC: EcrCredentialSyncSpec = {
   registries: [
@@ -80,7 +80,7 @@ describe('secretContent', () => {
     ['a new expiry', undefined, undefined, () => new Date('2025-01-16T00:00:00Z')],
     ['a new template label', { secretTemplate: { labels: { team: 'x' } } }, undefined, undefined],
     ['a new template annotation', { secretTemplate: { annotations: { note: 'x' } } }, undefined, undefined],
-    ['an extra hostname', { registries: [SPEC.registries[0]!, { ...SPEC.registries[1]!, hostnames: ['mirror.example.com', 'other.example.com'] }] }, undefined, undefined],
+    ['an extra hostname', { registries: [SPEC.registries[0]!, { ...(SPEC.registries[1] as PrivateRegistrySpec), hostnames: ['mirror.example.com', 'other.example.com'] }] }, undefined, undefined],
   ])('changes its hash for %s', (_name, specChange, password, expiresAt) => {
     const before = secretContent(sync, tokensFor(sync))!;
     const changed = makeSync('prod', { ...SPEC, ...specChange });
@@ -107,6 +107,32 @@ describe('secretContent', () => {
   it('writes the expiry to the second, dropping any milliseconds', () => {
     const content = secretContent(sync, tokensFor(sync, undefined, () => new Date('2025-01-15T09:00:00.789Z')))!;
     expect(content.annotations[ANNOTATION_EXPIRES_AT]).toBe('2025-01-15T09:00:00Z');
+  });
+});
+
+describe('secretContent with ECR Public', () => {
+  const sync = makeSync('prod', { ...SPEC, registries: [...SPEC.registries, { public: true }] });
+  const password = (group: TokenGroup) => (group.service === 'ecr-public' ? 'pw-public' : `pw-${group.region}`);
+  const tokens = new Map(tokenGroups(sync.spec).map((g) => [g.key, { credential: { username: 'AWS', password: password(g) }, expiresAt: EXPIRES }]));
+
+  it('writes the public token for public.ecr.aws beside the private registries, each with its own token', () => {
+    const auths = decode(secretContent(sync, tokens)!.data).auths;
+    expect(Object.keys(auths)).toEqual([
+      '111111111111.dkr.ecr.us-east-1.amazonaws.com',
+      '222222222222.dkr.ecr.eu-west-1.amazonaws.com',
+      'mirror.example.com',
+      'public.ecr.aws',
+    ]);
+    expect(auths['public.ecr.aws']!.password).toBe('pw-public');
+    expect(auths['111111111111.dkr.ecr.us-east-1.amazonaws.com']!.password).toBe('pw-us-east-1');
+    expect(secretContent(sync, tokens)!.annotations[ANNOTATION_REGISTRIES]).toContain(',public.ecr.aws');
+  });
+
+  it('has no content while the public token is missing, even with every private one there', () => {
+    const publicKey = tokenGroups(sync.spec).find((g) => g.service === 'ecr-public')!.key;
+    const without = new Map([...tokens].filter(([key]) => key !== publicKey));
+    expect(desiredSecrets(sync, without, ['a'])).toMatchObject({ missingGroups: [publicKey] });
+    expect(secretContent(sync, without)).toBeUndefined();
   });
 });
 

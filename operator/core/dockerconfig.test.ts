@@ -12,6 +12,11 @@ describe('registryHost', () => {
     expect(registryHost(account, region)).toBe(expected);
   });
 
+  it('ECR Public has one host, public.ecr.aws, whatever the account', () => {
+    expect(registryHosts({ public: true })).toEqual(['public.ecr.aws']);
+    expect(registryHosts({ public: true, region: 'us-east-1' })).toEqual(['public.ecr.aws']);
+  });
+
   it('extra hostnames come after the ECR host', () => {
     expect(registryHosts({ accountId: '123456789012', region: 'eu-west-1', hostnames: ['mirror.example.com:5000'] })).toEqual([
       '123456789012.dkr.ecr.eu-west-1.amazonaws.com',

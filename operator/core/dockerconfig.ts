@@ -1,5 +1,14 @@
 // The .dockerconfigjson payload and the ECR hosts it covers.
-import type { RegistrySpec } from '../api/types.ts';
+import type { PublicRegistrySpec, RegistrySpec } from '../api/types.ts';
+
+/** ECR Public's one registry host, for every account. */
+export const ECR_PUBLIC_HOST = 'public.ecr.aws';
+/** ECR Public's token API answers in this region only, whatever the cluster's. */
+export const ECR_PUBLIC_REGION = 'us-east-1';
+
+export function isPublicRegistry(registry: RegistrySpec): registry is PublicRegistrySpec {
+  return registry.public === true;
+}
 
 export interface Credential {
   username: string;
@@ -11,7 +20,9 @@ export function registryHost(accountId: string, region: string): string {
   return `${accountId}.dkr.ecr.${region}.${domain}`;
 }
 
+/** The hosts a registry's credential is written for; the first is its own. */
 export function registryHosts(registry: RegistrySpec): string[] {
+  if (isPublicRegistry(registry)) return [ECR_PUBLIC_HOST];
   return [registryHost(registry.accountId, registry.region), ...(registry.hostnames ?? [])];
 }
 

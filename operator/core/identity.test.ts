@@ -1,15 +1,16 @@
-import type { EcrCredentialSyncSpec, RegistrySpec } from '../api/types.ts';
-import { baseIdentity, chainKey, describeChain, resolveGroups, type RuntimeRoles, tokenGroups } from './identity.ts';
+import type { EcrCredentialSyncSpec, PrivateRegistrySpec, RegistrySpec } from '../api/types.ts';
+import { baseIdentity, chainKey, describeChain, resolveGroups, type RuntimeRoles, tokenGroups, tokenScope } from './identity.ts';
 
 const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-pull';
 const ROLE_B = 'arn:aws:iam::222222222222:role/ecr-pull';
 const WEB_ROLE = 'arn:aws:iam::333333333333:role/operator';
 
-const reg = (accountId: string, region: string, extra: Partial<RegistrySpec> = {}): RegistrySpec => ({ accountId, region, ...extra });
+const reg = (accountId: string, region: string, extra: Partial<PrivateRegistrySpec> = {}): PrivateRegistrySpec => ({ accountId, region, ...extra });
 const spec = (registries: RegistrySpec[], extra: Partial<EcrCredentialSyncSpec> = {}): EcrCredentialSyncSpec => ({ registries, namespaces: { names: ['default'] }, ...extra });
 
 /** Each group as "key: accounts". */
-const summary = (s: EcrCredentialSyncSpec) => tokenGroups(s).map((g) => `${g.key}: ${g.registries.map((r) => r.accountId).join(',')}`);
+const PUBLIC: RegistrySpec = { public: true };
+const summary = (s: EcrCredentialSyncSpec) => tokenGroups(s).map((g) => `${g.key}: ${g.registries.map((r) => r.accountId ?? 'public').join(',')}`);
 
 describe('tokenGroups', () => {
   it.each<[string, EcrCredentialSyncSpec, string[]]>([
@@ -62,6 +63,22 @@ describe('tokenGroups', () => {
       spec([reg('111111111111', 'us-east-1')], { identity: { serviceAccountRef: { namespace: 'ci', name: 'puller' } } }),
       ['sa:ci/puller:sts.amazonaws.com:@us-east-1: 111111111111'],
     ],
+    [
+      'ECR Public is a group of its own, apart from the private registries of us-east-1',
+      spec([reg('111111111111', 'us-east-1'), PUBLIC]),
+      ['env@public.ecr.aws: public', 'env@us-east-1: 111111111111'],
+    ],
+    ['ECR Public named with its region is the same group', spec([{ public: true, region: 'us-east-1' }]), ['env@public.ecr.aws: public']],
+    [
+      'ECR Public takes the sync-level assumeRole like any registry',
+      spec([PUBLIC, reg('111111111111', 'eu-west-1')], { identity: { assumeRole: { roleArn: ROLE_A } } }),
+      [`env>${ROLE_A}::@eu-west-1: 111111111111`, `env>${ROLE_A}::@public.ecr.aws: public`],
+    ],
+    [
+      'ECR Public with its own assumeRole chains that role',
+      spec([{ public: true, assumeRole: { roleArn: ROLE_B } }, reg('111111111111', 'us-east-1')]),
+      [`env>${ROLE_B}::@public.ecr.aws: public`, 'env@us-east-1: 111111111111'],
+    ],
   ])('%s', (_name, s, expected) => {
     expect(summary(s)).toEqual(expected);
   });
@@ -72,6 +89,14 @@ describe('tokenGroups', () => {
     const backward = tokenGroups(spec([...registries].reverse())).map((g) => g.key);
     expect(forward).toEqual(backward);
     expect(forward).toEqual([...forward].sort());
+  });
+
+  it('fetches ECR Public in us-east-1 from the ecr-public service, and private registries from ecr, whatever the region', () => {
+    const groups = tokenGroups(spec([reg('111111111111', 'eu-west-1'), PUBLIC]));
+    expect(groups.map((g) => [g.service, g.region, tokenScope(g)])).toEqual([
+      ['ecr', 'eu-west-1', 'eu-west-1'],
+      ['ecr-public', 'us-east-1', 'public.ecr.aws'],
+    ]);
   });
 
   it('carries the chain and region each group needs to fetch its token', () => {

@@ -1,7 +1,9 @@
 // Identity chains and token groups: one GetAuthorizationToken call per distinct
-// (identity chain, region), shared by every registry of that region.
+// (identity chain, service, region), shared by every registry of that region; ECR Public's token
+// (service ecr-public, always us-east-1) is a group of its own.
 import type { AssumeRoleSpec, EcrCredentialSyncSpec, RegistrySpec } from '../api/types.ts';
 import { DEFAULT_AUDIENCE } from '../api/constants.ts';
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, isPublicRegistry } from './dockerconfig.ts';
 
 export type BaseIdentity =
   | { kind: 'environment' }
@@ -13,12 +15,25 @@ export interface IdentityChain {
   assumeRole?: AssumeRoleSpec;
 }
 
+/** Which API mints a token: ECR's, for the private registries of a region, or ECR Public's. */
+export type TokenService = 'ecr' | 'ecr-public';
+
 export interface TokenGroup {
-  /** Stable key of (chain, region); the unit of token caching and of AWS calls. */
+  /** Stable key of (chain, service, region); the unit of token caching and of AWS calls. */
   key: string;
   chain: IdentityChain;
+  service: TokenService;
+  /** Where the token is fetched: the registries' region, or us-east-1 for ECR Public. */
   region: string;
   registries: RegistrySpec[];
+}
+
+/**
+ * What a group's token is for, in metrics' region label and in events: its region, or
+ * public.ecr.aws for ECR Public (whose token is fetched in us-east-1 too, but is not that region's).
+ */
+export function tokenScope(group: Pick<TokenGroup, 'service' | 'region'>): string {
+  return group.service === 'ecr-public' ? ECR_PUBLIC_HOST : group.region;
 }
 
 export function baseIdentity(spec: EcrCredentialSyncSpec): BaseIdentity {
@@ -107,10 +122,12 @@ export function tokenGroups(spec: EcrCredentialSyncSpec): TokenGroup[] {
   for (const registry of spec.registries) {
     const assumeRole = registry.assumeRole ?? spec.identity?.assumeRole;
     const chain: IdentityChain = assumeRole ? { base, assumeRole } : { base };
-    const key = `${chainKey(chain)}@${registry.region}`;
+    const service: TokenService = isPublicRegistry(registry) ? 'ecr-public' : 'ecr';
+    const region = isPublicRegistry(registry) ? ECR_PUBLIC_REGION : registry.region;
+    const key = `${chainKey(chain)}@${tokenScope({ service, region })}`;
     const group = groups.get(key);
     if (group) group.registries.push(registry);
-    else groups.set(key, { key, chain, region: registry.region, registries: [registry] });
+    else groups.set(key, { key, chain, service, region, registries: [registry] });
   }
   return [...groups.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }

@@ -3,7 +3,7 @@ import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../api/types.ts';
 import { HOUR, makeSync } from '../testing/fakes.ts';
 import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts';
 import { sha256Hex } from './hash.ts';
-import { resolveGroups, type RuntimeRoles, tokenGroups } from './identity.ts';
+import { resolveGroups, type RuntimeRoles, tokenGroups, tokenScope } from './identity.ts';
 import type { ActualSecret } from './plan.ts';
 import { recoverTokens, tokenFingerprint, wholeSeconds } from './recover.ts';
 import { iso } from './status.ts';
@@ -26,16 +26,17 @@ const TOO_LATE = new Date(NOW.getTime() + 13 * HOUR);
 
 const groupsOf = (spec: EcrCredentialSyncSpec, roles = ROLES) => resolveGroups(tokenGroups(spec), roles);
 
-/** A sync whose last status, for its generation, named the token `${password}-${region}` of every group, expiring at `reported`. */
+/** A sync whose last status, for its generation, named the token `${password}-${region}` of every group (`-public.ecr.aws` for ECR Public's), expiring at `reported`. */
 function synced(
   o: { spec?: EcrCredentialSyncSpec; generation?: number; observedGeneration?: number; reported?: (region: string) => Date; password?: string; roles?: RuntimeRoles } = {},
 ): EcrCredentialSync {
   const { spec = SPEC, generation = 1, observedGeneration = generation, reported = () => EXPIRES, password = 'pw', roles = ROLES } = o;
   const tokens = groupsOf(spec, roles).map((g) => ({
     region: g.region,
+    ...(g.service === 'ecr-public' ? { public: true } : {}),
     identity: g.identity,
     expiresAt: iso(reported(g.region)),
-    fingerprint: tokenFingerprint({ username: 'AWS', password: `${password}-${g.region}` }),
+    fingerprint: tokenFingerprint({ username: 'AWS', password: `${password}-${tokenScope(g)}` }),
   }));
   return { ...makeSync('prod', spec, { generation, uid: 'uid-prod' }), status: { observedGeneration, tokens } };
 }
@@ -48,7 +49,7 @@ const withTokens = (sync: EcrCredentialSync, edit: (t: NonNullable<NonNullable<E
 /** A secret exactly as the operator writes it, with password `${password}-${region}`. */
 function written(namespace: string, password = 'pw', expiresAt = (_region: string) => EXPIRES, sync = SYNC): ActualSecret {
   const tokens = new Map<string, GroupToken>(
-    tokenGroups(sync.spec).map((g) => [g.key, { credential: { username: 'AWS', password: `${password}-${g.region}` }, expiresAt: expiresAt(g.region) }]),
+    tokenGroups(sync.spec).map((g) => [g.key, { credential: { username: 'AWS', password: `${password}-${tokenScope(g)}` }, expiresAt: expiresAt(g.region) }]),
   );
   const content = secretContent(sync, tokens)!;
   return { namespace, name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations, ownerReferences: [{ ...content.owner!, controller: true }] };
@@ -179,6 +180,28 @@ describe('recoverTokens', () => {
     const content = secretContent(sync, tokens)!;
     const secret: ActualSecret = { namespace: 'a', name: 'regcred', type: content.type, data: content.data, labels: content.labels, annotations: content.annotations, ownerReferences: [{ ...content.owner!, controller: true }] };
     expect(learned(sync, [secret])).toEqual(Object.fromEntries(groups.map((g, i) => [g.key, `pw-${i} ${iso(EXPIRES)}`])));
+  });
+
+  describe('with ECR Public beside a private registry of us-east-1, under one identity', () => {
+    const spec: EcrCredentialSyncSpec = { registries: [{ accountId: '111111111111', region: 'us-east-1' }, { public: true }], namespaces: { names: ['a'] } };
+    const sync = synced({ spec });
+    const both = { 'env@public.ecr.aws': `pw-public.ecr.aws ${iso(EXPIRES)}`, 'env@us-east-1': `pw-us-east-1 ${iso(EXPIRES)}` };
+    /** The secret with the credentials of public.ecr.aws and the private host swapped (and rehashed). */
+    const swapped = (json: string) => {
+      const config = JSON.parse(json);
+      const host = '111111111111.dkr.ecr.us-east-1.amazonaws.com';
+      [config.auths[host], config.auths['public.ecr.aws']] = [config.auths['public.ecr.aws'], config.auths[host]];
+      return JSON.stringify(config);
+    };
+
+    it.each<[string, EcrCredentialSync, ActualSecret[], Record<string, string> | string]>([
+      ['each token goes back to its own group, though both were fetched in us-east-1 by the same identity', sync, [written('a', 'pw', () => EXPIRES, sync)], both],
+      ['a status that does not say which token is the public one vouches for neither', withTokens(sync, () => ({ public: undefined })), [written('a', 'pw', () => EXPIRES, sync)], NONE],
+      ['a status that calls both tokens public vouches for neither', withTokens(sync, () => ({ public: true })), [written('a', 'pw', () => EXPIRES, sync)], NONE],
+      ['the private token written for public.ecr.aws, and the public one for the private host, are not taken', sync, [withJson(written('a', 'pw', () => EXPIRES, sync), swapped)], UNSEEN],
+    ])('%s', (_name, s, secrets, expected) => {
+      expect(learned(s, secrets)).toEqual(expected);
+    });
   });
 
   it.each<[string, EcrCredentialSyncSpec, RuntimeRoles]>([

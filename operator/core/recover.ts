@@ -3,7 +3,7 @@
 import type { CredentialSource, EcrCredentialSync, TokenStatus } from '../api/types.ts';
 import { TOKEN_LIFETIME_MS } from '../api/constants.ts';
 import { DOCKER_CONFIG_KEY, type GroupToken, secretContent } from './desired.ts';
-import { type Credential, registryHost } from './dockerconfig.ts';
+import { type Credential, registryHosts } from './dockerconfig.ts';
 import { sha256Hex } from './hash.ts';
 import type { ResolvedGroup } from './identity.ts';
 import { type ActualSecret, isOwnSecret, upToDate } from './plan.ts';
@@ -39,7 +39,7 @@ export function tokenFingerprint(credential: Credential): string {
 /**
  * A secret says nothing trustworthy about where its token came from: whoever may edit it in one
  * namespace may write any credential, data hash and expiry there. Only the status, which only the
- * operator writes, vouches for a token: for this generation, for each group's identity and region,
+ * operator writes, vouches for a token: for this generation, for each group's identity, service and region,
  * by fingerprint, with its expiry. A secret is learned from only if it holds exactly those tokens
  * and would be written as it is; the first such secret by namespace is taken. A group whose identity
  * names no role is never vouched for: its token is fetched.
@@ -72,8 +72,8 @@ function vouchedTokens(sync: EcrCredentialSync, groups: readonly ResolvedGroup[]
     if (typeof entry?.fingerprint !== 'string' || typeof entry.expiresAt !== 'string') return undefined;
     if (assessExpiry(new Date(entry.expiresAt), now).status !== 'True') return undefined;
   }
-  const wanted = groups.map((g) => `${g.region} ${g.identity}`).sort();
-  const named = entries.map((t) => `${t.region} ${t.identity}`).sort();
+  const wanted = groups.map((g) => `${g.service === 'ecr-public'} ${g.region} ${g.identity}`).sort();
+  const named = entries.map((t) => `${t.public === true} ${t.region} ${t.identity}`).sort();
   return named.every((n, i) => n === wanted[i]) ? entries : undefined;
 }
 
@@ -96,13 +96,15 @@ function tokensIn(
   let fit = true;
   for (const group of groups) {
     const first = group.registries[0]!;
-    const credential = auths.get(registryHost(first.accountId, first.region));
+    const credential = auths.get(registryHosts(first)[0]!);
     if (!credential) {
       fit = false;
       continue;
     }
     const fingerprint = tokenFingerprint(credential);
-    const i = unused.findIndex((t) => t.region === group.region && t.identity === group.identity && t.fingerprint === fingerprint);
+    const i = unused.findIndex(
+      (t) => (t.public === true) === (group.service === 'ecr-public') && t.region === group.region && t.identity === group.identity && t.fingerprint === fingerprint,
+    );
     if (i < 0) return 'other';
     const entry = unused.splice(i, 1)[0]!;
     const expiresAt = new Date(entry.expiresAt);

@@ -125,6 +125,41 @@ describe('validateSpec', () => {
   });
 });
 
+describe('an ECR Public entry', () => {
+  const PUBLIC = { public: true };
+  const withPublic = (change: Record<string, unknown>) => withSpec({ registries: [VALID.registries[0], { ...PUBLIC, ...change }] });
+
+  it.each<[string, EcrCredentialSyncSpec]>([
+    ['alone', withSpec({ registries: [PUBLIC] })],
+    ['beside a private registry of us-east-1', withPublic({})],
+    ['with its region written out', withPublic({ region: 'us-east-1' })],
+    ['with a role of its own', withPublic({ assumeRole: { roleArn: ROLE } })],
+    ['as public: false, a private registry like any other', withRegistry({ public: false })],
+  ])('is accepted %s', (_name, spec) => {
+    expect(validateSpec(spec)).toEqual([]);
+  });
+
+  it.each<[string, EcrCredentialSyncSpec, string[]]>([
+    ['with an account', withPublic({ accountId: '111111111111' }), ['registries[1].accountId must not be set with public: true (ECR Public serves every account at public.ecr.aws)']],
+    ['in another region', withPublic({ region: 'eu-west-1' }), ["registries[1].region must be us-east-1 or left out with public: true (ECR Public's API is in us-east-1 only)"]],
+    ['with hostnames', withPublic({ hostnames: ['mirror.example.com'] }), ['registries[1].hostnames must not be set with public: true (its one host is public.ecr.aws)']],
+    ['twice', withSpec({ registries: [PUBLIC, { ...PUBLIC, assumeRole: { roleArn: ROLE } }] }), ['registries may hold one public registry at most: ECR Public has one host, public.ecr.aws']],
+    ['with public given as a string', withPublic({ public: 'true' }), ['registries[1].public must be true or false', 'registries[1].accountId must be exactly 12 digits', 'registries[1].region must be an AWS region code such as us-east-1']],
+  ])('is refused %s', (_name, spec, problems) => {
+    expect(validateSpec(spec, { allowedHostnames: ['*'] })).toEqual(problems);
+  });
+
+  it.each(['public.ecr.aws', 'public.ecr.aws:443'])('cannot be smuggled in as a private registry hostname (%s), even where the allowlist lets every host through', (host) => {
+    expect(validateSpec(withRegistry({ hostnames: [host] }), { allowedHostnames: ['*'] })).toEqual([
+      'registries[0].hostnames must not name public.ecr.aws: list a registry with public: true for ECR Public',
+    ]);
+  });
+
+  it('counts as one host, public.ecr.aws, in the size of the secret', () => {
+    expect(secretSize(withPublic({})).hosts).toBe(2);
+  });
+});
+
 describe('extra hostnames outside ECR', () => {
   const ECR = '*.amazonaws.com, *.amazonaws.com.cn, *.dkr-ecr.*.on.aws, *.dkr-ecr-fips.*.on.aws';
   it.each<[string, string[], readonly string[] | undefined]>([

@@ -13,7 +13,7 @@ import {
   MANAGER_NAME,
 } from '../api/constants.ts';
 import { parseCron } from './cron.ts';
-import { registryHosts } from './dockerconfig.ts';
+import { ECR_PUBLIC_HOST, ECR_PUBLIC_REGION, registryHosts } from './dockerconfig.ts';
 import { parseDuration } from './duration.ts';
 import { ECR_HOSTNAME_PATTERNS, hostAllowed } from './hostnames.ts';
 
@@ -68,6 +68,33 @@ function refusedHosts(where: string, hostnames: readonly string[], allowed: read
   );
 }
 
+function privateProblems(where: string, r: Record<string, unknown>, seen: Set<string>, options: ValidateOptions, problems: string[]): void {
+  if (!isString(r.accountId) || !ACCOUNT.test(r.accountId)) problems.push(`${where}.accountId must be exactly 12 digits`);
+  if (!isString(r.region) || !REGION.test(r.region)) problems.push(`${where}.region must be an AWS region code such as us-east-1`);
+  if (isString(r.accountId) && isString(r.region)) {
+    const id = `${r.accountId}/${r.region}`;
+    if (seen.has(id)) problems.push(`${where} repeats accountId ${r.accountId} in ${r.region}`);
+    seen.add(id);
+  }
+  const hostnames = r.hostnames as unknown;
+  if (hostnames !== undefined && (!Array.isArray(hostnames) || !hostnames.every((h) => isString(h) && HOST.test(h)))) {
+    problems.push(`${where}.hostnames must be host or host:port entries`);
+  } else if (hostnames !== undefined) {
+    if ((hostnames as string[]).some(isPublicHost)) problems.push(`${where}.hostnames must not name ${ECR_PUBLIC_HOST}: list a registry with public: true for ECR Public`);
+    const refused = refusedHosts(`${where}.hostnames`, hostnames as string[], options.allowedHostnames ?? []);
+    if (refused) problems.push(refused);
+  }
+}
+
+/** ECR Public: one registry for every account, its token fetched in us-east-1 only, written for public.ecr.aws alone. */
+function publicProblems(where: string, r: Record<string, unknown>, problems: string[]): void {
+  if (r.accountId !== undefined) problems.push(`${where}.accountId must not be set with public: true (ECR Public serves every account at ${ECR_PUBLIC_HOST})`);
+  if (r.region !== undefined && r.region !== ECR_PUBLIC_REGION) problems.push(`${where}.region must be ${ECR_PUBLIC_REGION} or left out with public: true (ECR Public's API is in ${ECR_PUBLIC_REGION} only)`);
+  if (r.hostnames !== undefined) problems.push(`${where}.hostnames must not be set with public: true (its one host is ${ECR_PUBLIC_HOST})`);
+}
+
+const isPublicHost = (host: string) => host === ECR_PUBLIC_HOST || host.startsWith(`${ECR_PUBLIC_HOST}:`);
+
 /** Human-readable problems; empty when the spec can be acted on. */
 export function validateSpec(spec: EcrCredentialSyncSpec | undefined, options: ValidateOptions = {}): string[] {
   const problems: string[] = [];
@@ -79,23 +106,15 @@ export function validateSpec(spec: EcrCredentialSyncSpec | undefined, options: V
     const seen = new Set<string>();
     registries.forEach((r: unknown, i) => {
       if (!isRecord(r)) return problems.push(`registries[${i}] must be an object`);
-      if (!isString(r.accountId) || !ACCOUNT.test(r.accountId)) problems.push(`registries[${i}].accountId must be exactly 12 digits`);
-      if (!isString(r.region) || !REGION.test(r.region)) problems.push(`registries[${i}].region must be an AWS region code such as us-east-1`);
-      if (isString(r.accountId) && isString(r.region)) {
-        const id = `${r.accountId}/${r.region}`;
-        if (seen.has(id)) problems.push(`registries[${i}] repeats accountId ${r.accountId} in ${r.region}`);
-        seen.add(id);
-      }
-      const hostnames = r.hostnames as unknown;
-      if (hostnames !== undefined && (!Array.isArray(hostnames) || !hostnames.every((h) => isString(h) && HOST.test(h)))) {
-        problems.push(`registries[${i}].hostnames must be host or host:port entries`);
-      } else if (hostnames !== undefined) {
-        const refused = refusedHosts(`registries[${i}].hostnames`, hostnames as string[], options.allowedHostnames ?? []);
-        if (refused) problems.push(refused);
-      }
+      if (r.public !== undefined && typeof r.public !== 'boolean') problems.push(`registries[${i}].public must be true or false`);
+      if (r.public === true) publicProblems(`registries[${i}]`, r, problems);
+      else privateProblems(`registries[${i}]`, r, seen, options, problems);
       checkRole(`registries[${i}].assumeRole`, r.assumeRole as AssumeRoleSpec | undefined, problems);
       return undefined;
     });
+    if (registries.filter((r: unknown) => isRecord(r) && r.public === true).length > 1) {
+      problems.push(`registries may hold one public registry at most: ECR Public has one host, ${ECR_PUBLIC_HOST}`);
+    }
   }
   const ns = spec.namespaces as unknown;
   if (!isRecord(ns) || (ns.names === undefined && ns.selector === undefined)) {

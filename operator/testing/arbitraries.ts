@@ -36,9 +36,17 @@ export function specs(wrongTypes: boolean): fc.Arbitrary<unknown> {
     },
     { requiredKeys: ['accountId', 'region'] },
   );
+  // ECR Public: now and then with what it must not have (an account, hostnames, another region).
+  const publicRegistry = fc
+    .tuple(
+      fc.record({ public: mostly(fc.constant(true)), region: mostly(pick(['us-east-1'], ['eu-west-1'])), assumeRole: mostly(assumeRole) }, { requiredKeys: ['public'] }),
+      pick<object>([{}], [{ accountId: '111111111111' }, { hostnames: ['111111111111.dkr.ecr.us-east-1.amazonaws.com'] }]),
+    )
+    .map(([r, extra]) => ({ ...r, ...extra }));
+  const anyRegistry = fc.oneof({ weight: 8, arbitrary: registry }, { weight: 1, arbitrary: publicRegistry });
   const registries = fc.oneof(
-    { weight: 8, arbitrary: fc.uniqueArray(mostly(registry), { minLength: 1, maxLength: 5, selector: (r) => registryKey(r) }) },
-    { weight: 1, arbitrary: fc.array(mostly(registry), { maxLength: 5 }) },
+    { weight: 8, arbitrary: fc.uniqueArray(mostly(anyRegistry), { minLength: 1, maxLength: 5, selector: (r) => registryKey(r) }) },
+    { weight: 1, arbitrary: fc.array(mostly(anyRegistry), { maxLength: 5 }) },
   );
   const labelKey = fc.constantFrom('team', 'env', 'tier');
   const labelValue = fc.constantFrom('a', 'b', 'prod', 'dev');

@@ -3,7 +3,7 @@
 // reconciler depends on it. No jest in here, so the files also compile outside the test run.
 import { API_VERSION, type CredentialSource, type EcrCredentialSync, type EcrCredentialSyncSpec, KIND } from '../api/types.ts';
 import { type EcrToken, type EcrTokenSource, TokenFetchError, type TokenRequest } from '../aws/token-source.ts';
-import { chainKey } from '../core/identity.ts';
+import { chainKey, tokenScope } from '../core/identity.ts';
 import type { Clock } from '../runtime/clock.ts';
 import type { Metrics } from '../runtime/metrics.ts';
 import { clone } from './fake-secret.ts';
@@ -94,7 +94,7 @@ export interface FakeTokenOptions {
 }
 
 export class FakeTokens implements EcrTokenSource {
-  /** Calls per `${chainKey}@${region}`. */
+  /** Calls per `${chainKey}@${region}`, or `${chainKey}@public.ecr.aws` for ECR Public: a token group's key. */
   readonly calls = new Map<string, number>();
   readonly requests: TokenRequest[] = [];
   /** Return an error to fail a request, undefined to serve it. */
@@ -109,7 +109,7 @@ export class FakeTokens implements EcrTokenSource {
   }
 
   static key(request: TokenRequest): string {
-    return `${chainKey(request.chain)}@${request.region}`;
+    return `${chainKey(request.chain)}@${tokenScope(request)}`;
   }
 
   get total(): number {
@@ -138,7 +138,7 @@ export class FakeTokens implements EcrTokenSource {
     const now = this.clock.now();
     this.serial++;
     return {
-      credential: { username: 'AWS', password: `pw-${request.region}-${this.serial}` },
+      credential: { username: 'AWS', password: `pw-${tokenScope(request)}-${this.serial}` },
       expiresAt: this.options.expiresAt?.(request, now) ?? new Date(now.getTime() + (this.options.lifetimeMs ?? 12 * HOUR)),
       ...(this.options.credentialSource ? { credentialSource: this.options.credentialSource } : {}),
     };

@@ -1,8 +1,8 @@
 // Bad input is refused by the API server at admission, with a message a person understands.
 import { GROUP, PLURAL, VERSION } from '../../operator/api/types.ts';
-import { dryRunCreateSync, installCrds, kube, uniqueName } from './support.ts';
+import { createNamespace, dryRunCreateLocalSync, dryRunCreateSync, installCrds, kube, uniqueName } from './support.ts';
 
-const { kc, custom } = kube();
+const { kc, core, custom } = kube();
 beforeAll(() => installCrds(kc));
 
 const registry = { accountId: '111111111111', region: 'us-east-1' };
@@ -55,6 +55,15 @@ const rejected: Array<[string, unknown, RegExp]> = [
   ['webIdentity and serviceAccountRef together', { ...base, identity: { webIdentity: { roleArn: role }, serviceAccountRef: { namespace: 'a', name: 'b' } } }, /set webIdentity or serviceAccountRef, not both/],
   ['a relative token file', { ...base, identity: { webIdentity: { roleArn: role, tokenFile: 'token' } } }, /tokenFile must be an absolute path/],
   ['suspend given as a string', { ...base, suspend: 'yes' }, /suspend.*boolean/],
+  // ECR Public: one registry for every account, its API in us-east-1, its one host public.ecr.aws.
+  ['an ECR Public entry with an account', { ...base, registries: [{ public: true, accountId: '111111111111' }] }, /registries\[0\]\.accountId: Forbidden: accountId must not be set with public true/],
+  ['an ECR Public entry in another region', { ...base, registries: [{ public: true, region: 'eu-west-1' }] }, /registries\[0\]\.region: Invalid value.*region must be us-east-1 or left out with public true/],
+  ['an ECR Public entry with hostnames', { ...base, registries: [{ public: true, hostnames: ['mirror.internal'] }] }, /registries\[0\]\.hostnames: Forbidden: hostnames must not be set with public true/],
+  ['two ECR Public entries', { ...base, registries: [{ public: true }, { public: true, assumeRole: { roleArn: role } }] }, /registries may hold one public registry at most/],
+  ['public given as a string', { ...base, registries: [{ public: 'true' }] }, /public.*boolean/],
+  ['a private registry without an account', { ...base, registries: [{ region: 'us-east-1' }] }, /registries\[0\]\.accountId: Required value: accountId is required for a private registry \(or set public to true for ECR Public\)/],
+  ['public: false without an account', { ...base, registries: [{ public: false, region: 'us-east-1' }] }, /accountId is required for a private registry/],
+  ['public.ecr.aws as a private registry hostname', { ...base, registries: [{ ...registry, hostnames: ['public.ecr.aws'] }] }, /a hostname must not be public.ecr.aws; list a registry with public true/],
 ];
 
 describe('admission', () => {
@@ -72,6 +81,8 @@ describe('admission', () => {
     ['a six-field cron with names', { ...base, schedule: '0 30 */4 * jan-jun mon-fri' }],
     ['a cron macro', { ...base, schedule: '@daily' }],
     ['a GovCloud region and a China region', { ...base, registries: [{ accountId: '111111111111', region: 'us-gov-west-1' }, { accountId: '111111111111', region: 'cn-north-1' }] }],
+    ['ECR Public beside a private registry of us-east-1', { ...base, registries: [registry, { public: true }] }],
+    ['ECR Public alone, its region written out, with a role of its own', { ...base, registries: [{ public: true, region: 'us-east-1', assumeRole: { roleArn: role } }] }],
     ['a ROSA ServiceAccount identity with a chained role', { ...base, identity: { serviceAccountRef: { namespace: 'ecr', name: 'puller', audience: 'openshift' }, assumeRole: { roleArn: role, externalId: 'abc-123', sessionName: 'rosa' } } }],
   ])('accepts %s', async (_title, spec) => {
     expect(await create(spec)).toEqual({ message: 'accepted' });
@@ -85,6 +96,20 @@ describe('admission', () => {
 
   it('accepts a sync name of 63 characters', async () => {
     expect(await create(base, `${uniqueName('adm')}-`.padEnd(63, 'a'))).toEqual({ message: 'accepted' });
+  });
+
+  it('holds a LocalEcrCredentialSync to the same rules for ECR Public', async () => {
+    const namespace = uniqueName('adm-local');
+    await createNamespace(core, namespace);
+    try {
+      expect(await dryRunCreateLocalSync(custom, namespace, { registries: [registry, { public: true }] })).toEqual({ message: 'accepted' });
+      expect(await dryRunCreateLocalSync(custom, namespace, { registries: [{ public: true, accountId: '111111111111' }] })).toEqual({
+        code: 422,
+        message: expect.stringMatching(/registries\[0\]\.accountId: Forbidden: accountId must not be set with public true/),
+      });
+    } finally {
+      await core.deleteNamespace({ name: namespace });
+    }
   });
 
   it('rejects an unknown field, as kubectl asks it to (strict field validation)', async () => {

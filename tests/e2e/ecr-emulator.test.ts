@@ -5,7 +5,7 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { AssumeRoleCommand, AssumeRoleWithWebIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentity } from '@aws-sdk/types';
 import { classifyAwsError } from '../../operator/aws/credentials.ts';
-import { CENTRAL_PULL_ROLE, ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
+import { CENTRAL_PULL_ROLE, ecrImage, ecrPublicRegistry, ecrRegistry } from '../stack/ecr/registries.ts';
 import { ecrControl, eventually, skopeoInspect, stackEnv, uniqueName } from './support.ts';
 
 const control = ecrControl();
@@ -179,6 +179,17 @@ describe('the registries', () => {
     expect([await status(expiring), await status(revoked), await status(kept), await status('never-minted')]).toEqual([401, 401, 200, 401]);
     const inspected = await skopeoInspect(ecrImage('222222222222', 'us-east-1'), authfile(workload().host, expiring));
     expect(inspected.code).not.toBe(0);
+  });
+
+  it('include public.ecr.aws, which serves the test image to anyone but refuses a private token with 401', async () => {
+    const { host, image } = ecrPublicRegistry();
+    const anonymous = await skopeoInspect(image, '{"auths":{}}');
+    expect(anonymous.stderr).toBe('');
+    expect(anonymous.code).toBe(0);
+    const privateToken = await password(ecr(await webIdentity('public-with-private')));
+    const refused = await skopeoInspect(image, authfile(host, privateToken));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/unauthorized|Not Authorized/i);
   });
 
   it('refuse with 403 a principal their policy does not name, for pulls and pushes', async () => {

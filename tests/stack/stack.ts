@@ -5,8 +5,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { components, type Component, type Layout, type Ports } from './components.ts';
 import { ecrEnv, newEcrPorts } from './ecr/components.ts';
-import { ecrRegistries } from './ecr/registries.ts';
-import { seedRegistries } from './ecr/seed.ts';
+import { ecrPublicRegistry, ecrRegistries } from './ecr/registries.ts';
+import { seedPublicRegistry, seedRegistries } from './ecr/seed.ts';
 import { ensureTestImage } from './image.ts';
 import { type NodePorts, writeRegistryHosts } from './node/config.ts';
 import { downNode } from './node/teardown.ts';
@@ -223,6 +223,7 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   }
   try {
     await seedRegistries(env.AWS_ENDPOINT_URL!, ecrRegistries(env), TEST_IMAGE_PATH, (image, creds) => ensureTestImage(dir, image, creds));
+    await seedPublicRegistry(env.AWS_ENDPOINT_URL!, ecrPublicRegistry(env).image, (image, creds) => ensureTestImage(dir, image, creds));
   } catch (error) {
     throw new StackError('ecr', `pushing the test image failed: ${(error as Error).message}`);
   }

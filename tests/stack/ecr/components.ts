@@ -1,6 +1,6 @@
 // The stack's ECR as components: one registry (docker-registry, no auth of its own, on a unix
-// socket) per account and region, and the emulator in front of them and of moto (which also
-// plays the EKS Pod Identity agent).
+// socket) per account and region and one for ECR Public, and the emulator in front of them and of
+// moto (which also plays the EKS Pod Identity agent).
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { dirname, join } from 'node:path';
@@ -14,6 +14,9 @@ import {
   DEFAULT_ECR_REGISTRY,
   DEFAULT_TOKEN_TTL_SECONDS,
   defaultPolicy,
+  ECR_PUBLIC,
+  ECR_PUBLIC_ENV,
+  ECR_PUBLIC_IMAGE_ENV,
   ECR_REGISTRIES,
   type EcrRegistryId,
   imageEnvName,
@@ -30,13 +33,18 @@ export interface EcrPorts {
   ecrRegistries: Record<string, number>;
   /** The Pod Identity agent stand-in. */
   podIdentity: number;
+  /** ECR Public's front (public.ecr.aws). */
+  ecrPublic: number;
 }
 
 export async function newEcrPorts(pick: () => Promise<number>): Promise<EcrPorts> {
   const ecrRegistries: Record<string, number> = {};
   for (const id of ECR_REGISTRIES) ecrRegistries[registryKey(id)] = await pick();
-  return { ecr: await pick(), ecrRegistries, podIdentity: await pick() };
+  return { ecr: await pick(), ecrRegistries, ecrPublic: await pick(), podIdentity: await pick() };
 }
+
+/** The registries' backends by key: registryKey of each private one, and ECR_PUBLIC.key. */
+const backendKeys = () => [...ECR_REGISTRIES.map(registryKey), ECR_PUBLIC.key];
 
 /** The role the operator's ServiceAccount is associated with, as `aws eks create-pod-identity-association` would. */
 export const POD_IDENTITY_ROLE_ARN = 'arn:aws:iam::222222222222:role/ecr-credential-sync-pod-identity';
@@ -54,9 +62,10 @@ export function tokenTtlSeconds(env: NodeJS.ProcessEnv = process.env): number {
   return seconds;
 }
 
-const backendSocket = (dir: string, id: EcrRegistryId) => join(dir, 'run', `ecr-${registryKey(id)}.sock`);
-const registryDir = (dir: string, id: EcrRegistryId) => join(dir, 'ecr', registryKey(id));
+const backendSocket = (dir: string, key: string) => join(dir, 'run', `ecr-${key}.sock`);
+const registryDir = (dir: string, key: string) => join(dir, 'ecr', key);
 const frontHost = (layout: Layout, id: EcrRegistryId) => `127.0.0.1:${layout.ports.ecrRegistries[registryKey(id)]}`;
+const publicHost = (layout: Layout) => `127.0.0.1:${layout.ports.ecrPublic}`;
 
 function unixStatus(socketPath: string, path: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -70,13 +79,13 @@ function unixStatus(socketPath: string, path: string): Promise<number> {
   });
 }
 
-function registryComponent(layout: Layout, id: EcrRegistryId): Component {
-  const socket = backendSocket(layout.dir, id);
-  const root = registryDir(layout.dir, id);
+function registryComponent(layout: Layout, key: string): Component {
+  const socket = backendSocket(layout.dir, key);
+  const root = registryDir(layout.dir, key);
   const config = join(root, 'config.yml');
   if (socket.length > 100) throw new Error(`the registry socket path is too long for a unix socket (${socket.length} > 100): use a shorter STACK_DIR`);
   return {
-    name: `registry-${registryKey(id)}`,
+    name: `registry-${key}`,
     command: 'sh',
     // docker-registry leaves its socket behind when it is killed, and will not listen on it again.
     args: ['-c', 'rm -f "$1" && exec docker-registry serve "$2"', 'registry', socket, config],
@@ -123,10 +132,11 @@ function emulatorComponent(layout: Layout): Component {
         registries: ECR_REGISTRIES.map((id) => ({
           ...id,
           port: layout.ports.ecrRegistries[registryKey(id)]!,
-          backendSocket: backendSocket(layout.dir, id),
+          backendSocket: backendSocket(layout.dir, registryKey(id)),
           defaultPolicy: defaultPolicy(id),
         })),
         podIdentity: { port: layout.ports.podIdentity, issuer: SERVICE_ACCOUNT_ISSUER, publicKeyFile: layout.pki.saPub, associations: POD_IDENTITY_ASSOCIATIONS },
+        publicRegistry: { port: layout.ports.ecrPublic, backendSocket: backendSocket(layout.dir, ECR_PUBLIC.key) },
       };
       mkdirSync(dirname(configFile), { recursive: true });
       writeFileSync(configFile, JSON.stringify(config, null, 2));
@@ -139,7 +149,7 @@ function emulatorComponent(layout: Layout): Component {
 }
 
 export function ecrComponents(layout: Layout): Component[] {
-  return [...ECR_REGISTRIES.map((id) => registryComponent(layout, id)), emulatorComponent(layout)];
+  return [...backendKeys().map((key) => registryComponent(layout, key)), emulatorComponent(layout)];
 }
 
 /** The ECR part of .stack/env. `imagePath` is the test image's repository:tag. */
@@ -154,6 +164,9 @@ export function ecrEnv(layout: Layout, imagePath: string): Record<string, string
   };
   for (const id of ECR_REGISTRIES) env[registryEnvName(id)] = frontHost(layout, id);
   for (const id of ECR_REGISTRIES) env[imageEnvName(id)] = `${frontHost(layout, id)}/${imagePath}`;
+  // public.ecr.aws/<alias>/<repository>: the image path's first part is the registry alias.
+  env[ECR_PUBLIC_ENV] = publicHost(layout);
+  env[ECR_PUBLIC_IMAGE_ENV] = `${publicHost(layout)}/${imagePath}`;
   // The names tests have always used: the workload account's registry.
   env.STACK_REGISTRY = frontHost(layout, DEFAULT_ECR_REGISTRY);
   env.STACK_IMAGE = `${env.STACK_REGISTRY}/${imagePath}`;

@@ -73,13 +73,19 @@ export async function handleControl(req: IncomingMessage, res: ServerResponse, s
         return send(res, 200, { count });
       }
       case 'GET /denied':
-        return send(res, 200, [...state.denied]);
+        return send(res, 200, state.denied);
       case 'POST /denied':
-      case 'DELETE /denied':
-        if (typeof body.principal !== 'string') throw new HttpError(400, 'principal (an ARN or a pattern) is required');
-        if (route.startsWith('POST')) state.denied.add(body.principal);
-        else state.denied.delete(body.principal);
-        return send(res, 200, [...state.denied]);
+      case 'DELETE /denied': {
+        const { principal, action } = body;
+        if (typeof principal !== 'string') throw new HttpError(400, 'principal (an ARN or a pattern) is required');
+        if (action !== undefined && typeof action !== 'string') throw new HttpError(400, 'action, if given, must be an IAM action such as sts:GetServiceBearerToken');
+        // The entry itself goes (a POST adds it back once); a DELETE without an action takes every denial of the principal.
+        const everyAction = route.startsWith('DELETE') && action === undefined;
+        const kept = state.denied.filter((d) => d.principal !== principal || (!everyAction && d.action !== action));
+        state.denied.splice(0, state.denied.length, ...kept);
+        if (route.startsWith('POST')) state.denied.push({ principal, ...(action !== undefined ? { action } : {}) });
+        return send(res, 200, state.denied);
+      }
       case 'PUT /throttle': {
         const seconds = typeof body.seconds === 'number' ? body.seconds : undefined;
         state.throttledUntil = body.on !== true ? 0 : seconds !== undefined ? Date.now() + seconds * 1000 : Infinity;

@@ -63,13 +63,18 @@ export class EcrControl {
     return (await this.call<{ count: number }>('POST', '/tokens/revoke', filter)).body.count;
   }
 
-  /** GetAuthorizationToken answers AccessDeniedException to matching principals (an ARN or a policy-style pattern). */
-  async deny(principal: string): Promise<void> {
-    await this.call('POST', '/denied', { principal });
+  /**
+   * GetAuthorizationToken answers AccessDeniedException to matching principals (an ARN or a
+   * policy-style pattern), as if their identity policy lacked `action` (by default every action a
+   * token call needs: ecr:GetAuthorizationToken; ecr-public:GetAuthorizationToken and sts:GetServiceBearerToken).
+   */
+  async deny(principal: string, action?: string): Promise<void> {
+    await this.call('POST', '/denied', { principal, ...(action !== undefined ? { action } : {}) });
   }
 
-  async undeny(principal: string): Promise<void> {
-    await this.call('DELETE', '/denied', { principal });
+  /** Takes back a denial: that of `action`, or without one every denial of the principal. */
+  async undeny(principal: string, action?: string): Promise<void> {
+    await this.call('DELETE', '/denied', { principal, ...(action !== undefined ? { action } : {}) });
   }
 
   /** GetAuthorizationToken answers ThrottlingException until turned off, or for `seconds`. */

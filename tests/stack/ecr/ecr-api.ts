@@ -1,5 +1,6 @@
 // GetAuthorizationToken, for ECR and ECR Public: a new token per call, bound to the caller's
-// principal and the region its request was signed for.
+// principal and the region its request was signed for. The two are told apart by X-Amz-Target and
+// by the service the request was signed for, as AWS checks it (ecr, ecr-public).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { credentialScope, readBody, sendAwsError, sendAwsJson } from './aws-wire.ts';
 import { arnAccount, type PrincipalResolver } from './identity.ts';
@@ -14,7 +15,19 @@ export const TOKEN_TARGETS: Record<string, TokenKind> = {
 /** ECR Public's API lives in us-east-1 only. */
 const PUBLIC_REGION = 'us-east-1';
 
-export async function handleTokenCall(req: IncomingMessage, res: ServerResponse, kind: TokenKind, state: EmulatorState, resolver: PrincipalResolver): Promise<void> {
+/** The SigV4 signing name of each API. */
+const SIGNING_NAMES: Record<TokenKind, string> = { ecr: 'ecr', 'ecr-public': 'ecr-public' };
+
+/**
+ * The IAM actions each call needs of the caller. ECR Public also checks, server-side, that the
+ * caller may get a service bearer token from STS; the SDK makes no STS call for it.
+ */
+export const REQUIRED_ACTIONS: Record<TokenKind, readonly string[]> = {
+  ecr: ['ecr:GetAuthorizationToken'],
+  'ecr-public': ['ecr-public:GetAuthorizationToken', 'sts:GetServiceBearerToken'],
+};
+
+export async function handleTokenCall(req: IncomingMessage, res: ServerResponse, kind: TokenKind, state: EmulatorState, resolver: Pick<PrincipalResolver, 'resolve'>): Promise<void> {
   const api: CallRecord['api'] = kind === 'ecr' ? 'GetAuthorizationToken' : 'ecr-public:GetAuthorizationToken';
   const call: CallRecord = { at: Date.now(), api, result: 'success' };
   const fail = (status: number, type: string, message: string) => {
@@ -33,6 +46,10 @@ export async function handleTokenCall(req: IncomingMessage, res: ServerResponse,
   if (!scope) return fail(400, 'MissingAuthenticationTokenException', 'Request is missing Authentication Token');
   call.accessKeyId = scope.accessKeyId;
   call.region = scope.region;
+  call.signingName = scope.service;
+  if (scope.service !== SIGNING_NAMES[kind]) {
+    return fail(400, 'InvalidSignatureException', `Credential should be scoped to correct service: '${SIGNING_NAMES[kind]}'. `);
+  }
   if (kind === 'ecr-public' && scope.region !== PUBLIC_REGION) {
     return fail(400, 'InvalidSignatureException', 'Credential should be scoped to a valid region. ');
   }
@@ -43,10 +60,10 @@ export async function handleTokenCall(req: IncomingMessage, res: ServerResponse,
     return fail(500, 'ServerException', `could not resolve the caller's identity: ${(error as Error).message}`);
   }
   call.principal = principal;
-  const action = kind === 'ecr' ? 'ecr:GetAuthorizationToken' : 'ecr-public:GetAuthorizationToken';
   if (state.isThrottled()) return fail(400, 'ThrottlingException', 'Rate exceeded');
-  if (state.isDenied(principal)) {
-    return fail(400, 'AccessDeniedException', `User: ${principal} is not authorized to perform: ${action} on resource: * because no identity-based policy allows the ${action} action`);
+  const denied = state.deniedAction(principal, REQUIRED_ACTIONS[kind]);
+  if (denied) {
+    return fail(400, 'AccessDeniedException', `User: ${principal} is not authorized to perform: ${denied} on resource: * because no identity-based policy allows the ${denied} action`);
   }
   const { password, record } = state.tokens.mint(principal, scope.region, kind, state.ttlSeconds);
   state.changed();

@@ -1,6 +1,7 @@
 // The stack's ECR: one process, serving the AWS endpoint (GetAuthorizationToken for ECR and ECR
 // Public; everything else, STS above all, passed to moto unchanged), the control API for
-// tests, one auth front per registry, and a stand-in for the EKS Pod Identity agent.
+// tests, one auth front per registry, ECR Public's (public.ecr.aws) on a port of its own, and a
+// stand-in for the EKS Pod Identity agent.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { sendAwsError } from './aws-wire.ts';
 import { handleControl } from './control-api.ts';
@@ -10,6 +11,7 @@ import { createPodIdentityAgent, type PodIdentityAgentConfig } from './pod-ident
 import type { PolicyDocument } from './policy.ts';
 import { proxyRequest } from './proxy.ts';
 import { createRegistryFront, type FrontConfig } from './registry-front.ts';
+import { createPublicRegistryFront, type PublicFrontConfig } from './registry-public-front.ts';
 import { CONTROL_PREFIX } from './registries.ts';
 import { EmulatorState } from './state.ts';
 
@@ -23,6 +25,8 @@ export interface EmulatorConfig {
   ttlSeconds: number;
   registries: Array<FrontConfig & { defaultPolicy: PolicyDocument }>;
   podIdentity?: PodIdentityAgentConfig;
+  /** ECR Public's front; absent in a config written before it existed. */
+  publicRegistry?: PublicFrontConfig;
 }
 
 export interface Emulator {
@@ -58,9 +62,11 @@ export async function startEmulator(config: EmulatorConfig): Promise<Emulator> {
       else res.destroy(error);
     });
   });
-  const servers = [api, ...config.registries.map((r) => createRegistryFront(r, state))];
+  const fronts: Array<[Server, number]> = config.registries.map((r) => [createRegistryFront(r, state), r.port]);
+  if (config.publicRegistry) fronts.push([createPublicRegistryFront(config.publicRegistry, state), config.publicRegistry.port]);
+  const servers = [api, ...fronts.map(([server]) => server)];
   await listen(api, config.port);
-  for (const [i, registry] of config.registries.entries()) await listen(servers[i + 1]!, registry.port);
+  for (const [server, port] of fronts) await listen(server, port);
   if (config.podIdentity) {
     const agent = createPodIdentityAgent(config.podIdentity, config.motoUrl).server;
     servers.push(agent);

@@ -9,7 +9,8 @@ if (!file) {
 }
 const config = JSON.parse(readFileSync(file, 'utf8')) as EmulatorConfig;
 const emulator = await startEmulator(config);
-process.stdout.write(`ecr emulator: AWS endpoint http://127.0.0.1:${config.port}, registries ${config.registries.map((r) => `${r.account}/${r.region}=127.0.0.1:${r.port}`).join(' ')}\n`);
+const fronts = [...config.registries.map((r) => `${r.account}/${r.region}=127.0.0.1:${r.port}`), ...(config.publicRegistry ? [`public.ecr.aws=127.0.0.1:${config.publicRegistry.port}`] : [])];
+process.stdout.write(`ecr emulator: AWS endpoint http://127.0.0.1:${config.port}, registries ${fronts.join(' ')}\n`);
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
     void emulator.close().finally(() => process.exit(0));

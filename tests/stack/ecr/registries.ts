@@ -74,6 +74,35 @@ export const PULL_ACTIONS = ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer', 
 export const PUSH_ACTIONS = ['ecr:PutImage', 'ecr:InitiateLayerUpload', 'ecr:UploadLayerPart', 'ecr:CompleteLayerUpload', 'ecr:BatchCheckLayerAvailability'];
 
 /**
+ * The stack's ECR Public: public.ecr.aws, served on a port of its own. Its one repository namespace
+ * (the registry alias "stack", so the test image is public.ecr.aws/stack/hello:1.0) belongs to the
+ * central account, whose RegistryAdmin pushes; anyone pulls, with a public token or none.
+ */
+export const ECR_PUBLIC = { host: 'public.ecr.aws', key: 'public', owner: '111111111111' } as const;
+export const ECR_PUBLIC_ENV = 'STACK_ECR_PUBLIC';
+export const ECR_PUBLIC_IMAGE_ENV = 'STACK_ECR_PUBLIC_IMAGE';
+
+/** The stack's public registry: its 127.0.0.1:<port> and the test image there, from .stack/env (or process.env in tests). */
+export function ecrPublicRegistry(env: Record<string, string | undefined> = process.env): { host: string; image: string } {
+  const host = env[ECR_PUBLIC_ENV];
+  const image = env[ECR_PUBLIC_IMAGE_ENV];
+  if (!host || !image) throw new Error(`${ECR_PUBLIC_ENV} is not set: is the stack up, and its env loaded?`);
+  return { host, image };
+}
+
+/** Reads anyone may make of ECR Public, with a token or without; writes its owner's RegistryAdmin makes. */
+export function publicRegistryPolicy(): PolicyDocument {
+  const reads = PULL_ACTIONS.map((a) => a.replace(/^ecr:/, 'ecr-public:'));
+  return {
+    Version: '2012-10-17',
+    Statement: [
+      { Sid: 'AnyonePulls', Effect: 'Allow', Principal: '*', Action: [...reads, 'ecr-public:ListImages'] },
+      { Sid: 'OwnerPushes', Effect: 'Allow', Principal: { AWS: adminRoleArn(ECR_PUBLIC.owner) }, Action: PUSH_ACTIONS.map((a) => a.replace(/^ecr:/, 'ecr-public:')) },
+    ],
+  };
+}
+
+/**
  * The policy the stack writes: pull for its readers, push and pull for the account's RegistryAdmin
  * role. Readers may list tags too (ecr:ListImages), so that skopeo inspect sees the tags.
  */

@@ -38,7 +38,7 @@ export function registryTarget(method: string, path: string): RegistryTarget {
   return {};
 }
 
-function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
+export function parseBasic(header: string | undefined): { username: string; password: string } | undefined {
   const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
   if (!match) return undefined;
   const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');

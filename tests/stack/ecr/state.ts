@@ -2,7 +2,7 @@
 // minted), the registries' policies (the stack's defaults at each start), the test switches (TTL,
 // denied principals, throttling) and what happened (token calls and registry decisions).
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { principalMatches, type PolicyDocument } from './policy.ts';
+import { actionMatches, principalMatches, type PolicyDocument } from './policy.ts';
 import { type EcrRegistryId, registryKey } from './registries.ts';
 import { type TokenRecord, TokenStore } from './tokens.ts';
 
@@ -11,6 +11,8 @@ export interface CallRecord {
   /** Epoch milliseconds. */
   at: number;
   api: 'GetAuthorizationToken' | 'ecr-public:GetAuthorizationToken';
+  /** The service the request was signed for (its SigV4 scope): ecr or ecr-public. */
+  signingName?: string;
   accessKeyId?: string;
   principal?: string;
   region?: string;
@@ -24,7 +26,7 @@ export interface CallRecord {
 /** One decision of a registry's auth front. */
 export interface RegistryRequestRecord {
   at: number;
-  /** "111111111111-us-east-1" */
+  /** "111111111111-us-east-1", or "public.ecr.aws" */
   registry: string;
   principal?: string;
   method: string;
@@ -33,6 +35,11 @@ export interface RegistryRequestRecord {
   action?: string;
   status: number;
   reason: string;
+}
+
+export interface DeniedEntry {
+  principal: string;
+  action?: string;
 }
 
 interface Persisted {
@@ -46,7 +53,11 @@ const TOKEN_GRACE_MS = 24 * 3600_000;
 export class EmulatorState {
   readonly tokens: TokenStore;
   ttlSeconds: number;
-  readonly denied = new Set<string>();
+  /**
+   * What the principals' identity policies would lack: a principal pattern, and the action it may
+   * not perform (every action a token call needs, without one).
+   */
+  readonly denied: DeniedEntry[] = [];
   /** Epoch ms until which GetAuthorizationToken is throttled; Infinity for "until turned off". */
   throttledUntil = 0;
   readonly calls: CallRecord[] = [];
@@ -72,8 +83,9 @@ export class EmulatorState {
     this.policies.set(registryKey(id), policy);
   }
 
-  isDenied(principal: string): boolean {
-    return [...this.denied].some((pattern) => principalMatches(pattern, principal));
+  /** The first of `actions` the principal may not perform, if any. */
+  deniedAction(principal: string, actions: readonly string[]): string | undefined {
+    return actions.find((action) => this.denied.some((d) => principalMatches(d.principal, principal) && (d.action === undefined || actionMatches(d.action, action))));
   }
 
   isThrottled(): boolean {
