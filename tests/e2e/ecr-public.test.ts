@@ -2,7 +2,8 @@
 // from ecr-public:GetAuthorizationToken (us-east-1, whatever the region of the rest), written for
 // public.ecr.aws, which the emulated public.ecr.aws takes and a tampered copy of which it refuses.
 import { ECR_PUBLIC_API } from '../../operator/aws/ecr-token-source.ts';
-import { CENTRAL_PULL_ROLE, ecrPublicRegistry } from '../stack/ecr/registries.ts';
+import { CENTRAL_PULL_ROLE, ECR_PUBLIC, ecrPublicRegistry } from '../stack/ecr/registries.ts';
+import { pullWith } from './pods.ts';
 import {
   afterReconcile,
   applySync,
@@ -114,6 +115,18 @@ describe('a sync with ECR Public beside a private registry', () => {
     expect(pulled.code).toBe(0);
     expect(JSON.parse(pulled.stdout).Digest).toMatch(/^sha256:/);
     // Not as an anonymous caller, who may pull too: the token stood for the operator's role.
+    const reads = (await control.registryRequests(pulledAt)).filter((r) => r.registry === 'public.ecr.aws' && r.action === 'ecr-public:BatchGetImage');
+    expect(reads.length).toBeGreaterThan(0);
+    expect(new Set(reads.map((r) => `${r.principal} ${r.status}`))).toEqual(new Set([`${WORKLOAD} 200`]));
+  });
+
+  (process.env.STACK_NODE_NAME ? it : it.skip)('lets a pod on the node pull public.ecr.aws/stack/hello:1.0 with regcred, as the operator role', async () => {
+    await eventually('secret', () => readSecret(core, ns, 'regcred'));
+    const pulledAt = Date.now();
+    const outcome = await pullWith(core, ns, 'public-pull', [`${ECR_PUBLIC.host}/stack/hello:1.0`], { imagePullSecrets: ['regcred'] });
+    expect(outcome.failure).toBeUndefined();
+    expect(outcome.pulled).toBe(true);
+    // containerd sent the secret's public.ecr.aws credential (an anonymous pull would work too, as a different caller).
     const reads = (await control.registryRequests(pulledAt)).filter((r) => r.registry === 'public.ecr.aws' && r.action === 'ecr-public:BatchGetImage');
     expect(reads.length).toBeGreaterThan(0);
     expect(new Set(reads.map((r) => `${r.principal} ${r.status}`))).toEqual(new Set([`${WORKLOAD} 200`]));

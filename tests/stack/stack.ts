@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { components, type Component, type Layout, type Ports } from './components.ts';
 import { ecrEnv, newEcrPorts } from './ecr/components.ts';
-import { ecrPublicRegistry, ecrRegistries } from './ecr/registries.ts';
+import { ECR_PUBLIC, ecrPublicRegistry, ecrRegistries } from './ecr/registries.ts';
 import { seedPublicRegistry, seedRegistries } from './ecr/seed.ts';
 import { ensureTestImage } from './image.ts';
 import { type NodePorts, writeRegistryHosts } from './node/config.ts';
@@ -216,7 +216,8 @@ export async function up(options: StackUpOptions = {}): Promise<Record<string, s
   writeWebIdentityToken(dir);
   writeAuditPolicy(dir);
   const env = writeEnv(layout, kubeVersion(), helm);
-  if (nodePorts) writeRegistryHosts(dir, ecrRegistries(env).map((r) => r.host));
+  // Pods on the node pull public.ecr.aws/... from the stack's emulated ECR Public.
+  if (nodePorts) writeRegistryHosts(dir, ecrRegistries(env).map((r) => r.host), { [ECR_PUBLIC.host]: ecrPublicRegistry(env).host });
   for (const component of components(layout)) {
     await ensureComponent(layout, component, log);
     await readyComponent(layout, component);

@@ -141,8 +141,11 @@ function emulatorComponent(layout: Layout): Component {
       mkdirSync(dirname(configFile), { recursive: true });
       writeFileSync(configFile, JSON.stringify(config, null, 2));
     },
-    // An emulator from before the Pod Identity stand-in is not healthy: it is replaced.
-    healthy: async () => (await control.healthy()) && (await fetch(podIdentityUrl(layout, POD_IDENTITY_STATS_PATH)).then((r) => r.ok, () => false)),
+    // An emulator from before the Pod Identity stand-in or ECR Public's front is not healthy: it is replaced.
+    healthy: async () =>
+      (await control.healthy()) &&
+      (await fetch(podIdentityUrl(layout, POD_IDENTITY_STATS_PATH)).then((r) => r.ok, () => false)) &&
+      (await fetch(`http://${publicHost(layout)}/v2/`).then(() => true, () => false)),
     // An emulator that kept running keeps its TTL unless `up` says otherwise.
     ready: () => control.setTtl(tokenTtlSeconds()),
   };

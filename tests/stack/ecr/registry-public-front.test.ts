@@ -83,6 +83,18 @@ describe('the emulated public.ecr.aws', () => {
     expect(state.registryRequests.at(-1)).toMatchObject({ principal: PULLER, status: 200 });
   });
 
+  it('takes a valid ECR Public token as an OAuth2 password grant (containerd POSTs one) and answers with access_token', async () => {
+    const { password } = state.tokens.mint(PULLER, 'us-east-1', 'ecr-public', 60);
+    const grant = (p: string) =>
+      fetch(`${base}/token/`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', username: 'AWS', password: p, service: 'public.ecr.aws', scope: 'repository:stack/hello:pull', client_id: 'containerd-client' }) });
+    const res = await grant(password);
+    expect(res.status).toBe(200);
+    const { access_token: token } = (await res.json()) as { access_token: string };
+    expect((await request(MANIFEST, token)).status).toBe(200);
+    expect(state.registryRequests.at(-1)).toMatchObject({ principal: PULLER, status: 200 });
+    expect((await grant('made-up')).status).toBe(401);
+  });
+
   it.each<[string, () => string]>([
     ['a password it never minted', () => basic('made-up')],
     ['a private ECR token', () => basic(state.tokens.mint(PULLER, 'us-east-1', 'ecr', 60).password)],

@@ -54,9 +54,9 @@ export function createPublicRegistryFront(config: PublicFrontConfig, state: Emul
     const unauthorized = (reason: string, scope?: string) =>
       answer(401, reason, { errors: [{ code: 'UNAUTHORIZED', message: 'authentication required' }] }, { 'WWW-Authenticate': challenge(scope) });
 
-    if (url.pathname === '/token/' || url.pathname === '/token') {
-      const basic = parseBasic(req.headers.authorization);
-      if (req.headers.authorization && !basic) return answer(401, 'credentials that are not Basic', { errors: [{ code: 'DENIED', message: 'Not Authorized' }] });
+    // The token endpoint: GET with Basic credentials (docker, skopeo), or an OAuth2 password grant
+    // POSTed as a form (containerd, when it has credentials), answered with access_token too.
+    const issue = (basic: { username: string; password: string } | undefined, oauth: boolean) => {
       let bearer: Bearer = { expiresAt: Date.now() + BEARER_LIFETIME_MS };
       if (basic) {
         const token = basic.username === 'AWS' ? state.tokens.lookup(basic.password) : undefined;
@@ -68,7 +68,24 @@ export function createPublicRegistryFront(config: PublicFrontConfig, state: Emul
       const issued = randomBytes(32).toString('base64url');
       bearers.set(issued, bearer);
       for (const [key, b] of bearers) if (b.expiresAt <= Date.now()) bearers.delete(key);
-      return answer(200, basic ? 'token issued' : 'anonymous token issued', { token: issued, expires_in: Math.floor((bearer.expiresAt - Date.now()) / 1000) });
+      const expiresIn = Math.floor((bearer.expiresAt - Date.now()) / 1000);
+      return answer(200, basic ? 'token issued' : 'anonymous token issued', oauth ? { access_token: issued, token: issued, expires_in: expiresIn } : { token: issued, expires_in: expiresIn });
+    };
+    if ((url.pathname === '/token/' || url.pathname === '/token') && method === 'POST') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (chunk: string) => (body += chunk));
+      req.on('end', () => {
+        const form = new URLSearchParams(body);
+        if (form.get('grant_type') !== 'password') return answer(400, `grant_type ${form.get('grant_type')}`, { errors: [{ code: 'UNSUPPORTED', message: 'unsupported grant_type' }] });
+        issue({ username: form.get('username') ?? '', password: form.get('password') ?? '' }, true);
+      });
+      return;
+    }
+    if (url.pathname === '/token/' || url.pathname === '/token') {
+      const basic = parseBasic(req.headers.authorization);
+      if (req.headers.authorization && !basic) return answer(401, 'credentials that are not Basic', { errors: [{ code: 'DENIED', message: 'Not Authorized' }] });
+      return issue(basic, false);
     }
     if (!url.pathname.startsWith('/v2')) return answer(404, 'not a registry API path', { errors: [{ code: 'NOT_FOUND', message: '404 page not found' }] });
 

@@ -222,15 +222,21 @@ nodeStatusUpdateFrequency: 4s
 }
 
 /** containerd reads hosts.toml per pull: plain HTTP to each of the stack's registries. */
-export function writeRegistryHosts(dir: string, hosts: readonly string[]): void {
+/**
+ * A hosts.toml per registry name: the stack's registries by their own 127.0.0.1 host, and `aliases`
+ * (a public name such as public.ecr.aws → the 127.0.0.1 host that plays it). `server` is always the
+ * local one, so containerd has no upstream on the internet to fall back to.
+ */
+export function writeRegistryHosts(dir: string, hosts: readonly string[], aliases: Readonly<Record<string, string>> = {}): void {
   const { certsDir } = nodePaths(dir);
   mkdirSync(certsDir, { recursive: true });
-  const wanted = new Set(hosts);
+  const entries: Array<[string, string]> = [...hosts.map((h): [string, string] => [h, h]), ...Object.entries(aliases)];
+  const wanted = new Set(entries.map(([name]) => name));
   for (const existing of readdirSync(certsDir)) if (!wanted.has(existing)) rmSync(join(certsDir, existing), { recursive: true, force: true });
-  for (const host of hosts) {
-    mkdirSync(join(certsDir, host), { recursive: true });
+  for (const [name, host] of entries) {
+    mkdirSync(join(certsDir, name), { recursive: true });
     writeFileSync(
-      join(certsDir, host, 'hosts.toml'),
+      join(certsDir, name, 'hosts.toml'),
       `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
     );
   }
