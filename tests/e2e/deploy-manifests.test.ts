@@ -71,9 +71,11 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
 
   afterAll(async () => {
     await deleteSync(custom, sync).catch(() => undefined);
-    await kubectl(['delete', '-k', overlay, '--ignore-not-found', '--wait=true', '--timeout=60s']);
+    // As a user uninstalls: everything the overlay made, its namespace too. Later files make it anew, so wait until it is gone.
+    await kubectl(['delete', '-k', overlay, '--ignore-not-found', '--wait=true', '--timeout=90s']);
     rmSync(overlay, { recursive: true, force: true });
-  });
+    await eventually('the operator namespace gone', () => core.readNamespace({ name: NAMESPACE }).then(() => false, (e: { code?: number }) => e.code === 404), 90_000, 500);
+  }, 240_000);
 
   it('kubectl apply -k runs two ready pods under an arbitrary UID with a read-only root, one of them leading', async () => {
     const started = Date.now();
@@ -83,12 +85,15 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
     expect(applied.code).toBe(0);
     const pods = await readyPods(core, NAMESPACE, SELECTOR, 2);
     process.stderr.write(`[figures] kubectl apply -k → 2 pods ready: ${Date.now() - started} ms\n`);
-    const processes = operatorProcesses();
+    const processes = operatorProcesses(pods);
     expect(processes).toHaveLength(2);
     for (const p of processes) expect(p).toMatchObject({ uid: ARBITRARY_UID, gid: 0, rootReadOnly: true });
-    const lease = await eventually('a leader', async () => ((await readLease()).spec?.holderIdentity ? readLease() : undefined));
+    // A holder among these pods (not one left by an earlier run).
+    const lease = await eventually('one of the pods leads', async () => {
+      const now = await readLease().catch(() => undefined);
+      return podOf(pods, now?.spec?.holderIdentity) ? now : undefined;
+    });
     const leader = podOf(pods, lease.spec!.holderIdentity!);
-    expect(leader).toBeDefined();
     const standby = pods.find((p) => p !== leader)!;
     expect(await leaderz(leader!)).toBe(200);
     expect(await leaderz(standby)).toBe(503);

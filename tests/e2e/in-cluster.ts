@@ -78,8 +78,9 @@ export interface ContainerProcess {
   rootReadOnly: boolean;
 }
 
-/** The operator processes on this machine that run in the node's containers (their root is not the host's). */
-export function operatorProcesses(): ContainerProcess[] {
+/** The operator processes of these pods' containers, found on the host by their containers' ids in their cgroups. */
+export function operatorProcesses(pods: readonly V1Pod[]): ContainerProcess[] {
+  const ids = pods.flatMap((p) => p.status?.containerStatuses ?? []).map((s) => s.containerID?.replace(/^containerd:\/\//, '') ?? '').filter(Boolean);
   const found: ContainerProcess[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -87,6 +88,8 @@ export function operatorProcesses(): ContainerProcess[] {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
       // In a container: its own mount namespace (its /proc/<pid>/root reads "/" from here too).
       if (argv[0] !== '/nodejs/bin/node' || !argv.includes('dist/operator/main.js') || readlinkSync(`/proc/${entry}/ns/mnt`) === readlinkSync('/proc/self/ns/mnt')) continue;
+      const cgroups = readFileSync(`/proc/${entry}/cgroup`, 'utf8');
+      if (!ids.some((id) => cgroups.includes(id))) continue;
       const status = readFileSync(`/proc/${entry}/status`, 'utf8');
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1]);
       const gid = Number(/^Gid:\s+(\d+)/m.exec(status)?.[1]);

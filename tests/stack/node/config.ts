@@ -156,13 +156,13 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
             type: 'bridge',
             bridge: net.bridge,
             // No default gateway and no masquerade: pods reach their own bridge, and the Service
-            // range through the stack's pod gateway (pod-gateway.ts), which keeps .251-.254.
+            // range through the stack's pod gateway (pod-gateway.ts), which keeps .251-.254; .1 is the host's.
             isGateway: false,
             ipMasq: false,
             hairpinMode: true,
             ipam: {
               type: 'host-local',
-              ranges: [[{ subnet, rangeEnd: gatewayAddresses(subnet).rangeEnd }]],
+              ranges: [[{ subnet, rangeStart: gatewayAddresses(subnet).rangeStart, rangeEnd: gatewayAddresses(subnet).rangeEnd }]],
               routes: [{ dst: SERVICE_CIDR, gw: gatewayAddresses(subnet).address }],
               dataDir: paths.ipamDir,
             },

@@ -3,18 +3,18 @@
 // bridge. It holds the `kubernetes` Service's address (10.0.0.1:443, so in-cluster configuration
 // works unchanged) and <subnet>.254:<AWS port>; a relay in it forwards over unix sockets to a
 // relay on the host that connects to 127.0.0.1. Pods get one route, to the Service range via the
-// gateway, and still no default route; nothing is forwarded by the host (ip_forward stays off).
+// gateway, and still no default route; the host routes nothing from the bridge (FORWARD drop).
 // The host's bridge address (<subnet>.1) lets the kubelet probe pods; new connections from pods to
-// the host are dropped.
+// the host are dropped, and the host's side of the bridge has no IPv6.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KUBERNETES_SERVICE_IP } from '../cluster-network.ts';
 import { type Component, httpStatus } from '../components.ts';
-import { CNI_CONFLIST, nodeNetwork } from './network.ts';
+import { CNI_CONFLIST, nodeNetwork, subnetOf } from './network.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -39,14 +39,13 @@ function prefixOf(subnet: string): string {
 }
 
 /** Gateway addresses for a subnet (pure, for the CNI configuration and tests). */
-export function gatewayAddresses(subnet: string): { address: string; hostAddress: string; rangeEnd: string } {
+export function gatewayAddresses(subnet: string): { address: string; hostAddress: string; rangeStart: string; rangeEnd: string } {
   const prefix = prefixOf(subnet);
-  return { address: `${prefix}.254`, hostAddress: `${prefix}.1`, rangeEnd: `${prefix}.250` };
+  return { address: `${prefix}.254`, hostAddress: `${prefix}.1`, rangeStart: `${prefix}.2`, rangeEnd: `${prefix}.250` };
 }
 
 export function podGateway(dir: string, awsPort: number): PodGateway {
-  const conflist = readFileSync(join(dir, 'node', 'cni', CNI_CONFLIST), 'utf8');
-  const subnet = /"subnet":\s*"([\d./]+)"/.exec(conflist)?.[1];
+  const subnet = subnetOf(join(dir, 'node', 'cni', CNI_CONFLIST));
   if (!subnet) throw new Error(`no subnet in the node's ${CNI_CONFLIST}`);
   const { address, hostAddress } = gatewayAddresses(subnet);
   return { address, hostAddress, awsEndpoint: `http://${address}:${awsPort}`, ...gatewayNames(dir) };
@@ -66,9 +65,27 @@ function ip(args: string[]): string {
 
 const linkExists = (name: string) => existsSync(`/sys/class/net/${name}`);
 
-/** New connections from the bridge to the host are dropped; answers to the kubelet's probes pass. */
-function firewallRule(bridge: string): string[] {
-  return ['INPUT', '-i', bridge, '-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'DROP'];
+/**
+ * New connections from the bridge to the host are dropped (answers to the kubelet's probes pass),
+ * and nothing from the bridge is routed anywhere else, whatever the host's ip_forward says.
+ */
+function firewallRules(bridge: string): string[][] {
+  return [
+    ['INPUT', '-i', bridge, '-m', 'conntrack', '!', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'DROP'],
+    ['FORWARD', '-i', bridge, '!', '-o', bridge, '-j', 'DROP'],
+  ];
+}
+
+/** The host's side of the bridge speaks no IPv6 (the rules above are IPv4's): no link-local way in. */
+function disableIpv6(bridge: string): void {
+  writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+}
+
+/** Whether the host holds its address on the bridge: without it, traffic for the gateway would take the default route. */
+export function hostOnBridge(dir: string, awsPort: number): boolean {
+  const { bridge } = nodeNetwork(dir);
+  if (!linkExists(bridge)) return false;
+  return ip(['-o', '-4', 'addr', 'show', 'dev', bridge]).includes(` ${podGateway(dir, awsPort).hostAddress}/24 `);
 }
 
 /** Idempotent: the bridge (made before CNI would), its host address, the gateway's namespace and veth. */
@@ -78,6 +95,7 @@ export function ensureGatewayNetwork(dir: string, awsPort: number): PodGateway {
   if (!ip(['netns', 'list']).split('\n').some((line) => line.split(' ')[0] === gw.netns)) ip(['netns', 'add', gw.netns]);
   if (!linkExists(bridge)) ip(['link', 'add', bridge, 'type', 'bridge']);
   ip(['link', 'set', bridge, 'up']);
+  disableIpv6(bridge);
   ip(['addr', 'replace', `${gw.hostAddress}/24`, 'dev', bridge]);
   if (!linkExists(gw.veth)) ip(['link', 'add', gw.veth, 'type', 'veth', 'peer', 'name', GATEWAY_IF, 'netns', gw.netns]);
   ip(['link', 'set', gw.veth, 'master', bridge, 'up']);
@@ -85,11 +103,12 @@ export function ensureGatewayNetwork(dir: string, awsPort: number): PodGateway {
   ip(['-n', gw.netns, 'link', 'set', GATEWAY_IF, 'up']);
   ip(['-n', gw.netns, 'addr', 'replace', `${gw.address}/24`, 'dev', GATEWAY_IF]);
   ip(['-n', gw.netns, 'addr', 'replace', `${KUBERNETES_SERVICE_IP}/32`, 'dev', 'lo']);
-  const rule = firewallRule(bridge);
-  try {
-    execFileSync('iptables', ['-C', ...rule], { stdio: 'ignore' });
-  } catch {
-    execFileSync('iptables', ['-I', ...rule], { stdio: 'ignore' });
+  for (const rule of firewallRules(bridge)) {
+    try {
+      execFileSync('iptables', ['-C', ...rule], { stdio: 'ignore' });
+    } catch {
+      execFileSync('iptables', ['-I', ...rule], { stdio: 'ignore' });
+    }
   }
   return gw;
 }
@@ -105,10 +124,12 @@ export function removeGatewayNetwork(dir: string): void {
       /* not there */
     }
   }
-  try {
-    execFileSync('iptables', ['-D', ...firewallRule(bridge)], { stdio: 'ignore' });
-  } catch {
-    /* not there */
+  for (const rule of firewallRules(bridge)) {
+    try {
+      execFileSync('iptables', ['-D', ...rule], { stdio: 'ignore' });
+    } catch {
+      /* not there */
+    }
   }
 }
 
@@ -141,9 +162,11 @@ export function gatewayComponents(dir: string, apiserverPort: number, awsPort: n
       args: ['netns', 'exec', gatewayNames(dir).netns, process.execPath, relay, `tcp:0.0.0.0:443=unix:${sockets.apiserver}`, `tcp:0.0.0.0:${awsPort}=unix:${sockets.aws}`],
       startTimeout: 10,
       prepare: () => void ensureGatewayNetwork(dir, awsPort),
+      // On every up: puts back a flushed rule or a lost address while the relay runs on.
+      ready: async () => void ensureGatewayNetwork(dir, awsPort),
       // From the host over the bridge, through both relays: the API server answers, and the AWS endpoint does.
       healthy: async () => {
-        if (!existsSync(join(dir, 'node', 'cni', CNI_CONFLIST))) return false;
+        if (!existsSync(join(dir, 'node', 'cni', CNI_CONFLIST)) || !hostOnBridge(dir, awsPort)) return false;
         const gw = podGateway(dir, awsPort);
         const api = await httpStatus(`https://${gw.address}:443/readyz`, { insecure: true }).catch(() => 0);
         const aws = await httpStatus(`${gw.awsEndpoint}/`).catch(() => 0);
