@@ -77,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
     record: (api, result) => metrics.awsCall(api, result),
     serviceAccountTokens: new KubeServiceAccountTokens(api, { audiences: flags.tokenAudiences }),
     tokenDirs: flags.webIdentityTokenDirs,
+    log: log.child({ module: 'aws-credentials' }),
   });
   // The reconciler and the event routing judge syncs by the same allowlist and exclusion.
   const judging = { allowedHostnames: flags.allowedHostnames, selectorExcluded: flags.selectorExcludedNamespaces };

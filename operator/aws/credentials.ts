@@ -1,16 +1,17 @@
 // Credential providers for an identity chain, from the AWS SDK: a base identity first (the
 // pod's web identity token file, a ServiceAccount token from TokenRequest, or, without either,
-// the SDK's default chain), then an optional sts:AssumeRole sourced from it. Each provider is
-// memoized until shortly before expiry.
+// the SDK's default chain, see default-chain.ts), then an optional sts:AssumeRole sourced from it.
+// Each provider is memoized until shortly before expiry.
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import { fromTokenFile, fromWebToken } from '@aws-sdk/credential-provider-web-identity';
-import type { AttributedAwsCredentialIdentity, AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@aws-sdk/types';
+import type { AttributedAwsCredentialIdentity, AwsCredentialIdentity, AwsCredentialIdentityProvider, Logger } from '@aws-sdk/types';
 import { DEFAULT_SESSION_NAME } from '../api/constants.ts';
 import type { CredentialSource } from '../api/types.ts';
 import { dirname } from 'node:path';
-import { credentialSource, defaultChainSetting } from '../core/credential-source.ts';
+import { credentialSource } from '../core/credential-source.ts';
 import { type BaseIdentity, chainKey, type IdentityChain } from '../core/identity.ts';
 import { DEFAULT_TOKEN_DIRS } from '../core/token-file.ts';
+import { DEFAULT_CHAIN_API, defaultChain } from './default-chain.ts';
 import { readTokenFile } from './token-file.ts';
 import { type ServiceAccountTokens, TokenFetchError } from './token-source.ts';
 
@@ -84,6 +85,8 @@ export interface CredentialFactoryOptions {
   record: AwsCallRecorder;
   /** Where a spec's webIdentity.tokenFile may point (--web-identity-token-dirs); the environment's token directory is added. */
   tokenDirs?: readonly string[];
+  /** The AWS SDK's warnings, and the operator's own about where its credentials come from. */
+  log?: Logger;
 }
 
 /** Whether the operator's own identity is a web identity from its environment (IRSA, ROSA), rather than the default chain. */
@@ -96,6 +99,7 @@ export class CredentialFactory {
   private readonly providers = new Map<string, AwsCredentialIdentityProvider>();
   /** Where the operator's own identity last got its credentials. */
   private environmentSource: CredentialSource | undefined;
+  private warnedInstanceMetadata = false;
 
   constructor(options: CredentialFactoryOptions) {
     this.options = options;
@@ -160,17 +164,30 @@ export class CredentialFactory {
     const sessionName = env.AWS_ROLE_SESSION_NAME || DEFAULT_SESSION_NAME;
     switch (identity.kind) {
       case 'environment': {
-        const provider =
-          env.AWS_ROLE_ARN && env.AWS_WEB_IDENTITY_TOKEN_FILE
-            ? recorded(
-                'AssumeRoleWithWebIdentity',
-                fromTokenFile({ roleArn: env.AWS_ROLE_ARN, webIdentityTokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE, roleSessionName: sessionName, clientConfig }),
-                record,
-              )
-            : recorded('DefaultCredentialChain', this.defaultChain(), record);
+        if (hasEnvironmentWebIdentity(env)) {
+          const provider = recorded(
+            'AssumeRoleWithWebIdentity',
+            fromTokenFile({ roleArn: env.AWS_ROLE_ARN!, webIdentityTokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE!, roleSessionName: sessionName, clientConfig }),
+            record,
+          );
+          return async () => {
+            const creds = await provider();
+            this.environmentSource = 'WebIdentity';
+            return creds;
+          };
+        }
+        const log = this.options.log;
+        const provider = recorded(DEFAULT_CHAIN_API, defaultChain({ env, stsRegion, ...(log ? { logger: log } : {}) }), record);
         return async () => {
           const creds: AttributedAwsCredentialIdentity = await provider();
           this.environmentSource = credentialSource('environment', creds.$source, env);
+          if (this.environmentSource === 'InstanceMetadata' && !this.warnedInstanceMetadata) {
+            this.warnedInstanceMetadata = true;
+            log?.warn(
+              { credentialSource: 'InstanceMetadata' },
+              'the operator has no web identity, Pod Identity or keys: it uses the node\'s instance role, from instance metadata; set AWS_EC2_METADATA_DISABLED=true to forbid that',
+            );
+          }
           return creds;
         };
       }
@@ -219,36 +236,5 @@ export class CredentialFactory {
         );
       }
     }
-  }
-
-  /**
-   * The AWS SDK's default chain: static keys in the environment, the shared config files, a
-   * credential_process, container credentials (EKS Pod Identity, ECS) and instance metadata. It
-   * reads the process environment. Loaded on first use: an operator with a web identity never
-   * pays the memory of it and the providers it pulls in.
-   */
-  private defaultChain(): AwsCredentialIdentityProvider {
-    const env = this.options.env;
-    let chain: AwsCredentialIdentityProvider | undefined;
-    return async () => {
-      if (!chain) {
-        const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
-        chain = defaultProvider({ clientConfig: { region: this.options.stsRegion } });
-      }
-      try {
-        return await chain();
-      } catch (error) {
-        // An AWS service answered (a profile's role assumption, say): its code says what went wrong.
-        if ((error as { $metadata?: unknown } | undefined)?.$metadata) throw classifyAwsError('DefaultCredentialChain', error);
-        // The chain names only its last link's failure, often a generic one: say what was set up.
-        throw new TokenFetchError(
-          'DefaultCredentialChain',
-          'NoCredentials',
-          `the operator has no web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) and the AWS SDK's default credential chain found no credentials; set up: ${defaultChainSetting(env)}; the SDK said: ${(error as Error)?.message ?? String(error)}`,
-          true,
-          { cause: error },
-        );
-      }
-    };
   }
 }

@@ -2,6 +2,7 @@
 // credentials per chain.
 import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ECRPUBLICClient, GetAuthorizationTokenCommand as GetPublicAuthorizationTokenCommand } from '@aws-sdk/client-ecr-public';
+import type { Logger } from '@aws-sdk/types';
 import { decodeAuthorizationToken, InvalidTokenError } from '../core/dockerconfig.ts';
 import { chainKey } from '../core/identity.ts';
 import { type AwsCallRecorder, classifyAwsError, CredentialFactory, STALE_CREDENTIAL_CODES } from './credentials.ts';
@@ -12,6 +13,8 @@ export interface SdkTokenSourceOptions {
   record?: AwsCallRecorder;
   serviceAccountTokens?: ServiceAccountTokens;
   tokenDirs?: readonly string[];
+  /** For the AWS SDK's warnings and where the operator's own credentials come from. */
+  log?: Logger;
 }
 
 /** The API names the metrics and errors carry: ECR's call keeps its plain name, ECR Public's is prefixed. */
@@ -39,6 +42,7 @@ export class SdkEcrTokenSource implements EcrTokenSource {
       record: this.record,
       ...(options.serviceAccountTokens ? { serviceAccountTokens: options.serviceAccountTokens } : {}),
       ...(options.tokenDirs ? { tokenDirs: options.tokenDirs } : {}),
+      ...(options.log ? { log: options.log } : {}),
     });
   }
 

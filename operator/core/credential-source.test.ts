@@ -33,6 +33,7 @@ describe('credentialSource', () => {
 describe('defaultChainSetting', () => {
   it.each<[string, ChainEnvironment, string]>([
     ['EKS Pod Identity names the agent\'s URI and the token file', POD_IDENTITY, `EKS Pod Identity from ${POD_IDENTITY.AWS_CONTAINER_CREDENTIALS_FULL_URI} with the token in ${POD_IDENTITY.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE}`],
+    ['a token in the environment is named by its variable, never its value', { AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://127.0.0.1:8080/creds', AWS_CONTAINER_AUTHORIZATION_TOKEN: 'AKIAEXAMPLE' }, 'container credentials from http://127.0.0.1:8080/creds with the token in AWS_CONTAINER_AUTHORIZATION_TOKEN'],
     ['ECS names the relative URI', ECS, 'container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI /v2/credentials/abc)'],
     ['static keys are named by their variables, never their values', { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'secret', AWS_EC2_METADATA_DISABLED: 'true' }, 'static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), then no instance metadata (AWS_EC2_METADATA_DISABLED)'],
     ['a profile', { AWS_PROFILE: 'ecr' }, 'profile ecr of the shared config files (AWS_PROFILE), then instance metadata'],

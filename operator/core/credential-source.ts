@@ -14,6 +14,7 @@ export interface ChainEnvironment {
   AWS_CONTAINER_CREDENTIALS_FULL_URI?: string | undefined;
   AWS_CONTAINER_CREDENTIALS_RELATIVE_URI?: string | undefined;
   AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE?: string | undefined;
+  AWS_CONTAINER_AUTHORIZATION_TOKEN?: string | undefined;
   AWS_EC2_METADATA_DISABLED?: string | undefined;
 }
 
@@ -55,7 +56,9 @@ export function defaultChainSetting(env: ChainEnvironment): string {
   else if (env.AWS_ACCESS_KEY_ID || env.AWS_SECRET_ACCESS_KEY) found.push('static keys (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)');
   if (env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI) found.push(`container credentials (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI ${env.AWS_CONTAINER_CREDENTIALS_RELATIVE_URI})`);
   else if (env.AWS_CONTAINER_CREDENTIALS_FULL_URI) {
-    const token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ? ` with the token in ${env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE}` : '';
+    const token = env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+      ? ` with the token in ${env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE}`
+      : env.AWS_CONTAINER_AUTHORIZATION_TOKEN ? ' with the token in AWS_CONTAINER_AUTHORIZATION_TOKEN' : '';
     const what = containerSource(env) === 'PodIdentity' ? 'EKS Pod Identity' : 'container credentials';
     found.push(`${what} from ${env.AWS_CONTAINER_CREDENTIALS_FULL_URI}${token}`);
   } else if (env.AWS_EC2_METADATA_DISABLED && env.AWS_EC2_METADATA_DISABLED !== 'false') {

@@ -182,12 +182,16 @@ describe('EKS Pod Identity', () => {
       return ready?.reason === 'TokenFetchFailed' && ready.message.includes(badToken) ? sync : undefined;
     }, 60_000);
     const message = readyCondition(failed)!.message;
-    expect(message).toContain(`EKS Pod Identity from ${stackEnv('STACK_POD_IDENTITY_URL')} with the token in ${badToken}`);
-    expect(message).toContain('the AWS SDK\'s default credential chain found no credentials');
+    // The agent's own reason, not the SDK's generic "Could not load credentials from any providers".
+    expect(message).toContain(
+      `EKS Pod Identity from ${stackEnv('STACK_POD_IDENTITY_URL')} with the token in ${badToken} gave no credentials: Server responded with status: 401: InvalidTokenException: the token's audience ["sts.amazonaws.com"] is not ${POD_IDENTITY_AUDIENCE}`,
+    );
     const after = await agentStats();
     expect(after.served).toBe(before.served);
     expect(after.refused['401'] ?? 0).toBeGreaterThan(before.refused['401'] ?? 0);
-    expect(after.lastRefusal).toMatch(/audience \["sts.amazonaws.com"\] is not pods.eks.amazonaws.com|Service account token cannot be empty/);
+    expect(after.lastRefusal).toBe(`InvalidTokenException: the token's audience ["sts.amazonaws.com"] is not ${POD_IDENTITY_AUDIENCE}`);
+    // Only the agent's protocol: no metadata fallback asking the same URL without the token.
+    expect(after.unauthenticated).toBe(before.unauthenticated);
     const secret = (await readSecret(core, namespace, 'regcred'))!;
     expect(secret.data).toEqual(kept.data);
     expect(secret.metadata!.resourceVersion).toBe(kept.metadata!.resourceVersion);

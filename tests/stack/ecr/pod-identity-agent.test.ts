@@ -11,6 +11,7 @@ const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const NOW = 1_800_000_000;
 const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PUBLIC = keys.publicKey.export({ type: 'spki', format: 'pem' }).toString();
 
 function token(claims: object, key = keys.privateKey, alg = 'ES256'): string {
@@ -26,6 +27,12 @@ describe('the Pod Identity stand-in\'s token check', () => {
     expect(verifyServiceAccountToken(token(GOOD), PUBLIC, ISSUER, NOW)).toMatchObject({ sub: GOOD.sub });
   });
 
+  it('accepts RS256 from a cluster whose key is RSA, and refuses ES256 there', () => {
+    const pub = rsa.publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    expect(verifyServiceAccountToken(token(GOOD, rsa.privateKey, 'RS256'), pub, ISSUER, NOW)).toMatchObject({ sub: GOOD.sub });
+    expect(() => verifyServiceAccountToken(token(GOOD, rsa.privateKey, 'ES256'), pub, ISSUER, NOW)).toThrow(/unsupported token algorithm ES256: the cluster's rsa key signs RS256/);
+  });
+
   it.each<[string, string, RegExp]>([
     ['an empty header', '', /cannot be empty/],
     ['something that is not a JWT', 'not-a-token', /cannot be parsed/],
@@ -35,6 +42,7 @@ describe('the Pod Identity stand-in\'s token check', () => {
     ['an expired token', token({ ...GOOD, exp: NOW - 1 }), /expired/],
     ['a token not valid yet', token({ ...GOOD, nbf: NOW + 60 }), /not valid yet/],
     ['an unsigned token', token(GOOD, keys.privateKey, 'none'), /unsupported token algorithm none/],
+    ['a token that says RS256 but is signed with the cluster\'s EC key', token(GOOD, keys.privateKey, 'RS256'), /unsupported token algorithm RS256: the cluster's ec key signs ES256/],
   ])('refuses %s', (_name, value, message) => {
     expect(() => verifyServiceAccountToken(value, PUBLIC, ISSUER, NOW)).toThrow(message);
   });
@@ -64,10 +72,12 @@ describe('the Pod Identity stand-in over HTTP', () => {
     ['the associated ServiceAccount gets as far as AssumeRole', () => token({ ...GOOD, exp: now() + 600, nbf: now() - 5 }), 500, 'ServiceUnavailable'],
   ])('%s', async (_name, authorization, status, code) => {
     const before = agent.stats.requests;
+    const unauthenticated = agent.stats.unauthenticated;
     const answer = await ask(authorization());
     expect({ status: answer.status, code: answer.body.Code }).toEqual({ status, code });
     const stats = (await (await fetch(`${base}${POD_IDENTITY_STATS_PATH}`)).json()) as typeof agent.stats;
     expect(stats.requests).toBe(before + 1);
+    expect(stats.unauthenticated).toBe(unauthenticated + (authorization() === undefined ? 1 : 0));
     expect(stats.lastRefusal).toBe(`${code}: ${answer.body.Message}`);
   });
 });

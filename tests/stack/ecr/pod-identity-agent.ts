@@ -5,7 +5,7 @@
 // for the audience pods.eks.amazonaws.com, not expired), finds the role associated with its
 // ServiceAccount, and answers with that role's credentials, from moto (sts:AssumeRole), in the
 // container credentials format. It counts what it answered, under a path AWS never uses.
-import { verify } from 'node:crypto';
+import { createPublicKey, verify } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
@@ -30,6 +30,8 @@ export interface PodIdentityAgentConfig {
 
 export interface PodIdentityStats {
   requests: number;
+  /** Requests without an Authorization header: the agent's clients always send the pod's token. */
+  unauthenticated: number;
   served: number;
   /** Refusals by HTTP status. */
   refused: Record<string, number>;
@@ -56,6 +58,8 @@ interface Claims {
   nbf?: number;
 }
 
+const ALGORITHM_FOR_KEY: Readonly<Record<string, string>> = { ec: 'ES256', rsa: 'RS256' };
+
 /** The token's claims, if the stack's API server signed it for the agent's audience and it is current. */
 export function verifyServiceAccountToken(token: string, publicKeyPem: string, issuer: string, nowSeconds: number): Claims {
   if (!token) throw new Refusal(400, 'InvalidRequest', 'Service account token cannot be empty');
@@ -69,7 +73,10 @@ export function verifyServiceAccountToken(token: string, publicKeyPem: string, i
   } catch {
     throw new Refusal(400, 'InvalidRequest', 'Service account token cannot be parsed');
   }
-  if (header.alg !== 'ES256' && header.alg !== 'RS256') throw new Refusal(401, 'InvalidTokenException', `unsupported token algorithm ${header.alg}`);
+  // The algorithm must be the key's: verify() goes by the key's type and would take an "RS256" token signed with an EC key.
+  const keyType = createPublicKey(publicKeyPem).asymmetricKeyType ?? 'unknown';
+  const expected = ALGORITHM_FOR_KEY[keyType];
+  if (header.alg !== expected) throw new Refusal(401, 'InvalidTokenException', `unsupported token algorithm ${header.alg}: the cluster's ${keyType} key signs ${expected ?? 'nothing this agent knows'}`);
   const signed = verify('sha256', Buffer.from(`${parts[0]}.${parts[1]}`), { key: publicKeyPem, dsaEncoding: 'ieee-p1363' }, Buffer.from(parts[2]!, 'base64url'));
   if (!signed) throw new Refusal(401, 'InvalidTokenException', 'the token\'s signature does not verify');
   if (claims.iss !== issuer) throw new Refusal(401, 'InvalidTokenException', `the token's issuer ${claims.iss} is not the cluster's`);
@@ -87,12 +94,13 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 
 export function createPodIdentityAgent(config: PodIdentityAgentConfig, motoUrl: string): { server: Server; stats: PodIdentityStats } {
   const publicKey = readFileSync(config.publicKeyFile, 'utf8');
-  const stats: PodIdentityStats = { requests: 0, served: 0, refused: {} };
+  const stats: PodIdentityStats = { requests: 0, unauthenticated: 0, served: 0, refused: {} };
   // Any key will do as the caller: moto does not check who asks to assume a role.
   const sts = new STSClient({ region: 'us-east-1', endpoint: motoUrl, credentials: { accessKeyId: 'AKIASTACKPODIDENTITY', secretAccessKey: 'unused' }, maxAttempts: 2 });
 
   const credentials = async (req: IncomingMessage, res: ServerResponse) => {
     stats.requests++;
+    if (!req.headers.authorization) stats.unauthenticated++;
     try {
       const claims = verifyServiceAccountToken(String(req.headers.authorization ?? ''), publicKey, config.issuer, Math.floor(Date.now() / 1000));
       const [, namespace, name] = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(claims.sub ?? '') ?? [];
