@@ -20,7 +20,10 @@ function stale() {
 
 if (stale()) {
   process.stderr.write('[setup] installing npm dependencies\n');
-  const npm = (args) => execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  // No update check of npm itself; this `npm ci` also leaves every package of the lock in the npm
+  // cache, which the image build and its tests read offline (tests/stack/npm-cache.ts).
+  const env = { ...process.env, npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
+  const npm = (args) => execFileSync('npm', [...args, '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env });
   try {
     npm(existsSync(lock) ? ['ci'] : ['install']);
   } catch {

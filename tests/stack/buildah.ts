@@ -23,7 +23,10 @@ export function storageArgs(): string[] {
 /** The same storage as a skopeo/containers-image reference. */
 export const storageRef = (image: string) => `containers-storage:[${DRIVER}@${STORAGE}+${RUNROOT}]${image}`;
 
-/** No proxy settings from the caller leak into builds; nothing in them may reach out anyway. */
+/**
+ * buildah itself runs with the caller's environment (it pulls nothing: --pull=never); a build's
+ * RUN steps get none of its proxy variables (`bud --http-proxy=false`) and no network.
+ */
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, BUILDAH_LAYERS: 'true' });
 
 export const buildah = (args: string[]) => runOk('buildah', [...storageArgs(), ...args], { env: env() });
@@ -36,6 +39,18 @@ export async function hasImage(image: string): Promise<boolean> {
 
 export async function imageId(image: string): Promise<string> {
   return (await buildah(['inspect', '--type', 'image', '--format', '{{.FromImageID}}', image])).trim();
+}
+
+/**
+ * Removes the working containers a killed build or base image left in the project's storage
+ * (they would pile up under .cache/containers). Images and the layer cache stay.
+ */
+export async function removeLeftovers(log: Log): Promise<void> {
+  const left = (await buildah(['containers', '--quiet'])).split('\n').filter(Boolean);
+  if (left.length === 0) return;
+  log(`removing ${left.length} working container(s) an interrupted build left`);
+  await buildah(['umount', '--all']);
+  await buildah(['rm', '--all']);
 }
 
 export const seconds = (started: number) => `${((Date.now() - started) / 1000).toFixed(1)}s`;

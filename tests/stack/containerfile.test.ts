@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseContainerfile } from '../bench/image-runtime.ts';
-import { baseImages, contentHash, globalArgs } from './containerfile.ts';
+import { baseImages, contentHash, copySources, globalArgs, ignored, ignoreRules } from './containerfile.ts';
 import { runtimeSpec } from './image-run.ts';
 import { BASE_IMAGE_ARGS, checkBaseArgs, imageInputs } from './operator-image.ts';
 import { PROJECT_ROOT } from './stack.ts';
@@ -59,6 +59,49 @@ describe('the Containerfile build arguments', () => {
   });
 });
 
+describe('the build context', () => {
+  it.each([
+    ['COPY takes every source but the last argument', 'FROM x\nCOPY a b ./\n', ['a', 'b']],
+    ['a copy from another stage is not the context', 'FROM x\nCOPY --from=build /src/dist ./dist\nCOPY --chown=1:1 c ./\n', ['c']],
+    ['the JSON form and ADD count too', 'FROM x\nCOPY ["a b", "./"]\nADD ./d/ /d\n', ['a b', 'd']],
+  ])('%s', (_title, text, sources) => {
+    expect(copySources(text)).toEqual(sources);
+  });
+
+  it.each([
+    ['a name matches at the top and everything under it', 'node_modules', ['node_modules', 'node_modules/a/b.js'], ['src/node_modules']],
+    ['* stays within one directory, ** crosses them', 'a/*.ts\nb/**/*.ts', ['a/x.ts', 'b/x/y.ts'], ['a/x/y.ts', 'a/x.js']],
+    ['! lets a path and what is under it back in, the last rule deciding', '*\n!keep\nkeep/drop', ['other', 'keep/drop/x'], ['keep', 'keep/x']],
+    ['? is one character; comments and blank lines are no rules', '# x\n\n.stack?', ['.stack1'], ['.stack', 'x']],
+  ])('ignore rules: %s', (_title, text, out, kept) => {
+    const rules = ignoreRules(text);
+    for (const path of out) expect([path, ignored(rules, path)]).toEqual([path, true]);
+    for (const path of kept) expect([path, ignored(rules, path)]).toEqual([path, false]);
+  });
+
+  const rules = ignoreRules(readFileSync(join(PROJECT_ROOT, '.containerignore'), 'utf8'));
+
+  it('lets in every source the project Containerfile copies, and every file under them', () => {
+    const sources = copySources(PROJECT_CONTAINERFILE);
+    expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'tsconfig.json', 'operator', 'LICENSE']));
+    const files = sources.flatMap((source) =>
+      statSync(join(PROJECT_ROOT, source)).isDirectory()
+        ? readdirSync(join(PROJECT_ROOT, source), { recursive: true, encoding: 'utf8' }).map((f) => `${source}/${f}`)
+        : [source],
+    );
+    expect(files.filter((path) => ignored(rules, path))).toEqual([]);
+  });
+
+  it("leaves out dependencies, build output, buildah's storage, the stack's keys and sockets, git and tests", () => {
+    const out = ['node_modules/jest/package.json', 'dist/operator/main.js', '.cache/containers/storage/overlay', '.stack-test/pki/ca.key', '.stack/run/etcd.sock', '.git/HEAD', 'tests/e2e/x.test.ts', 'bench-results/latest.json', 'README.md'];
+    expect(out.filter((path) => !ignored(rules, path))).toEqual([]);
+  });
+
+  it('is the same for docker as for podman and buildah', () => {
+    expect(readFileSync(join(PROJECT_ROOT, '.dockerignore'), 'utf8')).toBe(readFileSync(join(PROJECT_ROOT, '.containerignore'), 'utf8'));
+  });
+});
+
 describe('the image content hash', () => {
   const files = [
     { path: 'a', content: 'one' },
@@ -78,14 +121,14 @@ describe('the image content hash', () => {
     expect(contentHash(changed, extra)).not.toBe(contentHash(files));
   });
 
-  it('takes the Containerfile, package files, tsconfigs, LICENSE and operator sources, nothing else', () => {
+  it('takes the Containerfile, its ignore file, package files, tsconfigs, LICENSE and operator sources, nothing else', () => {
     const root = mkdtempSync(join(tmpdir(), 'image-inputs-'));
-    for (const file of ['Containerfile', 'package.json', 'package-lock.json', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'operator/main.ts', 'operator/core/x.ts', 'tests/a.ts']) {
+    for (const file of ['Containerfile', '.containerignore', '.dockerignore', 'package.json', 'package-lock.json', 'LICENSE', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'operator/main.ts', 'operator/core/x.ts', 'tests/a.ts']) {
       mkdirSync(join(root, file, '..'), { recursive: true });
       writeFileSync(join(root, file), file);
     }
     expect(imageInputs(root).map((f) => f.path).sort()).toEqual(
-      ['Containerfile', 'LICENSE', 'operator/core/x.ts', 'operator/main.ts', 'package-lock.json', 'package.json', 'tsconfig.build.json', 'tsconfig.json'],
+      ['.containerignore', 'Containerfile', 'LICENSE', 'operator/core/x.ts', 'operator/main.ts', 'package-lock.json', 'package.json', 'tsconfig.build.json', 'tsconfig.json'],
     );
   });
 });

@@ -74,3 +74,50 @@ export function contentHash(files: readonly HashInput[], extra: readonly string[
   for (const item of extra) hash.update(`extra ${item}\n`);
   return hash.digest('hex').slice(0, 16);
 }
+
+/** The build-context sources of each COPY/ADD (not those copying `--from` another stage). */
+export function copySources(text: string): string[] {
+  const out: string[] = [];
+  for (const line of instructions(text)) {
+    const m = /^(?:COPY|ADD)\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    let rest = m[1]!.trim();
+    const flags: string[] = [];
+    for (let flag = /^--(\S+)\s+/.exec(rest); flag; flag = /^--(\S+)\s+/.exec(rest)) {
+      flags.push(flag[1]!);
+      rest = rest.slice(flag[0].length);
+    }
+    if (flags.some((f) => f.startsWith('from='))) continue;
+    const args = rest.startsWith('[') ? (JSON.parse(rest) as string[]) : rest.split(/\s+/);
+    out.push(...args.slice(0, -1).map((a) => a.replace(/^\.\//, '').replace(/\/$/, '')));
+  }
+  return out;
+}
+
+interface IgnoreRule {
+  include: boolean;
+  pattern: RegExp;
+}
+
+/** A .containerignore/.dockerignore's rules: `*`, `?` and `**` globs, `!` to let a path back in. */
+export function ignoreRules(text: string): IgnoreRule[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .map((line) => {
+      const include = line.startsWith('!');
+      const glob = (include ? line.slice(1) : line).trim().replace(/^\/+|\/+$/g, '');
+      const source = glob.replace(/\*\*|\*|\?|[.+^${}()|[\]\\]/g, (c) => ({ '**': '.*', '*': '[^/]*', '?': '[^/]' })[c] ?? `\\${c}`);
+      return { include, pattern: new RegExp(`^${source}$`) };
+    });
+}
+
+/** Whether the build context leaves `path` out: the last rule matching it or a parent decides. */
+export function ignored(rules: readonly IgnoreRule[], path: string): boolean {
+  const parts = path.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let out = false;
+  for (const rule of rules) if (prefixes.some((p) => rule.pattern.test(p))) out = !rule.include;
+  return out;
+}

@@ -6,13 +6,13 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, rmS
 import { join, relative, sep } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
-import { buildah, buildahLogged, hasImage, type Log, seconds } from './buildah.ts';
+import { buildah, buildahLogged, hasImage, type Log, removeLeftovers, seconds } from './buildah.ts';
 import { contentHash, globalArgs, type HashInput } from './containerfile.ts';
-import { ensureNpmCache, forgetNpmCache } from './npm-cache.ts';
+import { cacheLacks, ensureNpmCache, forgetNpmCache } from './npm-cache.ts';
 import { adminCreds } from './ecr/seed.ts';
 import type { EcrRegistry } from './ecr/registries.ts';
 import { ensureBaseImages } from './image-bases.ts';
-import { ensurePackages } from './prerequisites.ts';
+import { ensurePackages, IMAGE_TOOLS, requirePackages } from './prerequisites.ts';
 import { run, runOk } from './run.ts';
 import { PROJECT_ROOT } from './stack.ts';
 
@@ -22,7 +22,7 @@ export const LATEST_JSON = join(IMAGES_DIR, 'latest.json');
 /** The repository the image goes to in the stack's registries. */
 export const STACK_REPOSITORY = 'ecr-credential-sync';
 /** Bump when the build itself changes in a way the inputs' hash would not show. */
-const BUILD_RECIPE = 'build-1';
+const BUILD_RECIPE = 'build-2';
 
 /** The Containerfile's build arguments the local build sets to its own base images. */
 export const BASE_IMAGE_ARGS = { build: 'BUILD_IMAGE', runtime: 'RUNTIME_IMAGE' } as const;
@@ -42,7 +42,7 @@ export interface OperatorImage {
 
 /** The files the image is built from, as the Containerfile's COPY lines take them. */
 export function imageInputs(root: string = PROJECT_ROOT): HashInput[] {
-  const top = readdirSync(root).filter((f) => /^(Containerfile|package\.json|package-lock\.json|LICENSE|tsconfig.*\.json)$/.test(f));
+  const top = readdirSync(root).filter((f) => /^(Containerfile|\.containerignore|package\.json|package-lock\.json|LICENSE|tsconfig.*\.json)$/.test(f));
   const operator = readdirSync(join(root, 'operator'), { recursive: true, encoding: 'utf8' }).map((f) => join('operator', f));
   return [...top, ...operator]
     .filter((path) => statSync(join(root, path)).isFile())
@@ -68,13 +68,25 @@ function readLayout(ociDir: string): { digest: string; sizeBytes: number } {
 
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
+export interface ImageOptions {
+  /**
+   * May install buildah, skopeo and runc, and fetch what the npm cache lacks: `npm run image`.
+   * In tests (the default) everything must be there already (the stack's setup installs the
+   * tools, `npm ci` fills the cache); nothing is fetched in the middle of a test run.
+   */
+  mayFetch?: boolean;
+}
+
 /** Builds the image unless the storage and .cache/images have it for these inputs already. */
-export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
+export async function ensureOperatorImage(log: Log, options: ImageOptions = {}): Promise<OperatorImage> {
   const started = Date.now();
-  await ensurePackages([['buildah', 'buildah'], ['skopeo', 'skopeo'], ['runc', 'runc']], log);
+  const mayFetch = options.mayFetch ?? false;
+  if (mayFetch) await ensurePackages(IMAGE_TOOLS, log);
+  else await requirePackages(IMAGE_TOOLS, 'the stack installs them with its node tools (npm test), or run `npm run image`');
   const containerfile = readFileSync(join(PROJECT_ROOT, 'Containerfile'), 'utf8');
   checkBaseArgs(containerfile);
   const version = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')).version as string;
+  await removeLeftovers(log);
   const bases = await ensureBaseImages(log);
   const tag = `${version}-${contentHash(imageInputs(), [BUILD_RECIPE, bases.build, bases.runtime])}`;
   const ref = `${IMAGE_NAME}:${tag}`;
@@ -83,12 +95,15 @@ export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
   const built = !(await hasImage(ref));
   if (built) {
     try {
-      await build(ref, bases, log);
+      await build(ref, bases, mayFetch, log);
     } catch (error) {
-      if (!/ENOTCACHED/.test((error as Error).message)) throw error;
-      log('npm found a package missing from its cache (was it cleaned?): filling it again');
+      const message = (error as Error).message;
+      if (!/ENOTCACHED/.test(message)) throw error;
+      // The check passed for this lock earlier, but someone has cleaned the cache since.
       forgetNpmCache();
-      await build(ref, bases, log);
+      if (!mayFetch) throw cacheLacks(message);
+      log('npm found a package missing from its cache (was it cleaned?): filling it again');
+      await build(ref, bases, mayFetch, log);
     }
   }
   if (built || !existsSync(join(ociDir, 'index.json'))) {
@@ -110,12 +125,12 @@ export async function ensureOperatorImage(log: Log): Promise<OperatorImage> {
   return image;
 }
 
-async function build(ref: string, bases: { build: string; runtime: string }, log: Log): Promise<void> {
-  const npmCache = await ensureNpmCache(log);
+async function build(ref: string, bases: { build: string; runtime: string }, mayFetch: boolean, log: Log): Promise<void> {
+  const npmCache = await ensureNpmCache(log, { mayFetch });
   log(`building ${ref} from the Containerfile`);
   await buildahLogged(
     [
-      'bud', '--network', 'none', '--pull=never', '--layers', '--timestamp', '0', '--format', 'oci',
+      'bud', '--network', 'none', '--http-proxy=false', '--pull=never', '--layers', '--force-rm', '--timestamp', '0', '--format', 'oci',
       '--build-arg', `${BASE_IMAGE_ARGS.build}=${bases.build}`,
       '--build-arg', `${BASE_IMAGE_ARGS.runtime}=${bases.runtime}`,
       // An overlay: npm reads the cache and writes nothing back.

@@ -20,15 +20,31 @@ async function aptInstall(packages: string[], log: (line: string) => void): Prom
   await runOk('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env });
 }
 
+type Wanted = ReadonlyArray<readonly [string, string]>;
+
+/** What building and running the operator's image takes (tests/stack/operator-image.ts). */
+export const IMAGE_TOOLS: Wanted = [['buildah', 'buildah'], ['skopeo', 'skopeo'], ['runc', 'runc']];
+
+async function missingPackages(wanted: Wanted): Promise<string[]> {
+  const missing = new Set<string>();
+  for (const [command, pkg] of wanted) if (!(await has(command))) missing.add(pkg);
+  return [...missing];
+}
+
 /** Installs the Debian package of each [command or file, package] whose command is missing. */
-export async function ensurePackages(wanted: ReadonlyArray<readonly [string, string]>, log: (line: string) => void): Promise<void> {
-  const missing: string[] = [];
-  for (const [command, pkg] of wanted) if (!(await has(command))) missing.push(pkg);
+export async function ensurePackages(wanted: Wanted, log: (line: string) => void): Promise<void> {
+  const missing = await missingPackages(wanted);
   if (missing.length > 0) await aptInstall(missing, log);
 }
 
+/** Fails, saying what installs them, when any of these commands is missing; installs nothing. */
+export async function requirePackages(wanted: Wanted, installedBy: string): Promise<void> {
+  const missing = await missingPackages(wanted);
+  if (missing.length > 0) throw new Error(`missing Debian packages ${missing.join(' ')}: ${installedBy}`);
+}
+
 export async function ensureTools(log: (line: string) => void, options: { node?: boolean } = {}): Promise<void> {
-  const wanted: Array<[string, string]> = [
+  const wanted: Array<readonly [string, string]> = [
     ['skopeo', 'skopeo'],
     ['docker-registry', 'docker-registry'],
     ['openssl', 'openssl'],
@@ -38,7 +54,11 @@ export async function ensureTools(log: (line: string) => void, options: { node?:
       ['containerd', 'containerd'],
       ['runc', 'runc'],
       ['/usr/lib/cni/bridge', 'containernetworking-plugins'],
+      // The pod gateway (node/pod-gateway.ts).
       ['ip', 'iproute2'],
+      ['iptables', 'iptables'],
+      // The operator's image, which tests build, run and deploy on the node.
+      ...IMAGE_TOOLS,
       ['cc', 'gcc'],
       // The static pause binary links against glibc's static archive.
       ['/usr/lib/x86_64-linux-gnu/libc.a', 'libc6-dev'],
