@@ -145,10 +145,20 @@ describe('EKS Pod Identity', () => {
     expect((error as Error).message).toBe(
       `the operator has no web identity (AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE) and EKS Pod Identity from ${agent}/v1/credentials with the token in ${tokenFile} gave no credentials: Server responded with status: 401: InvalidTokenException: the token's audience ["sts.amazonaws.com"] is not pods.eks.amazonaws.com`,
     );
-    expect(seen.length).toBeGreaterThan(0);
+    // One try and one retry: the operator's own backoff does the rest.
+    expect(seen.length).toBe(2);
     expect(seen.filter((r) => r.authorization !== 'header.claims.signature')).toEqual([]);
     expect(calls).toEqual([['DefaultCredentialChain', 'error']]);
   }, 15_000);
+
+  it('a URI the SDK refuses (plain http off loopback) is a configuration error no retry helps, named as such', async () => {
+    writeFileSync(tokenFile, 'good-token');
+    const credentials = factory({ ...process.env, AWS_CONTAINER_CREDENTIALS_FULL_URI: 'http://agent.invalid/v1/credentials', AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: tokenFile });
+    const error = await credentials.forChain({ base: { kind: 'environment' } }, 'env')().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TokenFetchError);
+    expect(error).toMatchObject({ api: 'DefaultCredentialChain', code: 'InvalidContainerCredentialsUri', retryable: false });
+    expect((error as Error).message).toMatch(/^the operator has no web identity \(AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE\) and EKS Pod Identity from http:\/\/agent\.invalid\/v1\/credentials with the token in .* is not usable: /);
+  });
 
   it('is steered by the factory\'s environment, and says PodIdentity', async () => {
     writeFileSync(tokenFile, 'good-token');

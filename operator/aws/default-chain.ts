@@ -45,13 +45,24 @@ function agentAnswer(error: unknown): string {
 export function defaultChain(options: DefaultChainOptions): AwsCredentialIdentityProvider {
   const { env, logger } = options;
   if (asksAgentDirectly(env)) {
-    const agent = fromHttp({
+    const settings = {
       awsContainerCredentialsFullUri: env.AWS_CONTAINER_CREDENTIALS_FULL_URI!,
       ...(env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ? { awsContainerAuthorizationTokenFile: env.AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE } : {}),
       ...(env.AWS_CONTAINER_AUTHORIZATION_TOKEN ? { awsContainerAuthorizationToken: env.AWS_CONTAINER_AUTHORIZATION_TOKEN } : {}),
+      // One retry within a call: the operator retries with its own backoff.
+      maxRetries: 1,
+      timeout: 5000,
       ...(logger ? { logger } : {}),
-    });
+    };
     return async () => {
+      // Made for each call: the provider destroys its HTTP handler after answering.
+      let agent: AwsCredentialIdentityProvider;
+      try {
+        agent = fromHttp(settings);
+      } catch (error) {
+        // The URI itself is refused (plain http to a host that is not loopback, say): no retry helps.
+        throw new TokenFetchError(DEFAULT_CHAIN_API, 'InvalidContainerCredentialsUri', `${NO_WEB_IDENTITY} ${defaultChainSetting(env)} is not usable: ${agentAnswer(error)}`, false, { cause: error });
+      }
       try {
         return await agent();
       } catch (error) {

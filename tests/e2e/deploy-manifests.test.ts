@@ -95,7 +95,8 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
     });
     const leader = podOf(pods, lease.spec!.holderIdentity!);
     const standby = pods.find((p) => p !== leader)!;
-    expect(await leaderz(leader!)).toBe(200);
+    // The Lease names the holder a moment before that pod has read its own write's answer.
+    await eventually('the holder answers /leaderz', async () => (await leaderz(leader!)) === 200);
     expect(await leaderz(standby)).toBe(503);
     expect(await podMetric(leader!, 'ecrsync_leader')).toBe(1);
     expect(await podMetric(standby, 'ecrsync_leader')).toBe(0);
@@ -142,7 +143,7 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
       leases.stop();
       leaderPod.stop();
     }
-    expect(await leaderz(standby)).toBe(200);
+    await eventually('the new leader answers /leaderz', async () => (await leaderz(standby)) === 200);
     // The new leader reconciles the sync and finds the secret right: no write.
     await eventually('the new leader reconciled', async () => (await podMetric(standby, 'ecrsync_reconcile_total')) > 0);
     expect((await readSecret(core, target, 'regcred'))!.metadata!.resourceVersion).toBe(secretVersion);

@@ -4,7 +4,7 @@
 // pods reach it (tests/stack/node/pod-gateway.ts). These are values a user could set too.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { type CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
-import { podGateway } from '../stack/node/pod-gateway.ts';
+import { podGateway, routedOnBridge } from '../stack/node/pod-gateway.ts';
 import { eventually, httpGet, stackEnv } from './support.ts';
 
 /** An arbitrary UID from an OpenShift-like range, with GID 0, as restricted-v2 assigns. */
@@ -59,12 +59,19 @@ export function readyPods(core: CoreV1Api, namespace: string, selector: string, 
   );
 }
 
+/** http://<pod IP>:<port><path>, only over the stack's bridge (never by the default route). */
+function podUrl(pod: V1Pod, port: number, path: string): string {
+  const address = pod.status!.podIP!;
+  if (!routedOnBridge(stackEnv('STACK_DIR'), address)) throw new Error(`${address} is not reached over the stack's bridge: not asking it`);
+  return `http://${address}:${port}${path}`;
+}
+
 export async function leaderz(pod: V1Pod, port = 8081): Promise<number> {
-  return (await httpGet(`http://${pod.status!.podIP}:${port}/leaderz`)).status;
+  return (await httpGet(podUrl(pod, port, '/leaderz'))).status;
 }
 
 export async function podMetric(pod: V1Pod, name: string, port = 8080): Promise<number> {
-  const { body } = await httpGet(`http://${pod.status!.podIP}:${port}/metrics`);
+  const { body } = await httpGet(podUrl(pod, port, '/metrics'));
   return body
     .split('\n')
     .filter((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`))

@@ -1,6 +1,6 @@
 // The node's configuration files: containerd, the bridge CNI network, the kubelet and its
 // kubeconfig, and containerd's per-registry hosts.toml (plain HTTP to the stack's registries).
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeCertKubeconfig } from '../kubeconfig.ts';
 import { NODE_NAME, type Pki } from '../pki.ts';
@@ -216,12 +216,13 @@ resolvConf: ""
 volumePluginDir: ${join(paths.root, 'volume-plugins')}
 maxPods: 50
 nodeStatusUpdateFrequency: 4s
+# Its KUBE-FIREWALL and canary chains would outlive the stack in the host's tables.
+makeIPTablesUtilChains: false
 `,
   );
   return paths;
 }
 
-/** containerd reads hosts.toml per pull: plain HTTP to each of the stack's registries. */
 /**
  * A hosts.toml per registry name: the stack's registries by their own 127.0.0.1 host, and `aliases`
  * (a public name such as public.ecr.aws → the 127.0.0.1 host that plays it). `server` is always the
@@ -235,10 +236,12 @@ export function writeRegistryHosts(dir: string, hosts: readonly string[], aliase
   for (const existing of readdirSync(certsDir)) if (!wanted.has(existing)) rmSync(join(certsDir, existing), { recursive: true, force: true });
   for (const [name, host] of entries) {
     mkdirSync(join(certsDir, name), { recursive: true });
-    writeFileSync(
-      join(certsDir, name, 'hosts.toml'),
-      `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`,
-    );
+    const file = join(certsDir, name, 'hosts.toml');
+    const content = `server = "http://${host}"\n\n[host."http://${host}"]\n  capabilities = ["pull", "resolve"]\n`;
+    if (existsSync(file) && readFileSync(file, 'utf8') === content) continue;
+    // containerd reads it on every pull; an empty or half-written file would send it to https://<name>.
+    writeFileSync(`${file}.tmp`, content);
+    renameSync(`${file}.tmp`, file);
   }
 }
 

@@ -78,14 +78,27 @@ function firewallRules(bridge: string): string[][] {
 
 /** The host's side of the bridge speaks no IPv6 (the rules above are IPv4's): no link-local way in. */
 function disableIpv6(bridge: string): void {
-  writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+  try {
+    writeFileSync(`/proc/sys/net/ipv6/conf/${bridge}/disable_ipv6`, '1');
+  } catch (error) {
+    // A kernel without IPv6 has no such file, and nothing to disable.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
 }
 
-/** Whether the host holds its address on the bridge: without it, traffic for the gateway would take the default route. */
-export function hostOnBridge(dir: string, awsPort: number): boolean {
+/**
+ * Whether the host would send traffic for `address` over the stack's bridge. Checked before the
+ * stack or a test talks to the gateway or a pod: with the bridge down or without its address, the
+ * kernel would take the default route, off the machine.
+ */
+export function routedOnBridge(dir: string, address: string): boolean {
   const { bridge } = nodeNetwork(dir);
   if (!linkExists(bridge)) return false;
-  return ip(['-o', '-4', 'addr', 'show', 'dev', bridge]).includes(` ${podGateway(dir, awsPort).hostAddress}/24 `);
+  try {
+    return ` ${ip(['-4', '-o', 'route', 'get', address])} `.includes(` dev ${bridge} `);
+  } catch {
+    return false;
+  }
 }
 
 /** Idempotent: the bridge (made before CNI would), its host address, the gateway's namespace and veth. */
@@ -94,8 +107,8 @@ export function ensureGatewayNetwork(dir: string, awsPort: number): PodGateway {
   const gw = podGateway(dir, awsPort);
   if (!ip(['netns', 'list']).split('\n').some((line) => line.split(' ')[0] === gw.netns)) ip(['netns', 'add', gw.netns]);
   if (!linkExists(bridge)) ip(['link', 'add', bridge, 'type', 'bridge']);
-  ip(['link', 'set', bridge, 'up']);
   disableIpv6(bridge);
+  ip(['link', 'set', bridge, 'up']);
   ip(['addr', 'replace', `${gw.hostAddress}/24`, 'dev', bridge]);
   if (!linkExists(gw.veth)) ip(['link', 'add', gw.veth, 'type', 'veth', 'peer', 'name', GATEWAY_IF, 'netns', gw.netns]);
   ip(['link', 'set', gw.veth, 'master', bridge, 'up']);
@@ -105,9 +118,9 @@ export function ensureGatewayNetwork(dir: string, awsPort: number): PodGateway {
   ip(['-n', gw.netns, 'addr', 'replace', `${KUBERNETES_SERVICE_IP}/32`, 'dev', 'lo']);
   for (const rule of firewallRules(bridge)) {
     try {
-      execFileSync('iptables', ['-C', ...rule], { stdio: 'ignore' });
+      execFileSync('iptables', ['-w', '-C', ...rule], { stdio: 'ignore' });
     } catch {
-      execFileSync('iptables', ['-I', ...rule], { stdio: 'ignore' });
+      execFileSync('iptables', ['-w', '-I', ...rule], { stdio: 'ignore' });
     }
   }
   return gw;
@@ -126,7 +139,7 @@ export function removeGatewayNetwork(dir: string): void {
   }
   for (const rule of firewallRules(bridge)) {
     try {
-      execFileSync('iptables', ['-D', ...rule], { stdio: 'ignore' });
+      execFileSync('iptables', ['-w', '-D', ...rule], { stdio: 'ignore' });
     } catch {
       /* not there */
     }
@@ -166,8 +179,9 @@ export function gatewayComponents(dir: string, apiserverPort: number, awsPort: n
       ready: async () => void ensureGatewayNetwork(dir, awsPort),
       // From the host over the bridge, through both relays: the API server answers, and the AWS endpoint does.
       healthy: async () => {
-        if (!existsSync(join(dir, 'node', 'cni', CNI_CONFLIST)) || !hostOnBridge(dir, awsPort)) return false;
+        if (!existsSync(join(dir, 'node', 'cni', CNI_CONFLIST))) return false;
         const gw = podGateway(dir, awsPort);
+        if (!routedOnBridge(dir, gw.address)) return false;
         const api = await httpStatus(`https://${gw.address}:443/readyz`, { insecure: true }).catch(() => 0);
         const aws = await httpStatus(`${gw.awsEndpoint}/`).catch(() => 0);
         return api === 200 && aws > 0;
