@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import { CoordinationV1Api, type V1Lease } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
 import { CHART, helm, kubectl, parseAll } from './helm.ts';
-import { diagnosis, leaderz, operatorPodEnv, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume } from './in-cluster.ts';
+import { leaderz, operatorPodEnv, podOf, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume, waitSyncReady } from './in-cluster.ts';
 import { describeOnNode } from './on-node.ts';
 import { operatorImageOnStack } from './operator-image-on-stack.ts';
-import { applySync, createNamespace, eventually, getSync, kube, readSecret, readyCondition, ROOT, stackEnv, stackSpec, uniqueName } from './support.ts';
+import { applySync, createNamespace, eventually, installCrds, kube, readSecret, stackEnv, stackSpec, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 const coordination = kc.makeApiClient(CoordinationV1Api);
@@ -31,7 +31,7 @@ describeOnNode('deploy-helm.test.ts')('the chart, installed on the node', () => 
     dir = mkdtempSync(join(tmpdir(), 'ecrsync-helm-'));
     const restricted = { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted' };
     await core.createNamespace({ body: { metadata: { name: namespace, labels: restricted } } });
-    expect((await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds')])).code).toBe(0);
+    await installCrds(kc);
     const image = await operatorImageOnStack(core, namespace);
     const values = {
       image: { repository: image.repository, digest: image.digest },
@@ -65,13 +65,11 @@ describeOnNode('deploy-helm.test.ts')('the chart, installed on the node', () => 
       const codes = await Promise.all(pods.map((p) => leaderz(p)));
       return codes.sort().join() === '200,503';
     });
-    expect(pods.some((p) => holder.startsWith(`${p.metadata!.name}_`))).toBe(true);
+    expect(podOf(pods, holder)).toBeDefined();
 
     await createNamespace(core, target);
     await applySync(custom, sync, stackSpec([target]));
-    await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000).catch(async (error: Error) => {
-      throw new Error(`${error.message}\n${await diagnosis(namespace, selector, sync)}`);
-    });
+    await waitSyncReady(custom, sync, namespace, selector);
     expect(await readSecret(core, target, 'regcred')).toBeDefined();
   });
 
@@ -89,7 +87,7 @@ describeOnNode('deploy-helm.test.ts')('the chart, installed on the node', () => 
       expect(after.every((p) => p.spec!.containers[0]!.args!.includes('--log-level=debug'))).toBe(true);
       const holder = await eventually('a new pod leads', async () => {
         const h = (await leaseIn()).spec?.holderIdentity;
-        return after.some((p) => h?.startsWith(`${p.metadata!.name}_`)) ? h : undefined;
+        return podOf(after, h) ? h : undefined;
       });
       expect(holder).toBeDefined();
       // Every change of holder went through an empty holder (a release), none through expiry.

@@ -9,10 +9,10 @@ import { CoordinationV1Api, type V1Lease, type V1Pod } from '@kubernetes/client-
 import { dump } from 'js-yaml';
 import { kubectl } from './helm.ts';
 import { ecrImage } from '../stack/ecr/registries.ts';
-import { allowedHostnamesArg, ARBITRARY_UID, diagnosis, leaderz, operatorPodEnv, operatorProcesses, podMetric, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume } from './in-cluster.ts';
+import { allowedHostnamesArg, ARBITRARY_UID, leaderz, operatorPodEnv, operatorProcesses, podMetric, podOf, podSecurityContext, readyPods, recordVersions, tokenMount, tokenVolume, waitSyncReady } from './in-cluster.ts';
 import { describeOnNode } from './on-node.ts';
 import { pullWith } from './pods.ts';
-import { applySync, createNamespace, deleteSync, eventually, getSync, kube, readSecret, readyCondition, ROOT, stackSpec, uniqueName } from './support.ts';
+import { applySync, createNamespace, deleteSync, eventually, installCrds, kube, readSecret, ROOT, stackSpec, uniqueName } from './support.ts';
 import { operatorImageOnStack, type OperatorImageOnStack } from './operator-image-on-stack.ts';
 
 const { kc, core, custom } = kube();
@@ -27,7 +27,6 @@ const sync = uniqueName('deployed');
 const target = uniqueName('deployed');
 
 const readLease = (): Promise<V1Lease> => coordination.readNamespacedLease({ namespace: NAMESPACE, name: LEASE });
-const podOf = (pods: V1Pod[], holder: string | undefined) => pods.find((p) => holder?.startsWith(`${p.metadata!.name}_`));
 
 function writeOverlay(dir: string): void {
   const kustomization = {
@@ -63,7 +62,7 @@ function writeOverlay(dir: string): void {
 describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, running on the node', () => {
   beforeAll(async () => {
     overlay = mkdtempSync(join(tmpdir(), 'ecrsync-overlay-'));
-    expect((await kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(ROOT, 'crds')])).code).toBe(0);
+    await installCrds(kc);
     await kubectl(['create', 'namespace', NAMESPACE]);
     image = await operatorImageOnStack(core, NAMESPACE);
     writeOverlay(overlay);
@@ -105,9 +104,7 @@ describeOnNode('deploy-manifests.test.ts')('the operator from manifests/, runnin
   it('the leader keeps regcred current in a target namespace, and a pod there pulls with it', async () => {
     await createNamespace(core, target);
     await applySync(custom, sync, stackSpec([target]));
-    await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000).catch(async (error: Error) => {
-      throw new Error(`${error.message}\n${await diagnosis(NAMESPACE, SELECTOR, sync)}`);
-    });
+    await waitSyncReady(custom, sync, NAMESPACE, SELECTOR);
     expect(await readSecret(core, target, 'regcred')).toBeDefined();
     expect((await pullWith(core, target, 'pull', [ecrImage('222222222222', 'us-east-1')], { imagePullSecrets: ['regcred'] })).pulled).toBe(true);
   });

@@ -3,12 +3,13 @@
 // public.ecr.aws, which the emulated public.ecr.aws takes and a tampered copy of which it refuses.
 import { ECR_PUBLIC_API } from '../../operator/aws/ecr-token-source.ts';
 import { CENTRAL_PULL_ROLE, ECR_PUBLIC, ecrPublicRegistry } from '../stack/ecr/registries.ts';
+import { itOnNode } from './on-node.ts';
 import { pullWith } from './pods.ts';
 import {
   afterReconcile,
   applySync,
   createNamespace,
-  deleteSync,
+  deleteSyncsAndWait,
   dockerConfig,
   ecrControl,
   eventually,
@@ -42,8 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(syncs.map((name) => deleteSync(custom, name)));
-  await eventually('syncs finalized', async () => (await Promise.all(syncs.map((n) => getSync(custom, n)))).every((s) => !s), 30_000);
+  await deleteSyncsAndWait(custom, syncs);
   expect(await operator.stop('SIGTERM')).toBe(0);
 });
 
@@ -120,7 +120,7 @@ describe('a sync with ECR Public beside a private registry', () => {
     expect(new Set(reads.map((r) => `${r.principal} ${r.status}`))).toEqual(new Set([`${WORKLOAD} 200`]));
   });
 
-  (process.env.STACK_NODE_NAME ? it : it.skip)('lets a pod on the node pull public.ecr.aws/stack/hello:1.0 with regcred, as the operator role', async () => {
+  itOnNode('ecr-public.test.ts: the pull on the node')('lets a pod on the node pull public.ecr.aws/stack/hello:1.0 with regcred, as the operator role', async () => {
     await eventually('secret', () => readSecret(core, ns, 'regcred'));
     const pulledAt = Date.now();
     const outcome = await pullWith(core, ns, 'public-pull', [`${ECR_PUBLIC.host}/stack/hello:1.0`], { imagePullSecrets: ['regcred'] });

@@ -9,7 +9,7 @@ import {
   applySync,
   auditedWrites,
   createNamespace,
-  deleteSync,
+  deleteSyncsAndWait,
   ecrControl,
   eventually,
   getSync,
@@ -18,15 +18,15 @@ import {
   MERGE_PATCH,
   OPERATOR_NAMESPACE,
   OPERATOR_SERVICE_ACCOUNT,
+  type OperatorProcess,
   patchSyncSpec,
   readSecret,
   readyCondition,
+  reconcileCount,
+  reconciledPast,
   stackSpec,
   startOperator,
   uniqueName,
-  type OperatorProcess,
-  reconcileCount,
-  reconciledPast,
 } from './support.ts';
 
 const { kc, core, custom } = kube();
@@ -70,8 +70,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await Promise.all(syncs.map((name) => deleteSync(custom, name)));
-  await eventually('syncs finalized', async () => (await Promise.all(syncs.map((name) => getSync(custom, name)))).every((s) => !s), 30_000);
+  await deleteSyncsAndWait(custom, syncs);
   expect(await operator.stop()).toBe(0);
   if (systemLabels.length) await labelNamespace('kube-system', Object.fromEntries(systemLabels.map((l) => [l, null])));
   await Promise.all(namespaces.map((name) => core.deleteNamespace({ name }).catch(() => undefined)));

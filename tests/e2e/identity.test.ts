@@ -1,7 +1,7 @@
 // spec.identity.serviceAccountRef: the operator mints a short-lived token for a team's
 // ServiceAccount with TokenRequest, assumes the role from its annotation, and may chain a role after it.
 import { FaultProxy } from './fault-proxy.ts';
-import { applySync, createNamespace, deleteSync, dockerConfig, ecrControl, eventually, getSync, installCrds, kube, readSecret, readyCondition, stackEnv, startOperator, uniqueName, type OperatorProcess } from './support.ts';
+import { applySync, createNamespace, deleteSyncsAndWait, dockerConfig, ecrControl, eventually, getSync, installCrds, kube, type OperatorProcess, readSecret, readyCondition, stackEnv, startOperator, uniqueName } from './support.ts';
 
 const { kc, core, custom } = kube();
 let proxy: FaultProxy;
@@ -26,8 +26,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(syncs.map((s) => deleteSync(custom, s)));
-  await eventually('syncs gone', async () => (await Promise.all(syncs.map((s) => getSync(custom, s)))).every((s) => !s));
+  await deleteSyncsAndWait(custom, syncs);
   expect(await operator.stop()).toBe(0);
   await proxy.stop();
 });

@@ -3,9 +3,10 @@
 // projected token for sts.amazonaws.com) is added here by hand, plus the stack's AWS endpoint as
 // pods reach it (tests/stack/node/pod-gateway.ts). These are values a user could set too.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { type CoreV1Api, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
+import { type CoreV1Api, type CustomObjectsApi, type KubeConfig, type V1Pod, Watch } from '@kubernetes/client-node';
 import { podGateway, routedOnBridge } from '../stack/node/pod-gateway.ts';
-import { eventually, httpGet, stackEnv } from './support.ts';
+import { kubectl } from './helm.ts';
+import { eventually, getSync, httpGet, readyCondition, stackEnv } from './support.ts';
 
 /** An arbitrary UID from an OpenShift-like range, with GID 0, as restricted-v2 assigns. */
 export const ARBITRARY_UID = 1000680000;
@@ -66,6 +67,11 @@ function podUrl(pod: V1Pod, port: number, path: string): string {
   return `http://${address}:${port}${path}`;
 }
 
+/** The pod whose name the Lease's holder identity (<pod>_<pid>) starts with. */
+export function podOf(pods: readonly V1Pod[], holder: string | undefined): V1Pod | undefined {
+  return pods.find((p) => holder?.startsWith(`${p.metadata!.name}_`));
+}
+
 export async function leaderz(pod: V1Pod, port = 8081): Promise<number> {
   return (await httpGet(podUrl(pod, port, '/leaderz'))).status;
 }
@@ -117,10 +123,11 @@ export async function recordVersions<T>(kc: KubeConfig, listPath: string, name: 
   return { seen, stop: () => request.abort() };
 }
 
-/** For a failure message: the sync's status and the last lines of each operator pod's log. */
-export async function diagnosis(namespace: string, selector: string, sync: string): Promise<string> {
-  const { kubectl } = await import('./helm.ts');
-  const status = await kubectl(['get', 'ecrcredentialsync', sync, '-o', 'jsonpath={.status}']);
-  const logs = await kubectl(['logs', '--namespace', namespace, '-l', selector, '--tail=15', '--prefix']);
-  return `sync status: ${status.stdout}\noperator logs:\n${logs.stdout}${logs.stderr}`;
+/** Waits for the sync to be Ready; if it is not, the failure shows its status and the operator pods' last log lines. */
+export async function waitSyncReady(custom: CustomObjectsApi, sync: string, namespace: string, selector: string): Promise<void> {
+  await eventually('sync Ready', async () => readyCondition(await getSync(custom, sync))?.status === 'True', 60_000).catch(async (error: Error) => {
+    const status = await kubectl(['get', 'ecrcredentialsync', sync, '-o', 'jsonpath={.status}']);
+    const logs = await kubectl(['logs', '--namespace', namespace, '-l', selector, '--tail=15', '--prefix']);
+    throw new Error(`${error.message}\nsync status: ${status.stdout}\noperator logs:\n${logs.stdout}${logs.stderr}`);
+  });
 }

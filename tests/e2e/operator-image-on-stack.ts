@@ -2,7 +2,6 @@
 // job would push it (RegistryAdmin, skopeo), and a pull secret for it in the operator's namespace.
 import type { CoreV1Api } from '@kubernetes/client-node';
 import { ensureOperatorImage, pushOperatorImage, STACK_REPOSITORY } from '../stack/operator-image.ts';
-import { adminCreds } from '../stack/ecr/seed.ts';
 import { ecrRegistry } from '../stack/ecr/registries.ts';
 import { stackEnv } from './support.ts';
 
@@ -21,9 +20,8 @@ export async function operatorImageOnStack(core: CoreV1Api, namespace: string): 
   const built = await ensureOperatorImage(log);
   const registry = ecrRegistry('222222222222', 'us-east-1');
   const endpoint = stackEnv('AWS_ENDPOINT_URL');
-  await pushOperatorImage(built, registry, endpoint, log);
+  const { creds } = await pushOperatorImage(built, registry, endpoint, log);
   // The kubelet pulls it as any private image: with a pull secret in the pod's namespace.
-  const creds = await adminCreds(endpoint, registry);
   const [username, password] = [creds.slice(0, creds.indexOf(':')), creds.slice(creds.indexOf(':') + 1)];
   const dockerconfig = { auths: { [registry.host]: { username, password, auth: Buffer.from(creds).toString('base64') } } };
   await core.deleteNamespacedSecret({ namespace, name: PULL_SECRET }).catch(() => undefined);

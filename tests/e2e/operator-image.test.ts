@@ -79,7 +79,7 @@ describe('the operator image', () => {
     const endpoint = stackEnv('AWS_ENDPOINT_URL');
     const pushed = await pushOperatorImage(image, registry, endpoint, log);
     expect(pushed.pullRef).toBe(`${registry.host}/ecr-credential-sync:${image.tag}`);
-    const creds = await adminCreds(endpoint, registry);
+    const { creds } = pushed;
     const digest = await runOk('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, '--format', '{{.Digest}}', `docker://${pushed.pullRef}`]);
     expect(digest.trim()).toBe(image.digest);
     // A full pull, layers and all, as the node would make it.

@@ -6,6 +6,7 @@ import {
   applySync,
   createNamespace,
   deleteSync,
+  deleteSyncsAndWait,
   dockerConfig,
   ecrControl,
   eventually,
@@ -13,6 +14,7 @@ import {
   httpGet,
   installCrds,
   kube,
+  type OperatorProcess,
   readSecret,
   readyCondition,
   secretPassword,
@@ -22,7 +24,6 @@ import {
   startOperator,
   touchNamespace,
   uniqueName,
-  type OperatorProcess,
 } from './support.ts';
 
 const { kc, core, custom } = kube();
@@ -36,8 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all(syncs.map((name) => deleteSync(custom, name)));
-  await eventually('syncs finalized', async () => (await Promise.all(syncs.map((n) => getSync(custom, n)))).every((s) => !s), 30_000);
+  await deleteSyncsAndWait(custom, syncs);
   const code = await operator.stop('SIGTERM');
   expect(code).toBe(0);
 });

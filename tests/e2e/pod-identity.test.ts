@@ -14,7 +14,7 @@ import { run } from '../stack/run.ts';
 import {
   applySync,
   createNamespace,
-  deleteSync,
+  deleteSyncsAndWait,
   dockerConfig,
   ecrControl,
   eventually,
@@ -131,8 +131,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   // An operator removes the finalizers; the last one started is still running.
-  await Promise.all(syncs.map((s) => deleteSync(custom, s)));
-  await eventually('syncs gone', async () => (await Promise.all(syncs.map((s) => getSync(custom, s)))).every((s) => !s));
+  await deleteSyncsAndWait(custom, syncs);
   if (operator) expect(await operator.stop()).toBe(0);
   for (const ns of namespaces) await core.deleteNamespace({ name: ns }).catch(() => undefined);
 });

@@ -112,6 +112,12 @@ export async function deleteSync(custom: CustomObjectsApi, name: string): Promis
   }
 }
 
+/** Deletes the syncs and waits until their finalizer (a running operator's) let them go. */
+export async function deleteSyncsAndWait(custom: CustomObjectsApi, names: readonly string[]): Promise<void> {
+  await Promise.all(names.map((name) => deleteSync(custom, name)));
+  await eventually('syncs finalized', async () => (await Promise.all(names.map((name) => getSync(custom, name)))).every((s) => !s), 30_000);
+}
+
 export async function readSecret(core: CoreV1Api, namespace: string, name: string): Promise<V1Secret | undefined> {
   try {
     return await core.readNamespacedSecret({ namespace, name });

@@ -175,6 +175,8 @@ export interface PushedImage {
   pullRef: string;
   /** The same image by digest. */
   digestRef: string;
+  /** `AWS:<token>` of the RegistryAdmin it was pushed as, good for pulling it back. */
+  creds: string;
 }
 
 /**
@@ -184,8 +186,8 @@ export interface PushedImage {
  */
 export async function pushOperatorImage(image: OperatorImage, registry: EcrRegistry, endpoint: string, log: Log): Promise<PushedImage> {
   const pullRef = `${registry.host}/${STACK_REPOSITORY}:${image.tag}`;
-  const pushed = { pullRef, digestRef: `${registry.host}/${STACK_REPOSITORY}@${image.digest}` };
   const creds = await adminCreds(endpoint, registry);
+  const pushed = { pullRef, digestRef: `${registry.host}/${STACK_REPOSITORY}@${image.digest}`, creds };
   const present = await run('skopeo', ['inspect', '--tls-verify=false', '--creds', creds, '--format', '{{.Digest}}', `docker://${pullRef}`]);
   if (present.code === 0 && present.stdout.trim() === image.digest) return pushed;
   const started = Date.now();
