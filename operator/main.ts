@@ -6,6 +6,7 @@ import { hasEnvironmentWebIdentity } from './aws/credentials.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
 import { Manager } from './controller/manager.ts';
 import { Reconciler } from './controller/reconciler.ts';
+import { SharedTokenSource } from './controller/shared-tokens.ts';
 import { KubeApi } from './kube/api-client.ts';
 import { ClientGateway, syncPath } from './kube/client-gateway.ts';
 import { loadConnection } from './kube/connection.ts';
@@ -73,12 +74,13 @@ async function main(argv: string[]): Promise<number> {
 
   const api = new KubeApi(await loadConnection());
   const metrics = new PromMetrics();
-  const tokens = new SdkEcrTokenSource({
+  const aws = new SdkEcrTokenSource({
     record: (api, result) => metrics.awsCall(api, result),
     serviceAccountTokens: new KubeServiceAccountTokens(api, { audiences: flags.tokenAudiences }),
     tokenDirs: flags.webIdentityTokenDirs,
     log: log.child({ module: 'aws-credentials' }),
   });
+  const tokens = new SharedTokenSource(aws, systemClock, metrics);
   // The reconciler and the event routing judge syncs by the same allowlist and exclusion.
   const judging = { allowedHostnames: flags.allowedHostnames, selectorExcluded: flags.selectorExcludedNamespaces };
   const reconcilerOptions = {

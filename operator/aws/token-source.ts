@@ -10,6 +10,8 @@ export interface EcrToken {
   proxyEndpoint?: string;
   /** Where the credentials the token was asked with came from, at the start of the chain. */
   credentialSource?: CredentialSource;
+  /** When it was asked for, where that was before this request: a token another sync fetched. */
+  fetchedAt?: Date;
 }
 
 export interface TokenRequest {

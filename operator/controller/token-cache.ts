@@ -94,9 +94,10 @@ export class TokenCache {
         this.deps.metrics.tokenRequested(name, result.status === 'fulfilled' ? 'success' : 'error');
         if (result.status === 'fulfilled') {
           // In whole seconds, as the secrets record it: a token learned back from them plans the same refresh.
-          const token = { ...result.value, expiresAt: wholeSeconds(result.value.expiresAt) };
-          cache.set(group.key, { token, fetchedAt: now, identity: group.identity });
-          this.deps.metrics.tokenFetched(name, tokenScope(group), token.expiresAt, now);
+          const { fetchedAt = now, ...fetchedToken } = result.value;
+          const token = { ...fetchedToken, expiresAt: wholeSeconds(fetchedToken.expiresAt) };
+          cache.set(group.key, { token, fetchedAt, identity: group.identity });
+          this.deps.metrics.tokenFetched(name, tokenScope(group), token.expiresAt, fetchedAt);
         } else {
           const error = result.reason instanceof TokenFetchError ? result.reason : new TokenFetchError('GetAuthorizationToken', 'Error', String((result.reason as Error)?.message ?? result.reason), true);
           errors.push(error);

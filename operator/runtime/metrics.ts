@@ -11,6 +11,8 @@ export interface Metrics {
   refreshCompleted(sync: string, result: 'success' | 'error', seconds: number): void;
   /** One token request of a sync (one identity in one region), by result. */
   tokenRequested(sync: string, result: 'success' | 'error'): void;
+  /** A sync's token request answered by another sync's fetch for the same identity, service and region: no AWS call. */
+  tokenShared(): void;
   /** Failed fetch attempts in a row (status.backoff.failures); 0 once fetches succeed. */
   fetchFailures(sync: string, failures: number): void;
   awsCall(api: string, result: 'success' | 'error'): void;
@@ -39,6 +41,7 @@ export class PromMetrics implements Metrics {
   private readonly refreshes: Counter;
   private readonly refreshDuration: Histogram;
   private readonly tokenRequests: Counter;
+  private readonly tokenShares: Counter;
   private readonly fetchFailuresInARow: Gauge;
   private readonly awsCalls: Counter;
   private readonly secretsManaged: Gauge;
@@ -129,6 +132,11 @@ export class PromMetrics implements Metrics {
       labelNames: ['sync', 'result'],
       registers,
     });
+    this.tokenShares = new Counter({
+      name: 'ecrsync_token_shared_total',
+      help: 'Token requests answered with a token another sync fetched for the same identity, service and region moments before (or was fetching): no AWS call.',
+      registers,
+    });
     this.fetchFailuresInARow = new Gauge({
       name: 'ecrsync_token_fetch_failures',
       help: 'Failed token fetch attempts in a row per sync (status.backoff.failures); 0 when fetches succeed.',
@@ -156,6 +164,10 @@ export class PromMetrics implements Metrics {
 
   tokenRequested(sync: string, result: 'success' | 'error'): void {
     this.tokenRequests.inc(this.perSync(this.tokenRequests, { sync, result }));
+  }
+
+  tokenShared(): void {
+    this.tokenShares.inc();
   }
 
   fetchFailures(sync: string, failures: number): void {

@@ -52,6 +52,9 @@ export class RecordingMetrics implements Metrics {
   tokenRequested(sync: string, result: 'success' | 'error'): void {
     this.record('tokenRequested', [sync, result]);
   }
+  tokenShared(): void {
+    this.record('tokenShared', []);
+  }
   fetchFailures(sync: string, failures: number): void {
     this.record('fetchFailures', [sync, failures]);
   }
