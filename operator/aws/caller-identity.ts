@@ -8,9 +8,16 @@ import { stablePrincipal } from '../core/principal.ts';
 import type { AwsCallRecorder } from './credentials.ts';
 
 export const CALLER_IDENTITY_API = 'GetCallerIdentity';
-/** Asked again after this long under the same credentials: a changed Pod Identity association shows within it. */
+/**
+ * Asked again after this long even under the same credentials, whose lifetime bounds nothing for
+ * static keys. New credentials (a changed Pod Identity association shows with them) are asked about at once.
+ */
 export const PRINCIPAL_MAX_AGE_MS = 15 * 60_000;
-/** After a failure, asked again no sooner than this: every reconcile of every sync would ask otherwise. */
+/**
+ * After a failure, asked again no sooner than this, doubling with each failure in a row up to
+ * PRINCIPAL_MAX_AGE_MS: every reconcile of every sync would ask otherwise, and wait for the answer
+ * (a cluster with no route to STS, say).
+ */
 export const PRINCIPAL_RETRY_MS = 30_000;
 
 export interface OperatorPrincipal {
@@ -50,6 +57,7 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
   private readonly now: () => number;
   private answer: Answer | undefined;
   private failedAt: number | undefined;
+  private failures = 0;
   private inflight: Promise<string | undefined> | undefined;
 
   constructor(options: DefaultChainPrincipalOptions) {
@@ -58,7 +66,7 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
   }
 
   principal(signal?: AbortSignal): Promise<string | undefined> {
-    if (this.failedAt !== undefined && this.now() - this.failedAt < PRINCIPAL_RETRY_MS) return Promise.resolve(this.answer?.principal);
+    if (this.failedAt !== undefined && this.now() - this.failedAt < this.retryAfterMs()) return Promise.resolve(this.answer?.principal);
     this.inflight ??= this.refresh(signal).finally(() => (this.inflight = undefined));
     return this.inflight;
   }
@@ -89,7 +97,12 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
     }
     this.answer = { principal, credentials: asked, at: now };
     this.failedAt = undefined;
+    this.failures = 0;
     return principal;
+  }
+
+  private retryAfterMs(): number {
+    return Math.min(PRINCIPAL_RETRY_MS * 2 ** Math.max(0, this.failures - 1), PRINCIPAL_MAX_AGE_MS);
   }
 
   /** Said once per run of failures; the token fetches go on as if no principal were known, or under the last one named. */
@@ -99,9 +112,10 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
       const then = this.answer
         ? `it keeps naming ${this.answer.principal}`
         : 'the status names no principal, so a restart fetches every token again and rewrites the secrets';
-      this.options.log?.warn({ err: message, api: CALLER_IDENTITY_API }, `${what}: ${then}; asking again in ${PRINCIPAL_RETRY_MS / 1000} s`);
+      this.options.log?.warn({ err: message, api: CALLER_IDENTITY_API }, `${what}: ${then}; asking again in ${PRINCIPAL_RETRY_MS / 1000} s, then less often`);
     }
     this.failedAt = this.now();
+    this.failures++;
     return this.answer?.principal;
   }
 }
