@@ -89,8 +89,8 @@ async function main(argv: string[]): Promise<number> {
     writeConcurrency: flags.writeConcurrency,
     backoff: { baseMs: flags.minFetchBackoffMs, maxMs: flags.maxFetchBackoffMs, permanentMs: flags.nonRetryableFetchBackoffMs },
     allowLocalOperatorIdentity: flags.allowLocalOperatorIdentity,
-    // Without a web identity the operator's own is the SDK's default chain, whose role nobody names.
-    ...(hasEnvironmentWebIdentity(process.env) ? { environmentRoleArn: process.env.AWS_ROLE_ARN! } : {}),
+    // Without a web identity the operator's own is the SDK's default chain, whose principal STS names.
+    ...(hasEnvironmentWebIdentity(process.env) ? { environmentRoleArn: process.env.AWS_ROLE_ARN! } : { operatorPrincipal: aws.operatorPrincipal() }),
   };
   const operatorIdentity = hasEnvironmentWebIdentity(process.env) ? `web identity ${process.env.AWS_ROLE_ARN}` : 'the AWS SDK default credential chain';
   log.info({ dryRun: flags.dryRun, once: flags.once, leaderElect: flags.leaderElect, cluster: api.server, operatorIdentity }, 'starting');

@@ -4,7 +4,8 @@ import { ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
 import { ECRPUBLICClient, GetAuthorizationTokenCommand as GetPublicAuthorizationTokenCommand } from '@aws-sdk/client-ecr-public';
 import type { Logger } from '@aws-sdk/types';
 import { decodeAuthorizationToken, InvalidTokenError } from '../core/dockerconfig.ts';
-import { chainKey } from '../core/identity.ts';
+import { chainKey, type IdentityChain } from '../core/identity.ts';
+import { DefaultChainPrincipal, type OperatorPrincipal, stsCallerIdentity } from './caller-identity.ts';
 import { type AwsCallRecorder, classifyAwsError, CredentialFactory, STALE_CREDENTIAL_CODES } from './credentials.ts';
 import { type EcrToken, type EcrTokenSource, type ServiceAccountTokens, TokenFetchError, type TokenRequest } from './token-source.ts';
 
@@ -27,8 +28,13 @@ interface AuthorizationData {
   proxyEndpoint?: string;
 }
 
+const OPERATOR_CHAIN: IdentityChain = { base: { kind: 'environment' } };
+
 export class SdkEcrTokenSource implements EcrTokenSource {
   private readonly credentials: CredentialFactory;
+  private readonly stsRegion: string;
+  private readonly log: Logger | undefined;
+  private principal: OperatorPrincipal | undefined;
   private readonly clients = new Map<string, ECRClient>();
   private readonly publicClients = new Map<string, ECRPUBLICClient>();
   private readonly record: AwsCallRecorder;
@@ -36,14 +42,30 @@ export class SdkEcrTokenSource implements EcrTokenSource {
   constructor(options: SdkTokenSourceOptions = {}) {
     const env = options.env ?? process.env;
     this.record = options.record ?? (() => {});
+    this.stsRegion = env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+    this.log = options.log;
     this.credentials = new CredentialFactory({
       env,
-      stsRegion: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1',
+      stsRegion: this.stsRegion,
       record: this.record,
       ...(options.serviceAccountTokens ? { serviceAccountTokens: options.serviceAccountTokens } : {}),
       ...(options.tokenDirs ? { tokenDirs: options.tokenDirs } : {}),
       ...(options.log ? { log: options.log } : {}),
     });
+  }
+
+  /**
+   * Who the operator's own identity is when it is the SDK's default chain, asked with the same
+   * credentials its token fetches use (see caller-identity.ts). One for the source.
+   */
+  operatorPrincipal(): OperatorPrincipal {
+    this.principal ??= new DefaultChainPrincipal({
+      credentials: () => this.credentials.forChain(OPERATOR_CHAIN, chainKey(OPERATOR_CHAIN))(),
+      ask: stsCallerIdentity({ region: this.stsRegion }),
+      record: this.record,
+      ...(this.log ? { log: this.log } : {}),
+    });
+    return this.principal;
   }
 
   private client<C>(clients: Map<string, C>, request: TokenRequest, make: (config: { region: string; credentials: ReturnType<CredentialFactory['forChain']>; maxAttempts: number }) => C): C {

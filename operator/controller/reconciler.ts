@@ -4,6 +4,7 @@
 // status reporter; the policies they follow are pure functions in core/.
 import type { BackoffStatus, EcrCredentialSync } from '../api/types.ts';
 import { DEFAULT_SECRET_NAME, EventReason, FINALIZER, Reason } from '../api/constants.ts';
+import type { OperatorPrincipal } from '../aws/caller-identity.ts';
 import type { EcrTokenSource, TokenFetchError } from '../aws/token-source.ts';
 import { type BackoffPolicy, DEFAULT_BACKOFF, holdUntil, nextBackoff } from '../core/backoff.ts';
 import { desiredSecrets } from '../core/desired.ts';
@@ -28,6 +29,8 @@ export interface ReconcilerOptions {
   writeConcurrency?: number;
   /** The operator's own role (AWS_ROLE_ARN) when it has a web identity; unset when its identity is the SDK's default chain. */
   environmentRoleArn?: string;
+  /** Who the SDK's default chain is, asked of STS, when the operator has no web identity. */
+  operatorPrincipal?: OperatorPrincipal;
   /** How long failed token fetches keep a sync from calling AWS again. */
   backoff?: BackoffPolicy;
   /** Whether a LocalEcrCredentialSync without a ServiceAccount may use the operator's own identity. */
@@ -91,7 +94,7 @@ export class Reconciler {
     this.allowLocalOperatorIdentity = options?.allowLocalOperatorIdentity ?? false;
     this.allowedHostnames = options?.allowedHostnames ?? [];
     this.selectorExcluded = options?.selectorExcluded ?? DEFAULT_SELECTOR_EXCLUDED_NAMESPACES;
-    this.tokenCache = new TokenCache({ kube, tokens: deps.tokens, metrics, environmentRoleArn: options?.environmentRoleArn });
+    this.tokenCache = new TokenCache({ kube, tokens: deps.tokens, metrics, environmentRoleArn: options?.environmentRoleArn, operatorPrincipal: options?.operatorPrincipal });
     this.writer = new SecretWriter({ kube, clock, metrics, writeConcurrency: this.writeConcurrency });
     this.reporter = new StatusReporter({ kube, metrics, log });
   }

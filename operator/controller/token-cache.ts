@@ -3,6 +3,7 @@
 // sync's own secrets by a fresh process (a restart, a new leader).
 import type { EcrCredentialSync, TokenStatus } from '../api/types.ts';
 import { ROLE_ARN_ANNOTATION, TOKEN_LIFETIME_MS } from '../api/constants.ts';
+import type { OperatorPrincipal } from '../aws/caller-identity.ts';
 import type { EcrToken, EcrTokenSource } from '../aws/token-source.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import type { GroupToken } from '../core/desired.ts';
@@ -33,6 +34,8 @@ export interface TokenCacheDeps {
   tokens: EcrTokenSource;
   metrics: Metrics;
   environmentRoleArn: string | undefined;
+  /** Without environmentRoleArn: who the SDK's default chain is, as STS says. */
+  operatorPrincipal?: OperatorPrincipal | undefined;
 }
 
 /** Stop using a cached token this long before it would expire. */
@@ -75,7 +78,7 @@ export class TokenCache {
   ): Promise<TokenRound> {
     const name = keyOf(sync);
     const specGroups = tokenGroups(sync.spec);
-    const groups = resolveGroups(specGroups, await this.roles(specGroups));
+    const groups = resolveGroups(specGroups, await this.roles(specGroups, signal));
     const cache = this.cacheFor(name, groups);
     if (groups.some((g) => !cache.has(g.key))) {
       const waitMs = this.recover(sync, groups, cache, actual, now, due, log);
@@ -129,8 +132,8 @@ export class TokenCache {
     return { kind: 'tokens', tokens, status, fetched, errors };
   }
 
-  /** The operator's own role, and those of the ServiceAccounts chains start from when the spec names none. */
-  private async roles(groups: readonly TokenGroup[]): Promise<RuntimeRoles> {
+  /** The operator's own role or principal, and those of the ServiceAccounts chains start from when the spec names none. */
+  private async roles(groups: readonly TokenGroup[], signal?: AbortSignal): Promise<RuntimeRoles> {
     const serviceAccounts = new Map<string, string>();
     // Only the namespaces the chains start in: a cluster may hold tens of thousands of accounts.
     const namespaces = new Set(groups.flatMap((g) => (g.chain.base.kind === 'serviceAccount' && !g.chain.base.roleArn ? [g.chain.base.namespace] : [])));
@@ -140,7 +143,10 @@ export class TokenCache {
         if (roleArn) serviceAccounts.set(`${account.namespace}/${account.name}`, roleArn);
       }
     }
-    return { environment: this.deps.environmentRoleArn, serviceAccounts };
+    const { environmentRoleArn, operatorPrincipal } = this.deps;
+    const onDefaultChain = !environmentRoleArn && operatorPrincipal && groups.some((g) => g.chain.base.kind === 'environment');
+    const defaultChain = onDefaultChain ? await operatorPrincipal.principal(signal) : undefined;
+    return { environment: environmentRoleArn, defaultChain, serviceAccounts };
   }
 
   private cacheFor(name: string, groups: readonly TokenGroup[]): Map<string, CachedToken> {

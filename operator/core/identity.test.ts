@@ -4,6 +4,8 @@ import { baseIdentity, chainKey, describeChain, resolveGroups, type RuntimeRoles
 const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-pull';
 const ROLE_B = 'arn:aws:iam::222222222222:role/ecr-pull';
 const WEB_ROLE = 'arn:aws:iam::333333333333:role/operator';
+/** The operator's default chain's principal, as STS names it without the session (core/principal.ts). */
+const POD_ROLE = 'arn:aws:sts::444444444444:assumed-role/ecr-sync';
 
 const reg = (accountId: string, region: string, extra: Partial<PrivateRegistrySpec> = {}): PrivateRegistrySpec => ({ accountId, region, ...extra });
 const spec = (registries: RegistrySpec[], extra: Partial<EcrCredentialSyncSpec> = {}): EcrCredentialSyncSpec => ({ registries, namespaces: { names: ['default'] }, ...extra });
@@ -122,27 +124,39 @@ describe('baseIdentity', () => {
 });
 
 describe('chainKey and describeChain', () => {
-  it.each<[string, Parameters<typeof chainKey>[0], string | undefined, string, string]>([
-    ['the environment', { base: { kind: 'environment' } }, WEB_ROLE, 'env', `operator web identity (${WEB_ROLE})`],
-    ['the environment without a web identity is the default chain', { base: { kind: 'environment' } }, undefined, 'env', 'operator default credentials'],
-    ['the default chain then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, undefined, `env>${ROLE_A}::`, `operator default credentials -> ${ROLE_A}`],
-    ['the environment then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, WEB_ROLE, `env>${ROLE_A}::`, `operator web identity (${WEB_ROLE}) -> ${ROLE_A}`],
-    ['a web identity', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, ROLE_B, `web:${WEB_ROLE}:`, WEB_ROLE],
+  const web = { environment: WEB_ROLE };
+  const none = { environment: undefined };
+  it.each<[string, Parameters<typeof chainKey>[0], Parameters<typeof describeChain>[1], string, string]>([
+    ['the environment', { base: { kind: 'environment' } }, web, 'env', `operator web identity (${WEB_ROLE})`],
+    ['the environment without a web identity is the default chain', { base: { kind: 'environment' } }, none, 'env', 'operator default credentials'],
+    ['the default chain names the principal STS said it stands for', { base: { kind: 'environment' } }, { environment: undefined, defaultChain: POD_ROLE }, 'env', `operator default credentials (${POD_ROLE})`],
+    ['the default chain then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, none, `env>${ROLE_A}::`, `operator default credentials -> ${ROLE_A}`],
+    [
+      'the default chain\'s principal then a role',
+      { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } },
+      { environment: undefined, defaultChain: POD_ROLE },
+      `env>${ROLE_A}::`,
+      `operator default credentials (${POD_ROLE}) -> ${ROLE_A}`,
+    ],
+    ['an IAM user behind static keys is named as STS names it', { base: { kind: 'environment' } }, { environment: undefined, defaultChain: 'arn:aws:iam::444444444444:user/ci' }, 'env', 'operator default credentials (arn:aws:iam::444444444444:user/ci)'],
+    ['the environment then a role', { base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A } }, web, `env>${ROLE_A}::`, `operator web identity (${WEB_ROLE}) -> ${ROLE_A}`],
+    ['a web identity', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, { environment: ROLE_B }, `web:${WEB_ROLE}:`, WEB_ROLE],
+    ['a web identity ignores the default chain\'s principal', { base: { kind: 'webIdentity', roleArn: WEB_ROLE } }, { environment: undefined, defaultChain: POD_ROLE }, `web:${WEB_ROLE}:`, WEB_ROLE],
     [
       'a ServiceAccount with a role',
       { base: { kind: 'serviceAccount', namespace: 'ci', name: 'puller', audience: 'a', roleArn: WEB_ROLE } },
-      ROLE_B,
+      { environment: ROLE_B },
       `sa:ci/puller:a:${WEB_ROLE}`,
       `serviceaccount ci/puller (${WEB_ROLE})`,
     ],
-    ['a ServiceAccount without a role', { base: { kind: 'serviceAccount', namespace: 'ci', name: 'puller', audience: 'a' } }, ROLE_B, 'sa:ci/puller:a:', 'serviceaccount ci/puller'],
-  ])('%s', (_name, chain, environmentRole, key, description) => {
+    ['a ServiceAccount without a role', { base: { kind: 'serviceAccount', namespace: 'ci', name: 'puller', audience: 'a' } }, { environment: ROLE_B }, 'sa:ci/puller:a:', 'serviceaccount ci/puller'],
+  ])('%s', (_name, chain, operator, key, description) => {
     expect(chainKey(chain)).toBe(key);
-    expect(describeChain(chain, environmentRole)).toBe(description);
+    expect(describeChain(chain, operator)).toBe(description);
   });
 
   it('a chain description never includes the externalId', () => {
-    expect(describeChain({ base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A, externalId: 'very-secret' } }, WEB_ROLE)).not.toContain('very-secret');
+    expect(describeChain({ base: { kind: 'environment' }, assumeRole: { roleArn: ROLE_A, externalId: 'very-secret' } }, { environment: WEB_ROLE })).not.toContain('very-secret');
   });
 });
 
@@ -166,6 +180,8 @@ describe('resolveGroups', () => {
     ['the environment with the operator\'s role knows it', undefined, roles, true],
     ['the environment without AWS_ROLE_ARN does not', undefined, { ...roles, environment: undefined }, false],
     ['the environment without AWS_ROLE_ARN does not, though it then assumes a role', { assumeRole: { roleArn: ROLE_A } }, { ...roles, environment: undefined }, false],
+    ['the environment without AWS_ROLE_ARN knows it once STS has named its principal', undefined, { ...roles, environment: undefined, defaultChain: POD_ROLE }, true],
+    ['the default chain\'s named principal then a role knows it', { assumeRole: { roleArn: ROLE_A } }, { ...roles, environment: undefined, defaultChain: POD_ROLE }, true],
     ['a web identity knows its role', { webIdentity: { roleArn: ROLE_A } }, { ...roles, environment: undefined }, true],
     ['an annotated ServiceAccount knows its role', { serviceAccountRef: { namespace: 'ci', name: 'puller' } }, roles, true],
   ])('%s', (_name, identity, runtime, known) => {

@@ -71,16 +71,17 @@ export function chainKey(chain: IdentityChain): string {
  * link names the role it stands for (the operator's own, or the ServiceAccount's), so that a
  * status written under one role does not vouch for a token after a restart under another. The
  * operator's own identity without a web identity is the AWS SDK's default chain (Pod Identity,
- * static keys, instance metadata...), whose role is not known before it answers.
+ * static keys, instance metadata...): it names the principal STS said its credentials stand for,
+ * or none while STS has not said.
  */
-export function describeChain(chain: IdentityChain, environmentRoleArn: string | undefined): string {
+export function describeChain(chain: IdentityChain, operator: Pick<RuntimeRoles, 'environment' | 'defaultChain'>): string {
   const b = chain.base;
   const role = (arn: string | undefined) => (arn ? ` (${arn})` : '');
   const first =
     b.kind === 'environment'
-      ? environmentRoleArn
-        ? `operator web identity${role(environmentRoleArn)}`
-        : 'operator default credentials'
+      ? operator.environment
+        ? `operator web identity${role(operator.environment)}`
+        : `operator default credentials${role(operator.defaultChain)}`
       : b.kind === 'webIdentity'
         ? b.roleArn
         : `serviceaccount ${b.namespace}/${b.name}${role(b.roleArn)}`;
@@ -91,6 +92,11 @@ export function describeChain(chain: IdentityChain, environmentRoleArn: string |
 export interface RuntimeRoles {
   /** The operator's own role, AWS_ROLE_ARN, when it has a web identity (undefined on the default chain). */
   environment: string | undefined;
+  /**
+   * Without a web identity, the principal the default chain's credentials stand for, as STS
+   * GetCallerIdentity named it without a session (core/principal.ts); undefined until STS has said.
+   */
+  defaultChain?: string | undefined;
   /** The eks.amazonaws.com/role-arn annotation of each ServiceAccount, by `namespace/name`. */
   serviceAccounts: ReadonlyMap<string, string>;
 }
@@ -99,8 +105,9 @@ export interface RuntimeRoles {
 export interface ResolvedGroup extends TokenGroup {
   identity: string;
   /**
-   * False for the operator's own identity without AWS_ROLE_ARN (Pod Identity, an instance profile,
-   * static keys): `identity` then reads the same under any role, so the status vouches for no token.
+   * False for the operator's own identity on the default chain (Pod Identity, an instance profile,
+   * static keys) while STS has not named its principal: `identity` then reads the same under any
+   * role, so the status vouches for no token.
    */
   roleKnown: boolean;
 }
@@ -111,8 +118,8 @@ export function resolveGroups(groups: readonly TokenGroup[], roles: RuntimeRoles
     const b = group.chain.base;
     const annotated = b.kind === 'serviceAccount' && !b.roleArn ? roles.serviceAccounts.get(`${b.namespace}/${b.name}`) : undefined;
     const chain = annotated && b.kind === 'serviceAccount' ? { ...group.chain, base: { ...b, roleArn: annotated } } : group.chain;
-    const roleKnown = chain.base.kind !== 'environment' || Boolean(roles.environment);
-    return { ...group, chain, identity: describeChain(chain, roles.environment), roleKnown };
+    const roleKnown = chain.base.kind !== 'environment' || Boolean(roles.environment || roles.defaultChain);
+    return { ...group, chain, identity: describeChain(chain, roles), roleKnown };
   });
 }
 

@@ -2,6 +2,7 @@
 // and (in fake-kube.ts) the Kubernetes API, each behaving as the real thing does where the
 // reconciler depends on it. No jest in here, so the files also compile outside the test run.
 import { API_VERSION, type CredentialSource, type EcrCredentialSync, type EcrCredentialSyncSpec, KIND } from '../api/types.ts';
+import { DefaultChainPrincipal, type OperatorPrincipal } from '../aws/caller-identity.ts';
 import { type EcrToken, type EcrTokenSource, TokenFetchError, type TokenRequest } from '../aws/token-source.ts';
 import { chainKey, tokenScope } from '../core/identity.ts';
 import type { Clock } from '../runtime/clock.ts';
@@ -145,6 +146,40 @@ export class FakeTokens implements EcrTokenSource {
       expiresAt: this.options.expiresAt?.(request, now) ?? new Date(now.getTime() + (this.options.lifetimeMs ?? 12 * HOUR)),
       ...(this.options.credentialSource ? { credentialSource: this.options.credentialSource } : {}),
     };
+  }
+}
+
+/**
+ * STS as GetCallerIdentity answers for the operator's default chain: an ARN, or an error. A
+ * process's principal (the real caching, over this answer) comes from principal(); each new
+ * process gets its own, as a restart does.
+ */
+export class FakeCallerIdentity {
+  answer: string | Error;
+  asks = 0;
+  readonly recorded: Array<[string, string]> = [];
+  private readonly clock: Clock;
+
+  constructor(clock: Clock, answer: string | Error) {
+    this.clock = clock;
+    this.answer = answer;
+  }
+
+  principal(): OperatorPrincipal {
+    // One set for the process's life, as the memoized default chain gives it.
+    const credentials = { accessKeyId: 'ASIAPODIDENTITY', secretAccessKey: 'secret', expiration: new Date(this.clock.now().getTime() + 6 * HOUR) };
+    return new DefaultChainPrincipal({
+      credentials: async () => credentials,
+      ask: async () => {
+        this.asks++;
+        await Promise.resolve();
+        if (this.answer instanceof Error) throw this.answer;
+        return this.answer;
+      },
+      record: (api, result) => void this.recorded.push([api, result]),
+      log: { debug: () => {}, info: () => {}, warn: () => {}, error: () => {} },
+      now: () => this.clock.now().getTime(),
+    });
   }
 }
 

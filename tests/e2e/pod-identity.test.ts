@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AssumeRoleCommand, STSClient } from '@aws-sdk/client-sts';
 import type { V1Secret } from '@kubernetes/client-node';
 import type { EcrCredentialSync, EcrCredentialSyncSpec } from '../../operator/api/types.ts';
+import { POD_IDENTITY_ROLE_ARN } from '../stack/ecr/components.ts';
 import { POD_IDENTITY_AUDIENCE, POD_IDENTITY_STATS_PATH, type PodIdentityStats } from '../stack/ecr/pod-identity-agent.ts';
 import { CENTRAL_PULL_ROLE, ecrImage, ecrRegistry } from '../stack/ecr/registries.ts';
 import { run } from '../stack/run.ts';
@@ -21,6 +22,7 @@ import {
   getSync,
   installCrds,
   kube,
+  metricSum,
   OPERATOR_NAMESPACE,
   OPERATOR_SERVICE_ACCOUNT,
   operatorKubeconfig,
@@ -63,6 +65,8 @@ const NO_IDENTITY: NodeJS.ProcessEnv = {
 };
 
 const central = () => ecrRegistry('111111111111', 'eu-west-1');
+/** The operator's principal as STS names it for the Pod Identity association's role: the assumed role, without the pod's session. */
+const POD_PRINCIPAL = POD_IDENTITY_ROLE_ARN.replace(/^arn:aws:iam::(\d{12}):role\//, 'arn:aws:sts::$1:assumed-role/');
 const WORKLOAD_HOST = '222222222222.dkr.ecr.us-east-1.amazonaws.com';
 const CENTRAL_HOST = '111111111111.dkr.ecr.eu-west-1.amazonaws.com';
 
@@ -149,8 +153,8 @@ describe('EKS Pod Identity', () => {
     await applySync(custom, name, spec());
     const sync = await readyWith(name);
     expect(sync.status!.tokens!.map((t) => [t.region, t.identity, t.credentialSource])).toEqual([
-      ['eu-west-1', `operator default credentials -> ${CENTRAL_PULL_ROLE}`, 'PodIdentity'],
-      ['us-east-1', 'operator default credentials', 'PodIdentity'],
+      ['eu-west-1', `operator default credentials (${POD_PRINCIPAL}) -> ${CENTRAL_PULL_ROLE}`, 'PodIdentity'],
+      ['us-east-1', `operator default credentials (${POD_PRINCIPAL})`, 'PodIdentity'],
     ]);
     const after = await agentStats();
     expect(after.served).toBeGreaterThan(before.served);
@@ -169,12 +173,31 @@ describe('EKS Pod Identity', () => {
     expect(op.logs()).toContain('"operatorIdentity":"the AWS SDK default credential chain"');
   });
 
+  it('restarted with the same Pod Identity, learns its tokens back: it asks STS who it is, and writes nothing and fetches no token', async () => {
+    const sync = await readyWith(name);
+    const secret = (await readSecret(core, namespace, 'regcred'))!;
+    const since = Date.now();
+    const op = await restartOperator(podIdentityEnv(goodToken));
+    await eventually('a successful reconcile by the new operator', async () => (await metricSum(op, 'ecrsync_reconcile_total', { sync: name, result: 'success' })) > 0, 60_000);
+    expect(await metricSum(op, 'ecrsync_aws_api_calls_total', { api: 'GetAuthorizationToken' })).toBe(0);
+    // Nor did the emulator see one from the operator's principal (this file's only client of ECR).
+    const calls = (await ecrControl().calls(since)).filter((c) => c.principal?.includes('assumed-role/ecr-credential-sync-pod-identity/') || c.principal?.includes('assumed-role/CentralECRPullRole/'));
+    expect(calls).toEqual([]);
+    expect((await readSecret(core, namespace, 'regcred'))!.metadata!.resourceVersion).toBe(secret.metadata!.resourceVersion);
+    const after = (await getSync(custom, name))!;
+    expect(after.metadata.resourceVersion).toBe(sync.metadata.resourceVersion);
+    expect(after.status!.tokens!.map((t) => t.identity)).toEqual([`operator default credentials (${POD_PRINCIPAL}) -> ${CENTRAL_PULL_ROLE}`, `operator default credentials (${POD_PRINCIPAL})`]);
+    expect(await metricSum(op, 'ecrsync_aws_api_calls_total', { api: 'GetCallerIdentity', result: 'success' })).toBeGreaterThanOrEqual(1);
+    expect(op.logs()).toContain('took the tokens its secrets hold');
+    expect(op.logs()).toContain(`"principal":"${POD_PRINCIPAL}"`);
+  });
+
   it('with a token the agent refuses, says why in the Ready condition and keeps the good secret; the right token heals it', async () => {
     const kept = (await readSecret(core, namespace, 'regcred'))!;
     await serviceAccountToken(badToken, 'sts.amazonaws.com');
     const before = await agentStats();
-    // A restarted operator on the default chain cannot vouch for its secrets' tokens: it fetches.
-    await restartOperator(podIdentityEnv(badToken), ['--min-fetch-backoff=2s']);
+    // Without credentials the operator cannot ask STS who it is, so it cannot vouch for its secrets' tokens: it fetches.
+    const op = await restartOperator(podIdentityEnv(badToken), ['--min-fetch-backoff=2s']);
     const failed = await eventually('TokenFetchFailed', async () => {
       const sync = await getSync(custom, name);
       const ready = readyCondition(sync);
@@ -185,6 +208,7 @@ describe('EKS Pod Identity', () => {
     expect(message).toContain(
       `EKS Pod Identity from ${stackEnv('STACK_POD_IDENTITY_URL')} with the token in ${badToken} gave no credentials: Server responded with status: 401: InvalidTokenException: the token's audience ["sts.amazonaws.com"] is not ${POD_IDENTITY_AUDIENCE}`,
     );
+    expect(op.logs()).toContain('the operator\'s default credentials gave none');
     const after = await agentStats();
     expect(after.served).toBe(before.served);
     expect(after.refused['401'] ?? 0).toBeGreaterThan(before.refused['401'] ?? 0);
@@ -222,6 +246,11 @@ describe('static keys in the environment', () => {
     await applySync(custom, name, { ...spec(), namespaces: { names: [team] } });
     const sync = await readyWith(name);
     expect(sync.status!.tokens!.map((t) => t.credentialSource)).toEqual(['Environment', 'Environment']);
+    // STS names the keys' principal: here the role the keys are a session of, without the session.
+    expect(sync.status!.tokens!.map((t) => t.identity)).toEqual([
+      `operator default credentials (arn:aws:sts::222222222222:assumed-role/ci-static-keys) -> ${CENTRAL_PULL_ROLE}`,
+      'operator default credentials (arn:aws:sts::222222222222:assumed-role/ci-static-keys)',
+    ]);
     const secret = (await eventually('secret', () => readSecret(core, team, 'regcred')))!;
     expect(await ecrControl().lookupToken(dockerConfig(secret).auths[WORKLOAD_HOST]!.password)).toMatchObject({
       principal: expect.stringMatching(/^arn:aws:sts::222222222222:assumed-role\/ci-static-keys\/static$/),
