@@ -29,7 +29,6 @@ describe('helm lint --strict', () => {
     ['EKS values', ['-f', EKS]],
     ['OpenShift values', ['-f', OPENSHIFT]],
     ['every optional object on', ['--set', 'networkPolicy.enabled=true,metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.dashboard.enabled=true']],
-    ['resource claims (Kubernetes dynamic resource allocation)', ['--set-json', 'resources.claims=[{"name":"accel"}]']],
   ])('passes with %s', async (_name, args) => {
     const result = await helm(['lint', '--strict', CHART, ...args]);
     expect(result.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
