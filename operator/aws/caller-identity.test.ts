@@ -85,6 +85,18 @@ describe('the default chain\'s principal', () => {
     expect(w.asked).toHaveLength(2);
   });
 
+  it('answers at once with what it knew after 15 minutes under the same credentials, and names the new answer once STS gave it', async () => {
+    const w = world();
+    await w.principal.principal();
+    w.advance(PRINCIPAL_MAX_AGE_MS);
+    w.answer(`${ROLE}-v2/pod-1`);
+    expect(await w.principal.principal()).toBe(ROLE);
+    expect(w.asked).toHaveLength(2);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await w.principal.principal()).toBe(`${ROLE}-v2`);
+    expect(w.asked).toHaveLength(2);
+  });
+
   it('is unknown when STS fails, said once in the log with the error, and asked again after 30 s, then less often', async () => {
     const w = world(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { name: 'NetworkingError' }));
     const askedAfter = async (ms: number) => {
@@ -158,7 +170,8 @@ describe('the default chain\'s principal', () => {
 describe('GetCallerIdentity on the AWS SDK', () => {
   const closers: Array<() => void> = [];
   let saved: Record<string, string | undefined>;
-  const STEERING = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE'];
+  // AWS_IGNORE_CONFIGURED_ENDPOINT_URLS would send these signed calls past the local STS to the real one.
+  const STEERING = ['AWS_ENDPOINT_URL', 'AWS_ENDPOINT_URL_STS', 'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS', 'AWS_CONFIG_FILE', 'AWS_SHARED_CREDENTIALS_FILE', 'AWS_PROFILE'];
 
   beforeEach(() => {
     saved = Object.fromEntries(STEERING.map((k) => [k, process.env[k]]));
@@ -218,18 +231,16 @@ describe('GetCallerIdentity on the AWS SDK', () => {
 
   it('gives up on an STS that never answers within its timeout, one retry included', async () => {
     const seen = await sts(() => {});
-    const started = Date.now();
     await expect(stsCallerIdentity({ region: 'us-east-1', requestTimeoutMs: 200 })(credentials)).rejects.toThrow();
-    expect(Date.now() - started).toBeLessThan(5_000);
     expect(seen.length).toBeGreaterThanOrEqual(1);
     expect(seen.length).toBeLessThanOrEqual(2);
   });
 
   it('stops when the operator shuts down', async () => {
-    await sts(() => {});
     const shutdown = new AbortController();
-    const asking = stsCallerIdentity({ region: 'us-east-1' })(credentials, shutdown.signal);
-    setTimeout(() => shutdown.abort(), 50);
-    await expect(asking).rejects.toMatchObject({ name: 'AbortError' });
+    // The local STS has the request (so nothing went elsewhere), and never answers.
+    const seen = await sts(() => shutdown.abort());
+    await expect(stsCallerIdentity({ region: 'us-east-1' })(credentials, shutdown.signal)).rejects.toMatchObject({ name: 'AbortError' });
+    expect(seen).toHaveLength(1);
   });
 });

@@ -59,6 +59,7 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
   private failedAt: number | undefined;
   private failures = 0;
   private inflight: Promise<string | undefined> | undefined;
+  private asking: Promise<string | undefined> | undefined;
 
   constructor(options: DefaultChainPrincipalOptions) {
     this.options = options;
@@ -78,14 +79,32 @@ export class DefaultChainPrincipal implements OperatorPrincipal {
     } catch (error) {
       return this.failed('the operator\'s default credentials gave none', error);
     }
-    const now = this.now();
     const asked = `${credentials.accessKeyId}@${credentials.expiration?.getTime() ?? ''}`;
     const known = this.answer;
-    if (known && known.credentials === asked && now - known.at < PRINCIPAL_MAX_AGE_MS) return known.principal;
+    if (known && known.credentials === asked) {
+      // Merely old: the same credentials nearly always stand for the same principal, so reconciles
+      // go on under it while STS is asked in the background. New credentials are waited for.
+      if (this.now() - known.at >= PRINCIPAL_MAX_AGE_MS) void this.askOnce(credentials, asked, signal);
+      return known.principal;
+    }
+    return this.askOnce(credentials, asked, signal);
+  }
+
+  private askOnce(credentials: AwsCredentialIdentity, asked: string, signal?: AbortSignal): Promise<string | undefined> {
+    this.asking ??= this.ask(credentials, asked, signal).finally(() => (this.asking = undefined));
+    return this.asking;
+  }
+
+  /** Never throws. */
+  private async ask(credentials: AwsCredentialIdentity, asked: string, signal?: AbortSignal): Promise<string | undefined> {
+    const now = this.now();
+    const known = this.answer;
     let arn: string | undefined;
     try {
       arn = await this.options.ask(credentials, signal);
     } catch (error) {
+      // Shutting down: nothing failed.
+      if (signal?.aborted) return known?.principal;
       this.options.record(CALLER_IDENTITY_API, 'error');
       return this.failed(`${CALLER_IDENTITY_API} failed`, error);
     }

@@ -19,6 +19,13 @@ export interface TokenRequest {
   /** ecr: a token for the private registries of `region`; ecr-public: one for public.ecr.aws (`region` is us-east-1). */
   service: TokenService;
   region: string;
+  /**
+   * How the status names the chain, its first role or principal included (identity.ts describeChain).
+   * Tokens are shared between syncs only when it is the same (shared-tokens.ts).
+   */
+  identity?: string;
+  /** When the asking sync's current token was fetched: a token fetched no later is not a new one to it. */
+  newerThan?: Date;
 }
 
 export interface EcrTokenSource {

@@ -31,8 +31,8 @@ describe('SharedTokenSource', () => {
     const t = setup();
     const [a, b, c] = await Promise.all([t.shared.fetchToken(PRIVATE), t.shared.fetchToken(PRIVATE), t.shared.fetchToken(PRIVATE)]);
     expect(t.tokens.total).toBe(1);
-    expect(b).toBe(a);
-    expect(c).toBe(a);
+    expect(b).toEqual(a);
+    expect(c).toEqual(a);
     expect(t.metrics.count('tokenShared')).toBe(2);
   });
 
@@ -61,8 +61,39 @@ describe('SharedTokenSource', () => {
     const results = await Promise.allSettled([t.shared.fetchToken(PRIVATE), t.shared.fetchToken(PRIVATE)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(t.tokens.total).toBe(1);
+    expect(t.metrics.count('tokenShared')).toBe(0);
     t.tokens.heal();
     await expect(t.shared.fetchToken(PRIVATE)).resolves.toMatchObject({ credential: { password: 'pw-us-east-1-1' } });
+    expect(t.tokens.total).toBe(2);
+  });
+
+  it('shares nothing between requests whose status identities differ (the default chain under another principal)', async () => {
+    const t = setup();
+    await t.shared.fetchToken({ ...PRIVATE, identity: 'operator default credentials (arn:aws:sts::1:assumed-role/r1)' });
+    await t.shared.fetchToken({ ...PRIVATE, identity: 'operator default credentials (arn:aws:sts::1:assumed-role/r2)' });
+    expect(t.tokens.total).toBe(2);
+  });
+
+  it('gives a sync that asks again a token newer than the one it has, not that one back', async () => {
+    const t = setup();
+    const mine = await t.shared.fetchToken(PRIVATE);
+    t.clock.advance(MINUTE);
+    const again = await t.shared.fetchToken({ ...PRIVATE, newerThan: t.clock.now() });
+    expect(again.credential.password).not.toBe(mine.credential.password);
+    // Another sync, whose token is older than that one, is given the newest.
+    const other = await t.shared.fetchToken({ ...PRIVATE, newerThan: new Date(t.clock.now().getTime() - HOUR) });
+    expect(other.credential.password).toBe(again.credential.password);
+    expect(t.tokens.total).toBe(2);
+  });
+
+  it('joins no call that began before the asking sync\'s own token was fetched', async () => {
+    const t = setup();
+    const first = t.shared.fetchToken(PRIVATE);
+    const own = new Date(t.clock.now().getTime() + 1);
+    t.clock.advance(2);
+    const second = t.shared.fetchToken({ ...PRIVATE, newerThan: own });
+    const [a, b] = await Promise.all([first, second]);
+    expect(b.credential.password).not.toBe(a.credential.password);
     expect(t.tokens.total).toBe(2);
   });
 
@@ -105,6 +136,24 @@ describe('syncs with one identity, through the reconciler', () => {
     // c's token is as old as a's: its age is counted from the fetch, not from when c was given it.
     const fetchedAt = (sync: string) => (t.metrics.calls.find((c) => c.method === 'tokenFetched' && c.args[0] === sync)!.args[3] as Date).getTime();
     expect(fetchedAt('c')).toBe(fetchedAt('a'));
+  });
+
+  it('refresh with a new token at each tick of a schedule that fires every minute, sharing each between them', async () => {
+    const t = reconcilerSetup();
+    t.kube.editSpec('a', (s) => ({ ...s, schedule: '* * * * *' }));
+    t.kube.editSpec('b', (s) => ({ ...s, schedule: '* * * * *' }));
+    await Promise.all([t.reconciler.reconcile('a'), t.reconciler.reconcile('b')]);
+    const seen = [t.password('team-a')];
+    for (let refresh = 1; refresh <= 3; refresh++) {
+      const next = Math.max(...['a', 'b'].map((name) => Date.parse(t.kube.sync(name)!.status!.nextRefreshTime!)));
+      expect(next - t.clock.now().getTime()).toBeLessThan(7.2 * MINUTE);
+      t.clock.set(next);
+      await Promise.all([t.reconciler.reconcile('a'), t.reconciler.reconcile('b')]);
+      expect(t.password('team-b')).toBe(t.password('team-a'));
+      seen.push(t.password('team-a'));
+    }
+    expect(new Set(seen).size).toBe(4);
+    expect(t.tokens.total).toBe(4);
   });
 
   it('fetch again at a refresh hours later, one call for both when their refreshes fall together', async () => {

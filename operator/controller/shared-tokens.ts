@@ -15,7 +15,7 @@ export class SharedTokenSource implements EcrTokenSource {
   private readonly source: EcrTokenSource;
   private readonly clock: Clock;
   private readonly metrics: Metrics;
-  private readonly inFlight = new Map<string, Promise<EcrToken>>();
+  private readonly inFlight = new Map<string, { fetch: Promise<Fetched>; startedAt: Date }>();
   private readonly fetched = new Map<string, Fetched>();
 
   constructor(source: EcrTokenSource, clock: Clock, metrics: Metrics) {
@@ -29,29 +29,38 @@ export class SharedTokenSource implements EcrTokenSource {
     const now = this.clock.now();
     this.forgetStale(now);
     const recent = this.fetched.get(key);
-    if (recent) {
-      this.metrics.tokenShared();
-      return Promise.resolve({ ...recent.token, fetchedAt: recent.fetchedAt });
-    }
+    if (recent && mayShare(recent.fetchedAt, recent.token.expiresAt, now, request.newerThan)) return this.shared(Promise.resolve(recent));
     const pending = this.inFlight.get(key);
-    if (pending) {
-      this.metrics.tokenShared();
-      return pending;
-    }
+    if (pending && !(request.newerThan && pending.startedAt.getTime() <= request.newerThan.getTime())) return this.shared(pending.fetch);
     // A joined request shares the first one's signal: the operator gives every request one, its shutdown's.
     // Aged from when it was asked for: the token's lifetime is counted from no later than that.
-    const fetch = this.source
+    const fetch: Promise<Fetched> = this.source
       .fetchToken(request, signal)
       .then((token) => {
-        this.fetched.set(key, { token, fetchedAt: now });
-        return token;
+        const fetched = { token, fetchedAt: now };
+        this.fetched.set(key, fetched);
+        return fetched;
       })
-      .finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, fetch);
-    return fetch;
+      .finally(() => {
+        if (this.inFlight.get(key)?.fetch === fetch) this.inFlight.delete(key);
+      });
+    this.inFlight.set(key, { fetch, startedAt: now });
+    return fetch.then(asToken);
+  }
+
+  /** Counted once it is given: a joined call that fails shared nothing. */
+  private shared(fetched: Promise<Fetched>): Promise<EcrToken> {
+    return fetched.then((f) => {
+      this.metrics.tokenShared();
+      return asToken(f);
+    });
   }
 
   private forgetStale(now: Date): void {
     for (const [key, entry] of this.fetched) if (!mayShare(entry.fetchedAt, entry.token.expiresAt, now)) this.fetched.delete(key);
   }
+}
+
+function asToken(fetched: Fetched): EcrToken {
+  return { ...fetched.token, fetchedAt: fetched.fetchedAt };
 }

@@ -91,7 +91,11 @@ export class TokenCache {
     });
     const errors: TokenFetchError[] = [];
     if (fetched.length > 0) {
-      const results = await Promise.allSettled(fetched.map((g) => this.deps.tokens.fetchToken({ chain: g.chain, service: g.service, region: g.region }, signal)));
+      const request = (g: ResolvedGroup) => {
+        const newerThan = cache.get(g.key)?.fetchedAt;
+        return { chain: g.chain, service: g.service, region: g.region, identity: g.identity, ...(newerThan ? { newerThan } : {}) };
+      };
+      const results = await Promise.allSettled(fetched.map((g) => this.deps.tokens.fetchToken(request(g), signal)));
       results.forEach((result, i) => {
         const group = fetched[i]!;
         this.deps.metrics.tokenRequested(name, result.status === 'fulfilled' ? 'success' : 'error');

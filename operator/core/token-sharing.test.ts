@@ -19,6 +19,14 @@ describe('mayShare', () => {
   ])('%s', (_name, expiresAt, now, expected) => {
     expect(mayShare(FETCHED, expiresAt, now)).toBe(expected);
   });
+
+  it.each<[string, Date, boolean]>([
+    ['a sync whose own token is older than it is given it', at(-MINUTE), true],
+    ['a sync whose own token it is is not given it back', at(0), false],
+    ['a sync whose own token is newer is not given it', at(MINUTE), false],
+  ])('%s', (_name, newerThan, expected) => {
+    expect(mayShare(FETCHED, at(12 * HOUR), at(2 * MINUTE), newerThan)).toBe(expected);
+  });
 });
 
 describe('sharingKey', () => {
@@ -28,6 +36,7 @@ describe('sharingKey', () => {
     ['another region is another key', { chain: { base }, service: 'ecr', region: 'us-east-1' }, { chain: { base }, service: 'ecr', region: 'eu-west-1' }, false],
     ['ECR Public is apart from private us-east-1', { chain: { base }, service: 'ecr', region: 'us-east-1' }, { chain: { base }, service: 'ecr-public', region: 'us-east-1' }, false],
     ['an assumed role is another key', { chain: { base }, service: 'ecr', region: 'us-east-1' }, { chain: { base, assumeRole: { roleArn: 'arn:aws:iam::1:role/r' } }, service: 'ecr', region: 'us-east-1' }, false],
+    ['another status identity (the default chain under another principal) is another key', { chain: { base }, service: 'ecr', region: 'us-east-1', identity: 'operator default credentials (arn:aws:sts::1:assumed-role/a)' }, { chain: { base }, service: 'ecr', region: 'us-east-1', identity: 'operator default credentials (arn:aws:sts::1:assumed-role/b)' }, false],
     ['another external id is another key', { chain: { base, assumeRole: { roleArn: 'arn:aws:iam::1:role/r', externalId: 'a' } }, service: 'ecr', region: 'us-east-1' }, { chain: { base, assumeRole: { roleArn: 'arn:aws:iam::1:role/r', externalId: 'b' } }, service: 'ecr', region: 'us-east-1' }, false],
     [
       'ServiceAccounts of two namespaces are two keys',

@@ -7,12 +7,16 @@ import { chainKey, type IdentityChain, type TokenService, tokenScope } from './i
 export const SHARE_WITHIN_LIFETIME = 0.01;
 
 /** The AWS call a token request stands for: a resolved chain (its roles filled in), a service, a region. */
-export function sharingKey(request: { chain: IdentityChain; service: TokenService; region: string }): string {
-  return `${chainKey(request.chain)}@${request.service}:${tokenScope(request)}`;
+export function sharingKey(request: { chain: IdentityChain; service: TokenService; region: string; identity?: string }): string {
+  return `${chainKey(request.chain)}@${request.service}:${tokenScope(request)}#${request.identity ?? ''}`;
 }
 
-/** Whether a token fetched at `fetchedAt`, expiring at `expiresAt`, may still be handed to another sync at `now`. */
-export function mayShare(fetchedAt: Date, expiresAt: Date, now: Date): boolean {
+/**
+ * Whether a token fetched at `fetchedAt`, expiring at `expiresAt`, may still be handed to another
+ * sync at `now`; to one whose own token was fetched at `newerThan`, only if it is newer than that.
+ */
+export function mayShare(fetchedAt: Date, expiresAt: Date, now: Date, newerThan?: Date): boolean {
+  if (newerThan && !(fetchedAt.getTime() > newerThan.getTime())) return false;
   const lifetime = expiresAt.getTime() - fetchedAt.getTime();
   const age = now.getTime() - fetchedAt.getTime();
   if (!(lifetime > 0) || !(age >= 0)) return false;

@@ -128,7 +128,7 @@ export class PromMetrics implements Metrics {
     });
     this.tokenRequests = new Counter({
       name: 'ecrsync_token_requests_total',
-      help: 'Token requests (one per identity and region fetched) by sync and result; rate over 1h times 3600 is the calls a failing sync makes per hour.',
+      help: 'Token requests (one per identity and region fetched) by sync and result, shared ones included; rate over 1h times 3600 is the requests a failing sync makes per hour.',
       labelNames: ['sync', 'result'],
       registers,
     });

@@ -31,7 +31,6 @@ import {
 const { kc, core, custom } = kube();
 const control = ecrControl();
 const WORKLOAD = 'arn:aws:sts::222222222222:assumed-role/ecr-credential-sync/ecr-credential-sync';
-const CENTRAL = 'arn:aws:sts::111111111111:assumed-role/CentralECRPullRole/ecr-credential-sync';
 const PRIVATE_HOST = '222222222222.dkr.ecr.us-east-1.amazonaws.com';
 let operator: OperatorProcess;
 const syncs: string[] = [];
@@ -144,22 +143,27 @@ describe('a sync with ECR Public beside a private registry', () => {
 });
 
 describe('several syncs with ECR Public', () => {
-  it('make one ecr-public call per identity between them (a sync takes a token another just fetched with its identity), and no more on later reconciles', async () => {
+  it('make one ecr-public call per identity between them (a sync takes a token another just fetched under its identity), and no more on later reconciles', async () => {
     const ns = uniqueName('public-many');
     await createNamespace(core, ns);
     const since = Date.now();
-    const spec = (extra: object = {}) => ({ registries: [{ public: true as const, ...extra }], namespaces: { names: [ns] }, secretName: uniqueName('pub') });
-    const names = [await newSync('pub-a', spec()), await newSync('pub-b', spec()), await newSync('pub-central', spec({ assumeRole: { roleArn: CENTRAL_PULL_ROLE } }))];
+    // Session names of their own: the file's other syncs fetched with the operator's identity and
+    // CentralECRPullRole moments ago, and a sync may be given such a token.
+    const [shared, own] = [uniqueName('e2e-pub'), uniqueName('e2e-pub')];
+    const as = (sessionName: string) => ({ assumeRole: { roleArn: CENTRAL_PULL_ROLE, sessionName } });
+    const principal = (session: string) => `arn:aws:sts::111111111111:assumed-role/CentralECRPullRole/${session}`;
+    const spec = (extra: object) => ({ registries: [{ public: true as const, ...extra }], namespaces: { names: [ns] }, secretName: uniqueName('pub') });
+    const names = [await newSync('pub-a', spec(as(shared))), await newSync('pub-b', spec(as(shared))), await newSync('pub-own', spec(as(own)))];
     for (const name of names) await waitReady(name);
-    const principals = async () => (await publicCalls(since)).filter((c) => c.result === 'success').map((c) => c.principal).sort();
+    const principals = async () => (await publicCalls(since)).filter((c) => c.result === 'success' && [principal(shared), principal(own)].includes(c.principal!)).map((c) => c.principal).sort();
     // pub-b asked moments after pub-a, with the same identity: it was given pub-a's token.
-    expect(await principals()).toEqual([CENTRAL, WORKLOAD]);
+    expect(await principals()).toEqual([principal(shared), principal(own)].sort());
     expect(await metricSum(operator, 'ecrsync_token_shared_total')).toBeGreaterThanOrEqual(1);
     const secrets = await Promise.all(names.map(async (name) => dockerConfig((await readSecret(core, ns, (await getSync(custom, name))!.spec.secretName!))!).auths['public.ecr.aws']!.password));
     expect(secrets[1]).toBe(secrets[0]);
     expect(secrets[2]).not.toBe(secrets[0]);
     await afterReconcile(operator, names[2]!, () => touchNamespace(core, ns, 0), (n) => touchNamespace(core, ns, n));
-    expect(await principals()).toEqual([CENTRAL, WORKLOAD]);
+    expect(await principals()).toEqual([principal(shared), principal(own)].sort());
   });
 });
 
@@ -168,13 +172,15 @@ describe('an identity without sts:GetServiceBearerToken', () => {
     const ns = uniqueName('public-denied');
     await createNamespace(core, ns);
     const role = 'arn:aws:iam::111111111111:role/CentralECRPullRole';
+    // A session of its own: a token another sync of this file fetched as CentralECRPullRole moments ago would be shared.
+    const session = uniqueName('e2e-denied');
     await control.deny(role, 'sts:GetServiceBearerToken');
     let name: string;
     try {
       name = await newSync('public-denied', {
         registries: [
-          { accountId: '111111111111', region: 'eu-west-1', assumeRole: { roleArn: CENTRAL_PULL_ROLE } },
-          { public: true, assumeRole: { roleArn: CENTRAL_PULL_ROLE } },
+          { accountId: '111111111111', region: 'eu-west-1', assumeRole: { roleArn: CENTRAL_PULL_ROLE, sessionName: session } },
+          { public: true, assumeRole: { roleArn: CENTRAL_PULL_ROLE, sessionName: session } },
         ],
         namespaces: { names: [ns] },
       });
@@ -184,7 +190,7 @@ describe('an identity without sts:GetServiceBearerToken', () => {
       });
       expect(readyCondition(failed)).toMatchObject({ status: 'False' });
       expect(readyCondition(failed)!.message).toContain(`${ECR_PUBLIC_API} failed: AccessDeniedException`);
-      expect(readyCondition(failed)!.message).toContain(`User: ${CENTRAL} is not authorized to perform: sts:GetServiceBearerToken`);
+      expect(readyCondition(failed)!.message).toContain(`User: arn:aws:sts::111111111111:assumed-role/CentralECRPullRole/${session} is not authorized to perform: sts:GetServiceBearerToken`);
       expect(failed.status?.backoff).toMatchObject({ retryable: false });
       // The private registry's token came, but no secret is written without every token.
       expect(await readSecret(core, ns, 'regcred')).toBeUndefined();

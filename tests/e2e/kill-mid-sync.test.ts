@@ -1,7 +1,8 @@
 // R3: SIGKILL the operator 20 times while it syncs 1000 namespaces, restarting it each time:
-// half at a random moment after it starts reconciling (often before any write), half once it has
-// created a random number of secrets (part-way, whatever the machine's speed). It converges, and
-// every secret is valid.
+// half at a random moment after it starts reconciling (often while it rewrites the secrets already
+// there with its own new token, which leaves their count as it was), half once it has created a
+// random number of secrets (part-way, whatever the machine's speed). It converges, and every
+// secret is valid.
 import { applySync, createNamespace, deleteSync, dockerConfig, ecrControl, eventually, getSync, installCrds, kube, metricSum, readyCondition, reconcileCount, skopeoInspect, stackEnv, stackSpec, startOperator, uniqueName } from './support.ts';
 import { mapLimit } from '../../operator/controller/limit.ts';
 
@@ -22,17 +23,20 @@ it(`converges with every secret valid after ${KILLS} SIGKILLs during a ${COUNT}-
   try {
     for (let i = 0; i < KILLS; i++) {
       const op = await startOperator();
-      await eventually('operator reconciling', async () => op.logs().includes('"msg":"reconciling"'), 30_000, 20);
-      if (i % 2 === 0) {
-        await new Promise((r) => setTimeout(r, Math.random() * 500));
-      } else {
-        // Creates are exactly the secrets this process added; a finished reconcile means none were missing.
-        const creates = 1 + Math.floor(Math.random() * 50);
-        await eventually(`${creates} secrets created or the sync settled`, async () =>
-          (await metricSum(op, 'ecrsync_secret_writes_total', { verb: 'create', result: 'success' })) >= creates || (await reconcileCount(op, name)) > 0, 60_000, 10);
+      try {
+        await eventually('operator reconciling', async () => op.logs().includes('"msg":"reconciling"'), 30_000, 20);
+        if (i % 2 === 0) {
+          await new Promise((r) => setTimeout(r, Math.random() * 500));
+        } else {
+          // Creates are exactly the secrets this process added; a finished reconcile means none were missing.
+          const creates = 1 + Math.floor(Math.random() * 50);
+          await eventually(`${creates} secrets created or the sync settled`, async () =>
+            (await metricSum(op, 'ecrsync_secret_writes_total', { verb: 'create', result: 'success' })) >= creates || (await reconcileCount(op, name)) > 0, 60_000, 10);
+        }
+      } finally {
+        op.child.kill('SIGKILL');
+        await op.exited;
       }
-      op.child.kill('SIGKILL');
-      await op.exited;
       seen.push(await count());
     }
     process.stderr.write(`[r3] secrets present at each kill: ${seen.join(', ')}\n`);
@@ -68,4 +72,4 @@ it(`converges with every secret valid after ${KILLS} SIGKILLs during a ${COUNT}-
   } finally {
     await deleteSync(custom, name);
   }
-});
+}, 900_000);
