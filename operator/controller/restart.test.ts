@@ -1,44 +1,11 @@
 // A restarted operator, or a new leader: a fresh Reconciler, with nothing cached, over the world an
 // earlier one left. The fake ECR, like the real one, hands out a new token on every call.
 import { ANNOTATION_EXPIRES_AT, Reason, ROLE_ARN_ANNOTATION } from '../api/constants.ts';
-import type { EcrCredentialSyncSpec } from '../api/types.ts';
 import { TokenFetchError } from '../aws/token-source.ts';
 import { secretContent } from '../core/desired.ts';
 import { tokenGroups } from '../core/identity.ts';
-import { createLogger } from '../runtime/log.ts';
-import { FakeCallerIdentity, FakeClock, FakeKube, type FakeTokenOptions, FakeTokens, HOUR, makeSync, MINUTE, RecordingMetrics } from '../testing/fakes.ts';
-import { Reconciler, type ReconcilerOptions } from './reconciler.ts';
-
-const US = '111111111111.dkr.ecr.us-east-1.amazonaws.com';
-const SPEC: EcrCredentialSyncSpec = {
-  registries: [
-    { accountId: '111111111111', region: 'us-east-1', hostnames: ['mirror.example.com'] },
-    { accountId: '111111111111', region: 'eu-west-1' },
-  ],
-  namespaces: { selector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } },
-};
-const TEAMS = ['team-a', 'team-b', 'team-c'];
-const ROLE_A = 'arn:aws:iam::111111111111:role/ecr-sync';
-const ROLE_B = 'arn:aws:iam::111111111111:role/ecr-sync-v2';
-
-function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOptions; spec?: EcrCredentialSyncSpec } = {}) {
-  const clock = new FakeClock('2025-01-15T01:23:45.678Z');
-  const kube = new FakeKube();
-  for (const ns of ['default', ...TEAMS]) kube.addNamespace(ns, ns === 'default' ? {} : { team: ns });
-  const tokens = new FakeTokens(clock, o.tokens);
-  kube.addSync(makeSync('prod', o.spec ?? SPEC));
-  let metrics = new RecordingMetrics();
-  const start = (options: ReconcilerOptions = {}) => {
-    metrics = new RecordingMetrics();
-    return new Reconciler({ kube, tokens, clock, metrics, log: createLogger('silent'), options: { environmentRoleArn: ROLE_A, allowedHostnames: ['mirror.example.com'], ...o.options, ...options } });
-  };
-  const password = (ns: string) => kube.dockerConfig(ns, 'regcred')?.auths[US]?.password;
-  const snapshot = () => JSON.stringify({ secrets: [...kube.secrets.entries()].sort(), syncs: [...kube.syncs.entries()] });
-  return { clock, kube, tokens, start, metrics: () => metrics, password, snapshot, toNextRefresh: () => clock.set(kube.sync('prod')!.status!.nextRefreshTime!) };
-}
-
-/** Writes since `from`, as "op target". */
-const writesSince = (kube: FakeKube, from: number) => kube.writes.slice(from).map((w) => `${w.op} ${w.target}`);
+import { HOUR, MINUTE } from '../testing/fakes.ts';
+import { ROLE_A, ROLE_B, setup, SPEC, TEAMS, writesSince } from '../testing/restart-setup.ts';
 
 /** A leader converged and then refreshed, while the cache a successor would read stayed frozen before that refresh. */
 async function refreshedBehindFrozenCache() {
@@ -181,97 +148,6 @@ describe('a restarted operator, whose identity changed while it was down,', () =
     expect(t.tokens.requests.map((r) => (r.chain.base as { roleArn?: string }).roleArn)).toEqual([ROLE_A, ROLE_A, ROLE_B, ROLE_B]);
     for (const ns of TEAMS) expect(t.password(ns)).toBe('pw-us-east-1-4');
     expect(t.kube.sync('prod')!.status!.tokens!.map((x) => x.identity)).toEqual([`serviceaccount ci/puller (${ROLE_B})`, `serviceaccount ci/puller (${ROLE_B})`]);
-  });
-});
-
-describe('a restarted operator whose own identity names no role (no AWS_ROLE_ARN, and no principal from STS)', () => {
-  it('fetches rather than learn the tokens its secrets hold: its status cannot tell one role from another', async () => {
-    const t = setup({ options: { environmentRoleArn: undefined } });
-    await t.start().reconcile('prod');
-    const writes = t.kube.writes.length;
-    const outcome = await t.start().reconcile('prod');
-    expect(outcome.error).toBeUndefined();
-    expect(t.tokens.total).toBe(4);
-    expect(writesSince(t.kube, writes)).toEqual([...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod']);
-    for (const ns of TEAMS) expect(t.password(ns)).toBe('pw-us-east-1-4');
-  });
-});
-
-describe('a restarted operator on the SDK\'s default chain (Pod Identity, an instance profile, static keys), which asks STS who it is', () => {
-  const POD_ROLE = 'arn:aws:sts::111111111111:assumed-role/ecr-sync';
-  /** A new process whose credentials STS names as `answer`: a session of its own, or an error. */
-  const asked = (t: ReturnType<typeof setup>, answer: string | Error) => {
-    const sts = new FakeCallerIdentity(t.clock, answer);
-    return { sts, reconciler: t.start({ environmentRoleArn: undefined, operatorPrincipal: sts.principal() }) };
-  };
-  const identities = (t: ReturnType<typeof setup>) => t.kube.sync('prod')!.status!.tokens!.map((x) => x.identity);
-
-  it('names the principal STS gave, without its session, in the status, and asks once', async () => {
-    const t = setup();
-    const first = asked(t, `${POD_ROLE}/eks-prod-pod-1`);
-    expect((await first.reconciler.reconcile('prod')).error).toBeUndefined();
-    expect(identities(t)).toEqual([`operator default credentials (${POD_ROLE})`, `operator default credentials (${POD_ROLE})`]);
-    expect(first.sts.asks).toBe(1);
-    expect(first.sts.recorded).toEqual([['GetCallerIdentity', 'success']]);
-  });
-
-  it('over a converged cluster, from another pod under the same role, fetches no token and writes nothing', async () => {
-    const t = setup();
-    await asked(t, `${POD_ROLE}/eks-prod-pod-1`).reconciler.reconcile('prod');
-    t.clock.advance(HOUR);
-    const writes = t.kube.writes.length;
-    const before = t.snapshot();
-    const next = asked(t, `${POD_ROLE}/eks-prod-pod-2`);
-    const outcome = await next.reconciler.reconcile('prod');
-    expect(outcome.error).toBeUndefined();
-    expect(t.tokens.total).toBe(2);
-    expect(writesSince(t.kube, writes)).toEqual([]);
-    expect(t.snapshot()).toBe(before);
-    expect(next.sts.asks).toBe(1);
-  });
-
-  it('fetches and rewrites every secret when its principal is another (a changed Pod Identity association)', async () => {
-    const t = setup();
-    await asked(t, `${POD_ROLE}/eks-prod-pod-1`).reconciler.reconcile('prod');
-    const writes = t.kube.writes.length;
-    const outcome = await asked(t, 'arn:aws:sts::111111111111:assumed-role/ecr-sync-v2/eks-prod-pod-2').reconciler.reconcile('prod');
-    expect(outcome.error).toBeUndefined();
-    expect(t.tokens.total).toBe(4);
-    expect(writesSince(t.kube, writes)).toEqual([...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod']);
-    expect(identities(t)).toEqual(['operator default credentials (arn:aws:sts::111111111111:assumed-role/ecr-sync-v2)', 'operator default credentials (arn:aws:sts::111111111111:assumed-role/ecr-sync-v2)']);
-  });
-
-  it.each<[string, string | Error]>([
-    ['GetCallerIdentity fails', Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:9'), { name: 'NetworkingError' })],
-    ['STS answers with no ARN it can use', 'not an arn'],
-  ])('fetches, as it did before it asked, when %s, and the reconcile succeeds', async (_name, answer) => {
-    const t = setup();
-    await asked(t, `${POD_ROLE}/eks-prod-pod-1`).reconciler.reconcile('prod');
-    const failing = asked(t, answer);
-    const outcome = await failing.reconciler.reconcile('prod');
-    expect(outcome.error).toBeUndefined();
-    expect(t.tokens.total).toBe(4);
-    expect(identities(t)).toEqual(['operator default credentials', 'operator default credentials']);
-    expect(failing.sts.recorded).toEqual([['GetCallerIdentity', answer instanceof Error ? 'error' : 'success']]);
-  });
-
-  it('learns nothing back from a status written before STS could say, but vouches for its tokens from then on', async () => {
-    const t = setup();
-    await asked(t, new Error('no credentials')).reconciler.reconcile('prod');
-    await asked(t, `${POD_ROLE}/eks-prod-pod-1`).reconciler.reconcile('prod');
-    expect(t.tokens.total).toBe(4);
-    await asked(t, `${POD_ROLE}/eks-prod-pod-2`).reconciler.reconcile('prod');
-    expect(t.tokens.total).toBe(4);
-  });
-
-  it('is not asked when the operator has a web identity, nor for a sync whose chains start from a ServiceAccount', async () => {
-    const web = setup();
-    const sts = new FakeCallerIdentity(web.clock, `${POD_ROLE}/pod`);
-    await web.start({ operatorPrincipal: sts.principal() }).reconcile('prod');
-    const accounts = setup({ spec: { ...SPEC, identity: { serviceAccountRef: { namespace: 'ci', name: 'puller', roleArn: ROLE_A } } } });
-    await accounts.start({ environmentRoleArn: undefined, operatorPrincipal: sts.principal() }).reconcile('prod');
-    expect(sts.asks).toBe(0);
-    expect(web.kube.sync('prod')!.status!.tokens!.map((x) => x.identity)).toEqual([`operator web identity (${ROLE_A})`, `operator web identity (${ROLE_A})`]);
   });
 });
 
