@@ -1,6 +1,6 @@
 // The only place real clients are built. Everything else takes them as interfaces.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { LOCAL_PLURAL, PLURAL } from './api/types.ts';
+import { KIND, LOCAL_KIND, LOCAL_PLURAL, PLURAL } from './api/types.ts';
 import { syncKey } from './core/sync-ref.ts';
 import { hasEnvironmentWebIdentity } from './aws/credentials.ts';
 import { SdkEcrTokenSource } from './aws/ecr-token-source.ts';
@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const manager = new Manager(api, log, signal, { reconcileConcurrency: flags.reconcileConcurrency, maxBackoffMs: flags.maxBackoffMs, routing: judging });
+  metrics.syncsFrom(() => ({ [KIND]: manager.syncs.informer.list(), [LOCAL_KIND]: manager.localSyncs.informer.list() }));
   const elector = flags.leaderElect
     ? new LeaderElector(api, { namespace: flags.leaderElectionNamespace, name: flags.leaderElectionId, identity: flags.leaderElectionIdentity }, log, metrics)
     : undefined;

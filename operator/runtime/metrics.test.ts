@@ -1,3 +1,4 @@
+import type { SyncObject } from '../core/sync-state.ts';
 import { systemClock } from './clock.ts';
 import { PromMetrics } from './metrics.ts';
 
@@ -95,6 +96,45 @@ describe('PromMetrics', () => {
     metrics.syncForgotten('a');
     expect((await metrics.registry.metrics()).split('\n').filter((line) => line.includes('sync="a"'))).toEqual([]);
     expect(await syncsIn()).toEqual(perSync.map((name) => [name, ['b']]));
+  });
+});
+
+describe('ecrsync_syncs', () => {
+  const invalid: SyncObject = {
+    metadata: { generation: 2 },
+    spec: {},
+    status: { conditions: [{ type: 'Ready', status: 'False', reason: 'InvalidSpec', message: 'bad', lastTransitionTime: '2025-01-15T00:00:00Z', observedGeneration: 2 }] },
+  };
+  const syncsLines = async (metrics: PromMetrics) => (await metrics.registry.metrics()).split('\n').filter((l) => l.startsWith('ecrsync_syncs{')).sort();
+
+  it('has no series until it is told where the syncs are (a --once run has no caches)', async () => {
+    expect(await syncsLines(new PromMetrics({ defaultMetrics: false }))).toEqual([]);
+  });
+
+  it('counts the syncs of each kind by state as the caches hold them at each scrape, so a deleted sync is no longer counted', async () => {
+    const metrics = new PromMetrics({ defaultMetrics: false });
+    const cluster: SyncObject[] = [{ spec: {} }, { spec: { suspend: true } }, invalid];
+    const local: SyncObject[] = [{ spec: {} }, { spec: {} }];
+    metrics.syncsFrom(() => ({ EcrCredentialSync: cluster, LocalEcrCredentialSync: local }));
+    expect(await syncsLines(metrics)).toEqual([
+      'ecrsync_syncs{kind="EcrCredentialSync",state="active"} 1',
+      'ecrsync_syncs{kind="EcrCredentialSync",state="invalid"} 1',
+      'ecrsync_syncs{kind="EcrCredentialSync",state="suspended"} 1',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="active"} 2',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="invalid"} 0',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="suspended"} 0',
+    ]);
+
+    cluster.splice(0, 3);
+    local.pop();
+    expect(await syncsLines(metrics)).toEqual([
+      'ecrsync_syncs{kind="EcrCredentialSync",state="active"} 0',
+      'ecrsync_syncs{kind="EcrCredentialSync",state="invalid"} 0',
+      'ecrsync_syncs{kind="EcrCredentialSync",state="suspended"} 0',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="active"} 1',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="invalid"} 0',
+      'ecrsync_syncs{kind="LocalEcrCredentialSync",state="suspended"} 0',
+    ]);
   });
 });
 

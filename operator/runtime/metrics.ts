@@ -1,7 +1,11 @@
 // Prometheus metrics on a private registry, exposed as domain methods.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { KIND, LOCAL_KIND } from '../api/types.ts';
+import { countSyncStates, SYNC_STATES, type SyncObject } from '../core/sync-state.ts';
 
 type Labels = Record<string, string>;
+/** The sync objects of each kind, as the caches hold them now. */
+export type SyncLister = () => Record<typeof KIND | typeof LOCAL_KIND, Iterable<SyncObject>>;
 interface Removable {
   remove(labels: Labels): void;
 }
@@ -23,12 +27,15 @@ export interface Metrics {
   /** The regions a sync fetches tokens for now: series of its other regions are removed. */
   regionsInUse(sync: string, regions: readonly string[]): void;
   leader(isLeader: boolean): void;
+  /** Where ecrsync_syncs finds the syncs it counts by state at each scrape; it has no series until then. */
+  syncsFrom(list: SyncLister): void;
   /** A lease call failed; `reason` is bounded (an HTTP status, `network`, `other`). */
   leaderElectionError(reason: string): void;
 }
 
 export class PromMetrics implements Metrics {
   readonly registry = new Registry();
+  private listSyncs: SyncLister | undefined;
   private readonly fetchedAt = new Map<string, { sync: string; region: string; at: number }>();
   /**
    * Every label set each per-sync metric was given, by sync: prom-client cannot list a metric's
@@ -51,6 +58,7 @@ export class PromMetrics implements Metrics {
   private readonly reconcileDuration: Histogram;
   private readonly isLeader: Gauge;
   private readonly leaderElectionErrors: Counter;
+  private readonly syncs: Gauge;
 
   constructor(options: { now?: () => number; defaultMetrics?: boolean } = {}) {
     const now = options.now ?? Date.now;
@@ -149,6 +157,24 @@ export class PromMetrics implements Metrics {
       labelNames: ['reason'],
       registers,
     });
+    // Counted from the caches at each scrape, on every replica: a leader that never reconciles still tells
+    // whether there is anything to reconcile, and a deleted sync leaves no count behind.
+    const listSyncs = () => this.listSyncs;
+    this.syncs = new Gauge({
+      name: 'ecrsync_syncs',
+      help: 'Syncs in the informer caches by kind and state: suspended (spec.suspend), invalid (Ready reason InvalidSpec for the current spec; not requeued until it changes) or active.',
+      labelNames: ['kind', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        const list = listSyncs();
+        if (!list) return;
+        for (const [kind, syncs] of Object.entries(list())) {
+          const counts = countSyncStates(syncs);
+          for (const state of SYNC_STATES) this.set({ kind, state }, counts[state]);
+        }
+      },
+    });
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'ecrsync_' });
   }
 
@@ -222,6 +248,10 @@ export class PromMetrics implements Metrics {
 
   leader(isLeader: boolean): void {
     this.isLeader.set(isLeader ? 1 : 0);
+  }
+
+  syncsFrom(list: SyncLister): void {
+    this.listSyncs = list;
   }
 
   leaderElectionError(reason: string): void {

@@ -6,7 +6,7 @@ import { DefaultChainPrincipal, type OperatorPrincipal } from '../aws/caller-ide
 import { type EcrToken, type EcrTokenSource, TokenFetchError, type TokenRequest } from '../aws/token-source.ts';
 import { chainKey, tokenScope } from '../core/identity.ts';
 import type { Clock } from '../runtime/clock.ts';
-import type { Metrics } from '../runtime/metrics.ts';
+import type { Metrics, SyncLister } from '../runtime/metrics.ts';
 import { clone } from './fake-secret.ts';
 
 export { FakeKube, type InjectedFailure, type RecordedEvent, type StoredSecret, type Write, type WriteOp } from './fake-kube.ts';
@@ -82,6 +82,9 @@ export class RecordingMetrics implements Metrics {
   }
   leaderElectionError(reason: string): void {
     this.record('leaderElectionError', [reason]);
+  }
+  syncsFrom(list: SyncLister): void {
+    this.record('syncsFrom', [list]);
   }
 }
 

@@ -1,7 +1,7 @@
 // The alert rules against a real Prometheus scraping the operator on the stack: a refresh that
 // fails while the ECR emulator denies the sync's principal fires EcrSyncRefreshFailing, which
-// resolves once the principal is allowed again; 5-minute tokens fire both expiry alerts. The
-// dashboard's expressions evaluate there too.
+// resolves once the principal is allowed again; 5-minute tokens fire both expiry alerts; a
+// suspended sync is counted as such in ecrsync_syncs. The dashboard's expressions evaluate there too.
 import { CENTRAL_PULL_ROLE } from '../stack/ecr/registries.ts';
 import { dashboardExpressions, metricNames, ruleExpressions } from '../monitoring/promql.ts';
 import { startPrometheus, type Prometheus, type PrometheusAlert } from './prometheus.ts';
@@ -15,6 +15,11 @@ const principal = `arn:aws:sts::111111111111:assumed-role/CentralECRPullRole/${s
 let operator: OperatorProcess;
 let prometheus: Prometheus;
 
+/** ecrsync_syncs of the cluster kind in a state, as Prometheus scraped it last. */
+const syncsIn = async (state: string): Promise<number> => {
+  const { result } = await prometheus.query(`ecrsync_syncs{kind="EcrCredentialSync",state="${state}"}`);
+  return Number((result as Array<{ value: [number, string] }>)[0]?.value[1] ?? Number.NaN);
+};
 const alertsOf = async (name: string): Promise<PrometheusAlert[]> => (await prometheus.alerts()).filter((a) => a.labels.alertname === name);
 
 beforeAll(async () => {
@@ -32,6 +37,7 @@ afterAll(async () => {
   await control.undeny(principal);
   await deleteSync(custom, id);
   await deleteSync(custom, `${id}-ttl`);
+  await deleteSync(custom, `${id}-suspended`);
   await prometheus?.stop();
   expect(await operator.stop()).toBe(0);
 });
@@ -52,6 +58,9 @@ it('fires EcrSyncRefreshFailing for the sync while ECR denies its principal, and
   // Scraped under the job the rules expect, with a leader: those alerts stay silent.
   expect(await alertsOf('EcrSyncOperatorAbsent')).toEqual([]);
   expect(await alertsOf('EcrSyncNoLeader')).toEqual([]);
+  // A leader that reconciles its active syncs is no EcrSyncNoReconcile, whenever its first scrape came.
+  expect(await syncsIn('active')).toBeGreaterThanOrEqual(1);
+  expect(await alertsOf('EcrSyncNoReconcile')).toEqual([]);
 
   await control.undeny(principal);
   await eventually('Ready', async () => readyCondition(await getSync(custom, id))?.status === 'True', 60_000, 500);
@@ -78,6 +87,13 @@ it('fires both expiry alerts while ECR hands out 5-minute tokens, and resolves t
     await restoreTtl();
   }
   await eventually('expiry alerts resolved', async () => !(await prometheus.alerts()).some((a) => a.labels.sync === short), 60_000, 500);
+});
+
+it('counts a suspended sync in ecrsync_syncs{state="suspended"}, not as active', async () => {
+  const before = { active: await syncsIn('active'), suspended: await syncsIn('suspended') };
+  await applySync(custom, `${id}-suspended`, stackSpec([id], { suspend: true }));
+  await eventually('suspended sync scraped', async () => (await syncsIn('suspended')) === before.suspended + 1, 30_000, 500);
+  expect(await syncsIn('active')).toBe(before.active);
 });
 
 it('evaluates every expression of the dashboard and the rules on the scraped metrics, whose names the operator served', async () => {

@@ -19,12 +19,12 @@ describe('metricNames', () => {
 });
 
 describe('the PromQL of monitoring/dashboard.json and monitoring/rules.yaml', () => {
-  it('has expressions from both files (the dashboard covers tokens, refreshes, AWS, secrets, reconciles, memory)', () => {
+  it('has expressions from both files (the dashboard covers tokens, refreshes, AWS, secrets, reconciles, syncs by state, memory)', () => {
     const dashboard = dashboardExpressions().flatMap((e) => metricNames(e.expr));
     expect(dashboard).toEqual(expect.arrayContaining([
       'ecrsync_token_expiry_timestamp_seconds', 'ecrsync_refresh_total', 'ecrsync_aws_api_calls_total',
       'ecrsync_secrets_managed', 'ecrsync_secrets_failed', 'ecrsync_reconcile_duration_seconds_bucket',
-      'ecrsync_process_resident_memory_bytes',
+      'ecrsync_syncs', 'ecrsync_process_resident_memory_bytes',
     ]));
     expect(ruleExpressions().length).toBeGreaterThanOrEqual(7);
   });

@@ -18,6 +18,7 @@ export async function servedMetrics(): Promise<{ names: Set<string>; families: s
   metrics.reconciled('team', 'success', 0.01);
   metrics.leader(true);
   metrics.leaderElectionError('network');
+  metrics.syncsFrom(() => ({ EcrCredentialSync: [{ spec: {} }], LocalEcrCredentialSync: [] }));
   const text = await metrics.registry.metrics();
   const names = new Set(text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => /^[a-zA-Z_:][\w:]*/.exec(l)![0]));
   const families = (await metrics.registry.getMetricsAsJSON()).map((m) => m.name);
