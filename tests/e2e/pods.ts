@@ -15,8 +15,17 @@ export interface PodOptions {
   serviceAccountName?: string;
 }
 
-/** A pod that pulls each image afresh (imagePullPolicy Always) and then just waits. */
+/**
+ * A pod that pulls each image afresh (imagePullPolicy Always) and then just waits. In a namespace
+ * created moments ago it waits for the ServiceAccount controller to make the pod's ServiceAccount
+ * first: until then admission refuses the pod (403), as a fresh-clone run saw.
+ */
 export async function createPullPod(core: CoreV1Api, namespace: string, name: string, images: readonly string[], options: PodOptions = {}): Promise<void> {
+  const account = options.serviceAccountName ?? 'default';
+  await eventually(`ServiceAccount ${namespace}/${account}`, () => core.readNamespacedServiceAccount({ namespace, name: account }).catch((e: { code?: number }) => {
+    if (e.code === 404) return undefined;
+    throw e;
+  }), 30_000, 100);
   await core.createNamespacedPod({
     namespace,
     body: {
