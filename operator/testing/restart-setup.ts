@@ -37,4 +37,7 @@ export function setup(o: { tokens?: FakeTokenOptions; options?: ReconcilerOption
 /** Writes since `from`, as "op target". */
 export const writesSince = (kube: FakeKube, from: number) => kube.writes.slice(from).map((w) => `${w.op} ${w.target}`);
 
+/** The writes of a reconcile that put a new token into every team's secret. */
+export const EVERY_SECRET_REWRITTEN = [...TEAMS.map((ns) => `updateSecret ${ns}/regcred`), 'patchStatus prod'];
+
 export type RestartWorld = ReturnType<typeof setup>;
